@@ -150,7 +150,7 @@ impl ConfigKey {
 #[derive(Debug, Clone, Copy)]
 pub struct ConfigSpec {
     pub keys: &'static [&'static [ConfigKey]],
-    pub prefixes: &'static [&'static str],
+    pub prefixes: &'static [&'static [&'static str]],
 }
 
 /// One problem found in a config. `key` is the offending key.
@@ -312,7 +312,7 @@ impl ConfigSpec {
                         });
                     }
                 }
-                None if self.prefixes.iter().any(|p| key.starts_with(p)) => {}
+                None if self.prefixes.iter().flat_map(|g| g.iter()).any(|p| key.starts_with(p)) => {}
                 None => {
                     let hint = match self.suggest(key) {
                         Some(s) => format!("did you mean \"{s}\"?"),
@@ -498,7 +498,7 @@ mod tests {
     ];
     const SPEC: ConfigSpec = ConfigSpec {
         keys: &[KEYS, CONNECT_COMMON_KEYS],
-        prefixes: CONNECT_COMMON_PREFIXES,
+        prefixes: &[CONNECT_COMMON_PREFIXES],
     };
 
     #[test]

@@ -1,0 +1,381 @@
+//! The initial snapshot: every captured table read under one exported snapshot (the slot's
+//! consistent point), with `COPY … TO STDOUT` on up to `snapshot.max.threads` connections in
+//! parallel. Rows become `op: "r"` events, in table order (sorted by `schema.table`, as
+//! Debezium), with Debezium's `source.snapshot` markers (`first`, `first_in_data_collection`,
+//! `true`, `last_in_data_collection`, `last`).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+use runnel_core::{Batch, ChangeEvent, Datum, Error, Event, Op, Result, SnapshotMarker, SourcePosition, TableSchema};
+use tokio::sync::mpsc;
+use tokio_postgres::Client;
+
+use super::catalog::{self, TableRef, TableState, quote_ident};
+use super::config::PostgresConfig;
+use super::types::{self, TypeRegistry};
+
+/// Where the snapshot is taken.
+#[derive(Debug, Clone)]
+pub struct SnapshotPoint {
+    /// The slot's exported snapshot; `None` when the slot already existed (then each connection
+    /// takes its own REPEATABLE READ snapshot, which overlaps the stream: duplicates, never gaps).
+    pub snapshot_name: Option<String>,
+    /// The WAL position streaming resumes from.
+    pub lsn: u64,
+    pub ts_us: i64,
+    pub tx_id: Option<u64>,
+}
+
+/// Rows of one table in flight from a reader to the emitter: `rows * width` datums.
+struct Chunk {
+    datums: Vec<Datum>,
+}
+
+const CHUNK_ROWS: usize = 2048;
+
+/// Reads all `tables` and sends their rows as batches; returns the number of rows.
+pub async fn run(
+    cfg: &PostgresConfig,
+    types: &TypeRegistry,
+    tables: Vec<(TableRef, TableState)>,
+    point: &SnapshotPoint,
+    out: &mpsc::Sender<Batch>,
+) -> Result<u64> {
+    let threads = cfg.snapshot_max_threads.min(tables.len()).max(1);
+    // Open and pin every connection to the snapshot before anything else can run on the
+    // exporting session: the exported snapshot lives only until then.
+    let mut clients = Vec::with_capacity(threads);
+    for i in 0..threads {
+        let client = catalog::connect(cfg, &format!("runnel-snapshot-{}-{i}", cfg.name)).await?;
+        client
+            .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .await
+            .map_err(|e| catalog::query_error("starting the snapshot transaction", &e))?;
+        if let Some(name) = &point.snapshot_name {
+            client
+                .batch_execute(&format!("SET TRANSACTION SNAPSHOT '{name}'"))
+                .await
+                .map_err(|e| catalog::query_error("importing the slot's snapshot", &e))?;
+        }
+        clients.push(client);
+    }
+    let _ = types;
+
+    let tables = Arc::new(tables);
+    let next = Arc::new(AtomicUsize::new(0));
+    // One bounded channel per table: readers take tables in order, the emitter drains them in
+    // order, so a reader blocked on a later table never blocks the table being emitted.
+    let mut senders = Vec::with_capacity(tables.len());
+    let mut receivers = Vec::with_capacity(tables.len());
+    for _ in 0..tables.len() {
+        let (tx, rx) = mpsc::channel::<Result<Chunk>>(8);
+        senders.push(Some(tx));
+        receivers.push(rx);
+    }
+    let senders = Arc::new(std::sync::Mutex::new(senders));
+    let mut readers = tokio::task::JoinSet::new();
+    for client in clients {
+        let tables = tables.clone();
+        let next = next.clone();
+        let senders = senders.clone();
+        readers.spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                if i >= tables.len() {
+                    break;
+                }
+                let tx = senders.lock().ok().and_then(|mut s| s[i].take());
+                let Some(tx) = tx else { break };
+                let (table, state) = &tables[i];
+                if let Err(e) = read_table(&client, table, state, &tx).await {
+                    let _ = tx.send(Err(e)).await;
+                    break;
+                }
+            }
+            let _ = client.batch_execute("COMMIT").await;
+        });
+    }
+
+    let mut emitter = Emitter::new(cfg.max_batch_size, point);
+    for (i, mut rx) in receivers.into_iter().enumerate() {
+        let schema = tables[i].1.schema.clone();
+        let width = schema.columns.len().max(1);
+        while let Some(chunk) = rx.recv().await {
+            let chunk = chunk?;
+            for row in chunk.datums.chunks(width) {
+                emitter.row(&schema, row, out).await?;
+            }
+        }
+    }
+    let rows = emitter.finish(out).await?;
+    while let Some(r) = readers.join_next().await {
+        r.map_err(|e| Error::internal(format!("snapshot reader failed: {e}")))?;
+    }
+    Ok(rows)
+}
+
+async fn read_table(
+    client: &Client,
+    table: &TableRef,
+    state: &TableState,
+    tx: &mpsc::Sender<Result<Chunk>>,
+) -> Result<()> {
+    let columns: Vec<String> = state
+        .source_columns
+        .iter()
+        .map(|(name, _, _)| quote_ident(name))
+        .collect();
+    let width = state.schema.columns.len();
+    let sql = format!(
+        "COPY (SELECT {} FROM {}.{}) TO STDOUT",
+        if columns.is_empty() { "NULL".to_string() } else { columns.join(", ") },
+        quote_ident(&table.schema),
+        quote_ident(&table.name)
+    );
+    let stream = client
+        .copy_out(sql.as_str())
+        .await
+        .map_err(|e| catalog::query_error(&format!("snapshot of {}.{}", table.schema, table.name), &e))?;
+    futures_util::pin_mut!(stream);
+    let mut carry = BytesMut::new();
+    let mut chunk = Vec::with_capacity(CHUNK_ROWS * width);
+    let mut fields: Vec<Option<Bytes>> = Vec::with_capacity(state.source_columns.len());
+    while let Some(data) = stream.next().await {
+        let data = data.map_err(|e| catalog::query_error("reading snapshot rows", &e))?;
+        carry.extend_from_slice(&data);
+        let Some(last_nl) = carry.iter().rposition(|&b| b == b'\n') else {
+            continue;
+        };
+        let complete = carry.split_to(last_nl + 1).freeze();
+        let mut start = 0;
+        while start < complete.len() {
+            let end = start + complete[start..].iter().position(|&b| b == b'\n').unwrap_or(complete.len() - start);
+            let line = complete.slice(start..end);
+            start = end + 1;
+            split_copy_line(&line, &mut fields)?;
+            if fields.len() != state.inputs.len() {
+                return Err(Error::protocol(format!(
+                    "snapshot of {}.{}: expected {} columns, COPY sent {}",
+                    table.schema,
+                    table.name,
+                    state.inputs.len(),
+                    fields.len()
+                )));
+            }
+            let base = chunk.len();
+            chunk.resize(base + width, Datum::Null);
+            for (input, field) in state.inputs.iter().zip(fields.drain(..)) {
+                if let (Some((target, parser)), Some(raw)) = (input, field) {
+                    chunk[base + target] = types::parse(parser, raw)?;
+                }
+            }
+            if chunk.len() >= CHUNK_ROWS * width.max(1) {
+                let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK_ROWS * width));
+                if tx.send(Ok(Chunk { datums: full })).await.is_err() {
+                    return Ok(());
+                }
+            }
+        }
+    }
+    if !chunk.is_empty() {
+        let _ = tx.send(Ok(Chunk { datums: chunk })).await;
+    }
+    Ok(())
+}
+
+/// Splits one line of COPY text format into fields (`\N` is NULL), unescaping backslashes.
+/// Fields without escapes stay slices of `line`.
+fn split_copy_line(line: &Bytes, out: &mut Vec<Option<Bytes>>) -> Result<()> {
+    out.clear();
+    let mut start = 0;
+    loop {
+        let end = line[start..]
+            .iter()
+            .position(|&b| b == b'\t')
+            .map_or(line.len(), |p| start + p);
+        let field = &line[start..end];
+        if field == b"\\N" {
+            out.push(None);
+        } else if field.contains(&b'\\') {
+            out.push(Some(unescape(field)?));
+        } else {
+            out.push(Some(line.slice(start..end)));
+        }
+        if end >= line.len() {
+            return Ok(());
+        }
+        start = end + 1;
+    }
+}
+
+fn unescape(field: &[u8]) -> Result<Bytes> {
+    let mut out = Vec::with_capacity(field.len());
+    let mut i = 0;
+    while i < field.len() {
+        let b = field[i];
+        if b != b'\\' {
+            out.push(b);
+            i += 1;
+            continue;
+        }
+        let next = *field
+            .get(i + 1)
+            .ok_or_else(|| Error::protocol("COPY field ends with a backslash"))?;
+        i += 2;
+        match next {
+            b'b' => out.push(0x08),
+            b'f' => out.push(0x0c),
+            b'n' => out.push(b'\n'),
+            b'r' => out.push(b'\r'),
+            b't' => out.push(b'\t'),
+            b'v' => out.push(0x0b),
+            b'0'..=b'7' => {
+                let mut v = u32::from(next - b'0');
+                let mut n = 1;
+                while n < 3 && i < field.len() && (b'0'..=b'7').contains(&field[i]) {
+                    v = v * 8 + u32::from(field[i] - b'0');
+                    i += 1;
+                    n += 1;
+                }
+                out.push(v as u8);
+            }
+            b'x' => {
+                let mut v = 0u32;
+                let mut n = 0;
+                while n < 2 && i < field.len() && field[i].is_ascii_hexdigit() {
+                    v = v * 16 + (field[i] as char).to_digit(16).unwrap_or(0);
+                    i += 1;
+                    n += 1;
+                }
+                out.push(v as u8);
+            }
+            other => out.push(other),
+        }
+    }
+    Ok(Bytes::from(out))
+}
+
+/// Turns rows into `r` events, holding back one row so that the last row of a table and of the
+/// whole snapshot can be marked.
+struct Emitter {
+    batch: Batch,
+    max_batch: usize,
+    position: SourcePosition,
+    pending: Option<Pending>,
+    seen_any: bool,
+    rows: u64,
+}
+
+struct Pending {
+    table: Arc<TableSchema>,
+    row: Vec<Datum>,
+    first_overall: bool,
+    first_in_table: bool,
+}
+
+impl Emitter {
+    fn new(max_batch: usize, point: &SnapshotPoint) -> Self {
+        Self {
+            batch: Batch::with_capacity(max_batch, max_batch * 8),
+            max_batch,
+            position: SourcePosition {
+                ts_us: point.ts_us,
+                snapshot: SnapshotMarker::True,
+                lsn: Some(point.lsn),
+                last_commit_lsn: None,
+                tx_id: point.tx_id,
+            },
+            pending: None,
+            seen_any: false,
+            rows: 0,
+        }
+    }
+
+    async fn row(&mut self, table: &Arc<TableSchema>, row: &[Datum], out: &mpsc::Sender<Batch>) -> Result<()> {
+        let first_in_table = match &self.pending {
+            Some(p) => !Arc::ptr_eq(&p.table, table),
+            None => true,
+        };
+        let recycled = match self.pending.take() {
+            Some(p) => {
+                let last_in_table = first_in_table;
+                Some(self.push(p, last_in_table, false))
+            }
+            None => None,
+        };
+        let mut buf = recycled.unwrap_or_default();
+        buf.clear();
+        buf.extend_from_slice(row);
+        self.pending = Some(Pending {
+            table: table.clone(),
+            row: buf,
+            first_overall: !self.seen_any,
+            first_in_table,
+        });
+        self.seen_any = true;
+        if self.batch.events.len() >= self.max_batch {
+            let full = std::mem::replace(&mut self.batch, Batch::with_capacity(self.max_batch, self.max_batch * 8));
+            out.send(full).await.map_err(|_| Error::internal("pipeline closed during snapshot"))?;
+        }
+        Ok(())
+    }
+
+    /// Appends a held-back row as an event; returns its buffer for reuse.
+    fn push(&mut self, p: Pending, last_in_table: bool, last_overall: bool) -> Vec<Datum> {
+        let marker = if p.first_overall {
+            SnapshotMarker::First
+        } else if last_overall {
+            SnapshotMarker::Last
+        } else if p.first_in_table {
+            SnapshotMarker::FirstInDataCollection
+        } else if last_in_table {
+            SnapshotMarker::LastInDataCollection
+        } else {
+            SnapshotMarker::True
+        };
+        let mut row = p.row;
+        let after = self.batch.push_row(row.drain(..));
+        self.batch.events.push(Event::Change(ChangeEvent {
+            table: p.table,
+            op: Op::Read,
+            before: None,
+            after: Some(after),
+            source: SourcePosition {
+                snapshot: marker,
+                ..self.position
+            },
+        }));
+        self.rows += 1;
+        row
+    }
+
+    async fn finish(mut self, out: &mpsc::Sender<Batch>) -> Result<u64> {
+        if let Some(p) = self.pending.take() {
+            self.push(p, true, true);
+        }
+        if !self.batch.events.is_empty() {
+            out.send(self.batch)
+                .await
+                .map_err(|_| Error::internal("pipeline closed during snapshot"))?;
+        }
+        Ok(self.rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_lines_split_and_unescape() {
+        let mut out = Vec::new();
+        split_copy_line(&Bytes::from_static(b"1\t\\N\ta\\tb\\\\c\t"), &mut out).unwrap();
+        assert_eq!(out.len(), 4);
+        assert_eq!(out[1], None);
+        assert_eq!(out[2].as_deref(), Some(&b"a\tb\\c"[..]));
+        assert_eq!(out[3].as_deref(), Some(&b""[..]));
+    }
+}
