@@ -312,7 +312,11 @@ impl ConfigSpec {
                         });
                     }
                 }
-                None if self.prefixes.iter().flat_map(|g| g.iter()).any(|p| key.starts_with(p)) => {}
+                None if self
+                    .prefixes
+                    .iter()
+                    .flat_map(|g| g.iter())
+                    .any(|p| key.starts_with(p)) => {}
                 None => {
                     let hint = match self.suggest(key) {
                         Some(s) => format!("did you mean \"{s}\"?"),

@@ -39,6 +39,17 @@ impl ParsedDecimal<'_> {
         self.frac_digits.len() as u32
     }
 
+    /// The scale without trailing fraction zeros (Java's `stripTrailingZeros`, never negative).
+    pub fn trimmed_scale(&self) -> u32 {
+        let zeros = self
+            .frac_digits
+            .iter()
+            .rev()
+            .take_while(|&&d| d == b'0')
+            .count();
+        (self.frac_digits.len() - zeros) as u32
+    }
+
     /// Unscaled two's-complement bytes at `scale` (zero-padded, or rounded half-up when the text
     /// has more fraction digits than the scale).
     pub fn unscaled_bytes(&self, scale: u32, out: &mut Vec<u8>) {

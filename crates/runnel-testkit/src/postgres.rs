@@ -54,7 +54,11 @@ impl PgInstance {
             .expect("create temp dir");
         let data = dir.path().join("data");
         if as_postgres {
-            run_ok(Command::new("chown").arg("postgres:postgres").arg(dir.path()));
+            run_ok(
+                Command::new("chown")
+                    .arg("postgres:postgres")
+                    .arg(dir.path()),
+            );
         }
         let inst = Self {
             port: free_port(),
@@ -90,7 +94,11 @@ impl PgInstance {
         let conf_path = data.join("postgresql.auto.conf");
         std::fs::write(&conf_path, conf).expect("write postgresql.auto.conf");
         if as_postgres {
-            run_ok(Command::new("chown").arg("postgres:postgres").arg(&conf_path));
+            run_ok(
+                Command::new("chown")
+                    .arg("postgres:postgres")
+                    .arg(&conf_path),
+            );
         }
         let log = inst.dir.path().join("postgres.log");
         let status = inst
@@ -112,12 +120,16 @@ impl PgInstance {
             let log = std::fs::read_to_string(&log).unwrap_or_default();
             panic!("PostgreSQL did not start:\n{log}");
         }
-        wait_for("PostgreSQL to accept connections", Duration::from_secs(30), || {
-            inst.psql_output("postgres", "SELECT 1")
-                .status
-                .success()
-                .then_some(())
-        });
+        wait_for(
+            "PostgreSQL to accept connections",
+            Duration::from_secs(30),
+            || {
+                inst.psql_output("postgres", "SELECT 1")
+                    .status
+                    .success()
+                    .then_some(())
+            },
+        );
         inst
     }
 

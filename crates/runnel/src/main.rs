@@ -1,1 +1,179 @@
-fn main() {}
+//! `runnel`: change data capture in one binary.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use runnel_core::config::ConnectorConfig;
+use runnel_core::{Error, ErrorKind};
+use runnel_runtime::{StateStore, prepare, supervise};
+use tokio::sync::watch;
+
+#[derive(Parser)]
+#[command(
+    name = "runnel",
+    version,
+    about = "Change data capture in one binary: Debezium-compatible events, Kafka Connect-compatible configs"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run connectors from Kafka Connect JSON files until SIGINT/SIGTERM.
+    Run {
+        /// Connector configs: {"name": "...", "config": {...}}.
+        #[arg(required = true)]
+        connectors: Vec<PathBuf>,
+        /// Where configs, offsets and status are kept (one SQLite file).
+        #[arg(long, default_value = "runnel-state", env = "RUNNEL_STATE_DIR")]
+        state_dir: PathBuf,
+    },
+    /// Verify a connector config and every prerequisite on its database.
+    Check { connector: PathBuf },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("RUNNEL_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Run {
+                connectors,
+                state_dir,
+            } => run(connectors, state_dir).await,
+            Command::Check { connector } => check(connector).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            for line in e.message().lines() {
+                eprintln!("error: {line}");
+            }
+            ExitCode::from(if e.kind() == ErrorKind::Config { 2 } else { 1 })
+        }
+    }
+}
+
+fn load(path: &PathBuf) -> Result<ConnectorConfig, Error> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::config(format!("cannot read {}: {e}", path.display())))?;
+    ConnectorConfig::from_json(&text).map_err(|e| e.context(path.display()))
+}
+
+async fn run(paths: Vec<PathBuf>, state_dir: PathBuf) -> Result<ExitCode, Error> {
+    let mut prepared = Vec::new();
+    let mut names = std::collections::HashSet::new();
+    for path in &paths {
+        let config = load(path)?;
+        if !names.insert(config.name.clone()) {
+            return Err(Error::config(format!(
+                "{}: a connector named \"{}\" is already loaded; names must be unique",
+                path.display(),
+                config.name
+            )));
+        }
+        let text = serde_json::to_string(
+            &serde_json::json!({"name": config.name, "config": config.props}),
+        )
+        .unwrap_or_default();
+        let p = prepare(config).map_err(|e| e.context(path.display()))?;
+        prepared.push((Arc::new(p), text));
+    }
+    let store = StateStore::open(&state_dir)?;
+    for (p, text) in &prepared {
+        store.save_config(&p.config.name, text)?;
+    }
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("stopping: committing what is durable");
+        let _ = stop_tx.send(true);
+    });
+    let mut tasks = tokio::task::JoinSet::new();
+    for (p, _) in prepared {
+        tasks.spawn(supervise(p, store.clone(), stop_rx.clone()));
+    }
+    let mut failed = None;
+    while let Some(done) = tasks.join_next().await {
+        match done {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                eprintln!("error: {e}");
+                failed = Some(e);
+            }
+            Err(e) => failed = Some(Error::internal(format!("connector task failed: {e}"))),
+        }
+    }
+    Ok(if failed.is_some() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+async fn check(path: PathBuf) -> Result<ExitCode, Error> {
+    let config = load(&path)?;
+    let prepared = prepare(config).map_err(|e| e.context(path.display()))?;
+    println!("config: ok ({} keys)", prepared.config.props.len());
+    let report = runnel_postgres::source::check::check(&prepared.pg).await;
+    for line in &report.passed {
+        println!("ok: {line}");
+    }
+    for line in &report.warnings {
+        println!("warning: {line}");
+    }
+    for line in &report.problems {
+        println!("problem: {line}");
+    }
+    if report.is_ok() {
+        println!("ready: connector \"{}\" can run", prepared.config.name);
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Ok(ExitCode::FAILURE)
+    }
+}

@@ -1,1 +1,8 @@
+//! Integration tests: one binary (one link) with a module per area. Every test starts its own
+//! private PostgreSQL and runs the real `runnel` binary against it.
 
+mod support;
+
+mod cli;
+mod conformance;
+mod streaming;

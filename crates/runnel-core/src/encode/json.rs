@@ -447,7 +447,8 @@ impl JsonEncoder {
             (Encoding::VariableScaleDecimal, Datum::Numeric(n)) => {
                 let text = finite(n, column)?;
                 let parsed = decimal::parse(text).ok_or_else(mismatch)?;
-                let scale = parsed.scale();
+                // Debezium strips trailing zeros of variable-scale values (3.0 → scale 0).
+                let scale = parsed.trimmed_scale();
                 let mut bytes = Vec::with_capacity(16);
                 parsed.unscaled_bytes(scale, &mut bytes);
                 buf.extend_from_slice(b"{\"scale\":");

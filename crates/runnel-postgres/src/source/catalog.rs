@@ -36,7 +36,10 @@ pub async fn connect(cfg: &PostgresConfig, application: &str) -> Result<Client> 
     if !cfg.password.is_empty() {
         pg.password(&cfg.password);
     }
-    let (client, connection) = pg.connect(NoTls).await.map_err(|e| connect_error(cfg, &e))?;
+    let (client, connection) = pg
+        .connect(NoTls)
+        .await
+        .map_err(|e| connect_error(cfg, &e))?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::debug!("postgres connection closed: {e}");
@@ -272,7 +275,9 @@ pub async fn ensure_publication(client: &Client, cfg: &PostgresConfig) -> Result
                     cfg.publication_name
                 )));
             }
-            PublicationAutocreate::AllTables => format!("CREATE PUBLICATION {quoted} FOR ALL TABLES"),
+            PublicationAutocreate::AllTables => {
+                format!("CREATE PUBLICATION {quoted} FOR ALL TABLES")
+            }
             PublicationAutocreate::NoTables => format!("CREATE PUBLICATION {quoted}"),
             PublicationAutocreate::Filtered => {
                 let tables = candidate_tables(client, cfg).await?;
@@ -282,10 +287,21 @@ pub async fn ensure_publication(client: &Client, cfg: &PostgresConfig) -> Result
                          match no table",
                     ));
                 }
-                format!("CREATE PUBLICATION {quoted} FOR TABLE {}", table_list(&tables))
+                format!(
+                    "CREATE PUBLICATION {quoted} FOR TABLE {}",
+                    table_list(&tables)
+                )
             }
         };
-        client.batch_execute(&sql).await.map_err(|e| {
+        let created = client.batch_execute(&sql).await;
+        // Another connector sharing the publication may have created it concurrently.
+        let duplicate = created
+            .as_ref()
+            .err()
+            .and_then(|e| e.as_db_error())
+            .is_some_and(|db| db.code().code() == "42710");
+        if !duplicate {
+            created.map_err(|e| {
             let text = db_error_text(&e);
             Error::prerequisite(format!(
                 "cannot create publication \"{}\": {text}; the user needs CREATE on the database \
@@ -293,11 +309,15 @@ pub async fn ensure_publication(client: &Client, cfg: &PostgresConfig) -> Result
                 cfg.publication_name
             ))
         })?;
+        }
     } else if cfg.publication_autocreate == PublicationAutocreate::Filtered {
         let tables = candidate_tables(client, cfg).await?;
         if !tables.is_empty() {
             client
-                .batch_execute(&format!("ALTER PUBLICATION {quoted} SET TABLE {}", table_list(&tables)))
+                .batch_execute(&format!(
+                    "ALTER PUBLICATION {quoted} SET TABLE {}",
+                    table_list(&tables)
+                ))
                 .await
                 .map_err(|e| query_error("updating the publication's tables", &e))?;
         }

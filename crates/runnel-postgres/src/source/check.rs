@@ -57,7 +57,10 @@ pub async fn check(cfg: &PostgresConfig) -> CheckReport {
     r
 }
 
-async fn one<T: for<'a> tokio_postgres::types::FromSql<'a>>(client: &Client, sql: &str) -> Result<T> {
+async fn one<T: for<'a> tokio_postgres::types::FromSql<'a>>(
+    client: &Client,
+    sql: &str,
+) -> Result<T> {
     Ok(client
         .query_one(sql, &[])
         .await
@@ -97,7 +100,8 @@ async fn run_checks(client: &Client, cfg: &PostgresConfig, r: &mut CheckReport) 
     )
     .await?;
     if privileged {
-        r.passed.push(format!("user \"{}\" may replicate", cfg.user));
+        r.passed
+            .push(format!("user \"{}\" may replicate", cfg.user));
     } else {
         r.problems.push(format!(
             "user \"{}\" lacks the REPLICATION attribute: run ALTER ROLE \"{}\" REPLICATION (on RDS: GRANT rds_replication TO \"{}\")",
@@ -150,7 +154,10 @@ async fn run_checks(client: &Client, cfg: &PostgresConfig, r: &mut CheckReport) 
 
     // Publication and the tables it would capture.
     let exists: Option<bool> = client
-        .query_opt("SELECT puballtables FROM pg_publication WHERE pubname = $1", &[&cfg.publication_name])
+        .query_opt(
+            "SELECT puballtables FROM pg_publication WHERE pubname = $1",
+            &[&cfg.publication_name],
+        )
         .await
         .map_err(|e| catalog::query_error("reading pg_publication", &e))?
         .map(|row| row.get(0));
@@ -161,9 +168,16 @@ async fn run_checks(client: &Client, cfg: &PostgresConfig, r: &mut CheckReport) 
                 cfg.publication_name, cfg.publication_name
             ));
         } else {
-            let can_create: bool = one(client, "SELECT has_database_privilege(current_user, current_database(), 'CREATE')").await?;
+            let can_create: bool = one(
+                client,
+                "SELECT has_database_privilege(current_user, current_database(), 'CREATE')",
+            )
+            .await?;
             if can_create {
-                r.passed.push(format!("publication \"{}\" will be created", cfg.publication_name));
+                r.passed.push(format!(
+                    "publication \"{}\" will be created",
+                    cfg.publication_name
+                ));
             } else {
                 r.problems.push(format!(
                     "publication \"{}\" does not exist and user \"{}\" cannot create it: GRANT CREATE ON DATABASE \"{}\" TO \"{}\", or create the publication yourself",
@@ -211,7 +225,8 @@ async fn run_checks(client: &Client, cfg: &PostgresConfig, r: &mut CheckReport) 
         }
     }
     if captured == 0 {
-        r.warnings.push("no table matches the table/schema include and exclude lists".into());
+        r.warnings
+            .push("no table matches the table/schema include and exclude lists".into());
     } else {
         r.passed.push(format!("{captured} table(s) captured"));
     }

@@ -27,92 +27,450 @@ const SNAPSHOT_MODES: &[&str] = &[
 pub const POSTGRES_KEYS: &[ConfigKey] = &[
     ConfigKey::new("database.hostname", T::String, "PostgreSQL server host.").required(),
     ConfigKey::new("database.port", T::Int, "PostgreSQL server port.").default("5432"),
-    ConfigKey::new("database.user", T::String, "User to connect as (needs REPLICATION).").required(),
-    ConfigKey::new("database.password", T::Password, "Password of database.user."),
+    ConfigKey::new(
+        "database.user",
+        T::String,
+        "User to connect as (needs REPLICATION).",
+    )
+    .required(),
+    ConfigKey::new(
+        "database.password",
+        T::Password,
+        "Password of database.user.",
+    ),
     ConfigKey::new("database.dbname", T::String, "Database to capture.").required(),
-    ConfigKey::new("database.sslmode", T::Enum(&["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]), "TLS mode, as libpq's sslmode.").default("prefer"),
-    ConfigKey::new("database.sslrootcert", T::String, "CA certificate file for verify-ca/verify-full."),
+    ConfigKey::new(
+        "database.sslmode",
+        T::Enum(&[
+            "disable",
+            "allow",
+            "prefer",
+            "require",
+            "verify-ca",
+            "verify-full",
+        ]),
+        "TLS mode, as libpq's sslmode.",
+    )
+    .default("prefer"),
+    ConfigKey::new(
+        "database.sslrootcert",
+        T::String,
+        "CA certificate file for verify-ca/verify-full.",
+    ),
     ConfigKey::new("database.sslcert", T::String, "Client certificate file.").not_implemented(),
     ConfigKey::new("database.sslkey", T::String, "Client key file.").not_implemented(),
     ConfigKey::new("database.sslpassword", T::Password, "Client key password.").not_implemented(),
-    ConfigKey::new("database.sslfactory", T::String, "JDBC SSL factory (ignored: runnel uses rustls).").not_implemented(),
+    ConfigKey::new(
+        "database.sslfactory",
+        T::String,
+        "JDBC SSL factory (ignored: runnel uses rustls).",
+    )
+    .not_implemented(),
     ConfigKey::new("database.tcpKeepAlive", T::Boolean, "TCP keepalive.").default("true"),
-    ConfigKey::new("database.initial.statements", T::String, "Statements run on each new JDBC connection.").not_implemented(),
-    ConfigKey::new("database.server.name", T::String, "Deprecated (Debezium 1.x); use topic.prefix.").not_implemented(),
-    ConfigKey::new("database.history.kafka.bootstrap.servers", T::String, "Not used by the PostgreSQL connector.").not_implemented(),
-    ConfigKey::new("database.history.kafka.topic", T::String, "Not used by the PostgreSQL connector.").not_implemented(),
-    ConfigKey::new("topic.prefix", T::String, "Prefix of every topic name; also source.name.").required(),
-    ConfigKey::new("topic.delimiter", T::String, "Delimiter between topic name parts.").default("."),
-    ConfigKey::new("topic.heartbeat.prefix", T::String, "Prefix of the heartbeat topic.").default("__debezium-heartbeat"),
-    ConfigKey::new("topic.transaction", T::String, "Suffix of the transaction topic.").default("transaction"),
-    ConfigKey::new("topic.naming.strategy", T::String, "Topic naming strategy class.").default("io.debezium.schema.SchemaTopicNamingStrategy"),
+    ConfigKey::new(
+        "database.initial.statements",
+        T::String,
+        "Statements run on each new JDBC connection.",
+    )
+    .not_implemented(),
+    ConfigKey::new(
+        "database.server.name",
+        T::String,
+        "Deprecated (Debezium 1.x); use topic.prefix.",
+    )
+    .not_implemented(),
+    ConfigKey::new(
+        "database.history.kafka.bootstrap.servers",
+        T::String,
+        "Not used by the PostgreSQL connector.",
+    )
+    .not_implemented(),
+    ConfigKey::new(
+        "database.history.kafka.topic",
+        T::String,
+        "Not used by the PostgreSQL connector.",
+    )
+    .not_implemented(),
+    ConfigKey::new(
+        "topic.prefix",
+        T::String,
+        "Prefix of every topic name; also source.name.",
+    )
+    .required(),
+    ConfigKey::new(
+        "topic.delimiter",
+        T::String,
+        "Delimiter between topic name parts.",
+    )
+    .default("."),
+    ConfigKey::new(
+        "topic.heartbeat.prefix",
+        T::String,
+        "Prefix of the heartbeat topic.",
+    )
+    .default("__debezium-heartbeat"),
+    ConfigKey::new(
+        "topic.transaction",
+        T::String,
+        "Suffix of the transaction topic.",
+    )
+    .default("transaction"),
+    ConfigKey::new(
+        "topic.naming.strategy",
+        T::String,
+        "Topic naming strategy class.",
+    )
+    .default("io.debezium.schema.SchemaTopicNamingStrategy"),
     ConfigKey::new("topic.cache.size", T::Int, "Topic name cache size.").default("10000"),
-    ConfigKey::new("plugin.name", T::Enum(&["pgoutput", "decoderbufs"]), "Logical decoding plugin.").default("pgoutput"),
+    ConfigKey::new(
+        "plugin.name",
+        T::Enum(&["pgoutput", "decoderbufs"]),
+        "Logical decoding plugin.",
+    )
+    .default("pgoutput"),
     ConfigKey::new("slot.name", T::String, "Replication slot name.").default("debezium"),
-    ConfigKey::new("slot.drop.on.stop", T::Boolean, "Drop the slot when the connector stops.").default("false"),
-    ConfigKey::new("slot.stream.params", T::String, "Extra pgoutput parameters.").not_implemented(),
-    ConfigKey::new("slot.max.retries", T::Int, "Retries when the slot is in use.").default("6"),
-    ConfigKey::new("slot.retry.delay.ms", T::Long, "Delay between slot retries.").default("10000"),
-    ConfigKey::new("slot.failover", T::Boolean, "Create a failover slot (PostgreSQL 17+).").default("false"),
-    ConfigKey::new("slot.seek.to.known.offset.on.start", T::Boolean, "Seek the slot to the stored offset.").not_implemented(),
+    ConfigKey::new(
+        "slot.drop.on.stop",
+        T::Boolean,
+        "Drop the slot when the connector stops.",
+    )
+    .default("false"),
+    ConfigKey::new(
+        "slot.stream.params",
+        T::String,
+        "Extra pgoutput parameters.",
+    )
+    .not_implemented(),
+    ConfigKey::new(
+        "slot.max.retries",
+        T::Int,
+        "Retries when the slot is in use.",
+    )
+    .default("6"),
+    ConfigKey::new(
+        "slot.retry.delay.ms",
+        T::Long,
+        "Delay between slot retries.",
+    )
+    .default("10000"),
+    ConfigKey::new(
+        "slot.failover",
+        T::Boolean,
+        "Create a failover slot (PostgreSQL 17+).",
+    )
+    .default("false"),
+    ConfigKey::new(
+        "slot.seek.to.known.offset.on.start",
+        T::Boolean,
+        "Seek the slot to the stored offset.",
+    )
+    .not_implemented(),
     ConfigKey::new("publication.name", T::String, "Publication name.").default("dbz_publication"),
-    ConfigKey::new("publication.autocreate.mode", T::Enum(&["all_tables", "disabled", "filtered", "no_tables"]), "How the publication is created.").default("all_tables"),
-    ConfigKey::new("publish.via.partition.root", T::Boolean, "Publish partitions as their root table.").default("false"),
-    ConfigKey::new("replica.identity.autoset.values", T::String, "REPLICA IDENTITY to set per table.").not_implemented(),
-    ConfigKey::new("schema.include.list", T::List, "Regexes of schemas to capture."),
-    ConfigKey::new("schema.exclude.list", T::List, "Regexes of schemas not to capture."),
-    ConfigKey::new("table.include.list", T::List, "Regexes of schema.table to capture."),
-    ConfigKey::new("table.exclude.list", T::List, "Regexes of schema.table not to capture."),
+    ConfigKey::new(
+        "publication.autocreate.mode",
+        T::Enum(&["all_tables", "disabled", "filtered", "no_tables"]),
+        "How the publication is created.",
+    )
+    .default("all_tables"),
+    ConfigKey::new(
+        "publish.via.partition.root",
+        T::Boolean,
+        "Publish partitions as their root table.",
+    )
+    .default("false"),
+    ConfigKey::new(
+        "replica.identity.autoset.values",
+        T::String,
+        "REPLICA IDENTITY to set per table.",
+    )
+    .not_implemented(),
+    ConfigKey::new(
+        "schema.include.list",
+        T::List,
+        "Regexes of schemas to capture.",
+    ),
+    ConfigKey::new(
+        "schema.exclude.list",
+        T::List,
+        "Regexes of schemas not to capture.",
+    ),
+    ConfigKey::new(
+        "table.include.list",
+        T::List,
+        "Regexes of schema.table to capture.",
+    ),
+    ConfigKey::new(
+        "table.exclude.list",
+        T::List,
+        "Regexes of schema.table not to capture.",
+    ),
     ConfigKey::new("table.ignore.builtin", T::Boolean, "Ignore system tables.").default("true"),
-    ConfigKey::new("column.include.list", T::List, "Regexes of schema.table.column to include."),
-    ConfigKey::new("column.exclude.list", T::List, "Regexes of schema.table.column to exclude."),
-    ConfigKey::new("message.key.columns", T::String, "schema.table:col1,col2;… key columns for tables."),
-    ConfigKey::new("snapshot.mode", T::Enum(SNAPSHOT_MODES), "When to snapshot.").default("initial"),
-    ConfigKey::new("snapshot.max.threads", T::Int, "Connections reading tables in parallel during the snapshot.").default("1"),
-    ConfigKey::new("snapshot.fetch.size", T::Int, "Rows fetched per round trip during the snapshot.").default("10240"),
-    ConfigKey::new("snapshot.include.collection.list", T::List, "Tables to snapshot (subset of the captured ones)."),
-    ConfigKey::new("snapshot.isolation.mode", T::Enum(&["serializable", "repeatable_read", "read_committed", "read_uncommitted"]), "Isolation of the snapshot transaction.").default("repeatable_read"),
-    ConfigKey::new("snapshot.locking.mode", T::Enum(&["shared", "none", "custom"]), "Table locks during the snapshot.").default("none"),
-    ConfigKey::new("snapshot.lock.timeout.ms", T::Long, "Lock timeout during the snapshot.").default("10000"),
-    ConfigKey::new("snapshot.delay.ms", T::Long, "Delay before the snapshot starts.").default("0"),
-    ConfigKey::new("snapshot.select.statement.overrides", T::String, "Custom snapshot SELECTs.").not_implemented(),
-    ConfigKey::new("snapshot.tables.order.by.row.count", T::Enum(&["disabled", "ascending", "descending"]), "Snapshot table order.").default("disabled"),
-    ConfigKey::new("snapshot.query.mode", T::Enum(&["select_all", "custom"]), "Snapshot query mode.").default("select_all"),
-    ConfigKey::new("heartbeat.interval.ms", T::Int, "Heartbeat interval; 0 disables heartbeat records.").default("0"),
-    ConfigKey::new("heartbeat.action.query", T::String, "Query run on each heartbeat.").not_implemented(),
-    ConfigKey::new("tombstones.on.delete", T::Boolean, "Emit a tombstone after each delete.").default("true"),
-    ConfigKey::new("decimal.handling.mode", T::Enum(&["precise", "string", "double"]), "How DECIMAL/NUMERIC values are encoded.").default("precise"),
-    ConfigKey::new("time.precision.mode", T::Enum(&["adaptive", "adaptive_time_microseconds", "connect", "isostring", "microseconds", "nanoseconds"]), "How temporal values are encoded.").default("adaptive"),
-    ConfigKey::new("binary.handling.mode", T::Enum(&["bytes", "base64", "base64-url-safe", "hex"]), "How binary values are encoded.").default("bytes"),
-    ConfigKey::new("interval.handling.mode", T::Enum(&["numeric", "string"]), "How intervals are encoded.").default("numeric"),
-    ConfigKey::new("hstore.handling.mode", T::Enum(&["json", "map"]), "How hstore values are encoded.").default("json"),
+    ConfigKey::new(
+        "column.include.list",
+        T::List,
+        "Regexes of schema.table.column to include.",
+    ),
+    ConfigKey::new(
+        "column.exclude.list",
+        T::List,
+        "Regexes of schema.table.column to exclude.",
+    ),
+    ConfigKey::new(
+        "message.key.columns",
+        T::String,
+        "schema.table:col1,col2;… key columns for tables.",
+    ),
+    ConfigKey::new(
+        "snapshot.mode",
+        T::Enum(SNAPSHOT_MODES),
+        "When to snapshot.",
+    )
+    .default("initial"),
+    ConfigKey::new(
+        "snapshot.max.threads",
+        T::Int,
+        "Connections reading tables in parallel during the snapshot.",
+    )
+    .default("1"),
+    ConfigKey::new(
+        "snapshot.fetch.size",
+        T::Int,
+        "Rows fetched per round trip during the snapshot.",
+    )
+    .default("10240"),
+    ConfigKey::new(
+        "snapshot.include.collection.list",
+        T::List,
+        "Tables to snapshot (subset of the captured ones).",
+    ),
+    ConfigKey::new(
+        "snapshot.isolation.mode",
+        T::Enum(&[
+            "serializable",
+            "repeatable_read",
+            "read_committed",
+            "read_uncommitted",
+        ]),
+        "Isolation of the snapshot transaction.",
+    )
+    .default("repeatable_read"),
+    ConfigKey::new(
+        "snapshot.locking.mode",
+        T::Enum(&["shared", "none", "custom"]),
+        "Table locks during the snapshot.",
+    )
+    .default("none"),
+    ConfigKey::new(
+        "snapshot.lock.timeout.ms",
+        T::Long,
+        "Lock timeout during the snapshot.",
+    )
+    .default("10000"),
+    ConfigKey::new(
+        "snapshot.delay.ms",
+        T::Long,
+        "Delay before the snapshot starts.",
+    )
+    .default("0"),
+    ConfigKey::new(
+        "snapshot.select.statement.overrides",
+        T::String,
+        "Custom snapshot SELECTs.",
+    )
+    .not_implemented(),
+    ConfigKey::new(
+        "snapshot.tables.order.by.row.count",
+        T::Enum(&["disabled", "ascending", "descending"]),
+        "Snapshot table order.",
+    )
+    .default("disabled"),
+    ConfigKey::new(
+        "snapshot.query.mode",
+        T::Enum(&["select_all", "custom"]),
+        "Snapshot query mode.",
+    )
+    .default("select_all"),
+    ConfigKey::new(
+        "heartbeat.interval.ms",
+        T::Int,
+        "Heartbeat interval; 0 disables heartbeat records.",
+    )
+    .default("0"),
+    ConfigKey::new(
+        "heartbeat.action.query",
+        T::String,
+        "Query run on each heartbeat.",
+    )
+    .not_implemented(),
+    ConfigKey::new(
+        "tombstones.on.delete",
+        T::Boolean,
+        "Emit a tombstone after each delete.",
+    )
+    .default("true"),
+    ConfigKey::new(
+        "decimal.handling.mode",
+        T::Enum(&["precise", "string", "double"]),
+        "How DECIMAL/NUMERIC values are encoded.",
+    )
+    .default("precise"),
+    ConfigKey::new(
+        "time.precision.mode",
+        T::Enum(&[
+            "adaptive",
+            "adaptive_time_microseconds",
+            "connect",
+            "isostring",
+            "microseconds",
+            "nanoseconds",
+        ]),
+        "How temporal values are encoded.",
+    )
+    .default("adaptive"),
+    ConfigKey::new(
+        "binary.handling.mode",
+        T::Enum(&["bytes", "base64", "base64-url-safe", "hex"]),
+        "How binary values are encoded.",
+    )
+    .default("bytes"),
+    ConfigKey::new(
+        "interval.handling.mode",
+        T::Enum(&["numeric", "string"]),
+        "How intervals are encoded.",
+    )
+    .default("numeric"),
+    ConfigKey::new(
+        "hstore.handling.mode",
+        T::Enum(&["json", "map"]),
+        "How hstore values are encoded.",
+    )
+    .default("json"),
     ConfigKey::new("money.fraction.digits", T::Int, "Scale of MONEY values.").default("2"),
-    ConfigKey::new("unavailable.value.placeholder", T::String, "Placeholder for unchanged TOASTed values.").default("__debezium_unavailable_value"),
-    ConfigKey::new("include.unknown.datatypes", T::Boolean, "runnel always includes every column (as text when no better type exists).").default("false"),
-    ConfigKey::new("skipped.operations", T::List, "Operations not to emit: c, u, d, t, none.").default("t"),
-    ConfigKey::new("provide.transaction.metadata", T::Boolean, "Emit transaction metadata.").not_implemented().default("false"),
-    ConfigKey::new("include.schema.changes", T::Boolean, "Not used by the PostgreSQL connector.").default("true"),
-    ConfigKey::new("status.update.interval.ms", T::Int, "Standby status update interval.").default("10000"),
+    ConfigKey::new(
+        "unavailable.value.placeholder",
+        T::String,
+        "Placeholder for unchanged TOASTed values.",
+    )
+    .default("__debezium_unavailable_value"),
+    ConfigKey::new(
+        "include.unknown.datatypes",
+        T::Boolean,
+        "runnel always includes every column (as text when no better type exists).",
+    )
+    .default("false"),
+    ConfigKey::new(
+        "skipped.operations",
+        T::List,
+        "Operations not to emit: c, u, d, t, none.",
+    )
+    .default("t"),
+    ConfigKey::new(
+        "provide.transaction.metadata",
+        T::Boolean,
+        "Emit transaction metadata.",
+    )
+    .not_implemented()
+    .default("false"),
+    ConfigKey::new(
+        "include.schema.changes",
+        T::Boolean,
+        "Not used by the PostgreSQL connector.",
+    )
+    .default("true"),
+    ConfigKey::new(
+        "status.update.interval.ms",
+        T::Int,
+        "Standby status update interval.",
+    )
+    .default("10000"),
     ConfigKey::new("max.batch.size", T::Int, "Maximum events per batch.").default("2048"),
-    ConfigKey::new("max.queue.size", T::Int, "Maximum batches queued between source and sink (runnel counts events).").default("8192"),
+    ConfigKey::new(
+        "max.queue.size",
+        T::Int,
+        "Maximum batches queued between source and sink (runnel counts events).",
+    )
+    .default("8192"),
     ConfigKey::new("max.queue.size.in.bytes", T::Long, "Queue limit in bytes.").default("0"),
-    ConfigKey::new("poll.interval.ms", T::Long, "Longest wait before a partial batch is handed on.").default("500"),
-    ConfigKey::new("schema.refresh.mode", T::Enum(&["columns_diff", "columns_diff_exclude_unchanged_toast"]), "When the table schema is refreshed.").default("columns_diff"),
-    ConfigKey::new("schema.name.adjustment.mode", T::Enum(&["none", "avro", "avro_unicode"]), "Schema name adjustment.").default("none"),
-    ConfigKey::new("field.name.adjustment.mode", T::Enum(&["none", "avro", "avro_unicode"]), "Field name adjustment.").default("none"),
-    ConfigKey::new("event.processing.failure.handling.mode", T::Enum(&["fail", "warn", "skip", "ignore"]), "What to do with an event that cannot be processed.").default("fail"),
+    ConfigKey::new(
+        "poll.interval.ms",
+        T::Long,
+        "Longest wait before a partial batch is handed on.",
+    )
+    .default("500"),
+    ConfigKey::new(
+        "schema.refresh.mode",
+        T::Enum(&["columns_diff", "columns_diff_exclude_unchanged_toast"]),
+        "When the table schema is refreshed.",
+    )
+    .default("columns_diff"),
+    ConfigKey::new(
+        "schema.name.adjustment.mode",
+        T::Enum(&["none", "avro", "avro_unicode"]),
+        "Schema name adjustment.",
+    )
+    .default("none"),
+    ConfigKey::new(
+        "field.name.adjustment.mode",
+        T::Enum(&["none", "avro", "avro_unicode"]),
+        "Field name adjustment.",
+    )
+    .default("none"),
+    ConfigKey::new(
+        "event.processing.failure.handling.mode",
+        T::Enum(&["fail", "warn", "skip", "ignore"]),
+        "What to do with an event that cannot be processed.",
+    )
+    .default("fail"),
     ConfigKey::new("converters", T::List, "Custom converters.").not_implemented(),
     ConfigKey::new("signal.data.collection", T::String, "Signalling table.").not_implemented(),
     ConfigKey::new("signal.enabled.channels", T::List, "Signal channels.").not_implemented(),
-    ConfigKey::new("incremental.snapshot.chunk.size", T::Int, "Incremental snapshot chunk size.").not_implemented(),
-    ConfigKey::new("column.propagate.source.type", T::List, "Add source type parameters to columns.").not_implemented(),
-    ConfigKey::new("datatype.propagate.source.type", T::List, "Add source type parameters to types.").not_implemented(),
-    ConfigKey::new("message.prefix.include.list", T::List, "Logical decoding message prefixes to include."),
-    ConfigKey::new("message.prefix.exclude.list", T::List, "Logical decoding message prefixes to exclude."),
+    ConfigKey::new(
+        "incremental.snapshot.chunk.size",
+        T::Int,
+        "Incremental snapshot chunk size.",
+    )
+    .not_implemented(),
+    ConfigKey::new(
+        "column.propagate.source.type",
+        T::List,
+        "Add source type parameters to columns.",
+    )
+    .not_implemented(),
+    ConfigKey::new(
+        "datatype.propagate.source.type",
+        T::List,
+        "Add source type parameters to types.",
+    )
+    .not_implemented(),
+    ConfigKey::new(
+        "message.prefix.include.list",
+        T::List,
+        "Logical decoding message prefixes to include.",
+    ),
+    ConfigKey::new(
+        "message.prefix.exclude.list",
+        T::List,
+        "Logical decoding message prefixes to exclude.",
+    ),
     ConfigKey::new("xmin.fetch.interval.ms", T::Long, "xmin fetch interval.").default("0"),
-    ConfigKey::new("lsn.flush.mode", T::Enum(&["manual", "connector", "connector_and_driver"]), "Who flushes the LSN.").default("connector"),
-    ConfigKey::new("errors.max.retries", T::Int, "Retries of retriable errors (-1 unlimited).").default("-1"),
-    ConfigKey::new("retriable.restart.connector.wait.ms", T::Long, "Wait before restarting after a retriable error.").default("10000"),
+    ConfigKey::new(
+        "lsn.flush.mode",
+        T::Enum(&["manual", "connector", "connector_and_driver"]),
+        "Who flushes the LSN.",
+    )
+    .default("connector"),
+    ConfigKey::new(
+        "errors.max.retries",
+        T::Int,
+        "Retries of retriable errors (-1 unlimited).",
+    )
+    .default("-1"),
+    ConfigKey::new(
+        "retriable.restart.connector.wait.ms",
+        T::Long,
+        "Wait before restarting after a retriable error.",
+    )
+    .default("10000"),
     ConfigKey::new("custom.metric.tags", T::String, "Extra metric tags.").not_implemented(),
 ];
 
@@ -315,7 +673,9 @@ impl PostgresConfig {
                     ))
                 })?;
                 let re = Regex::new(&format!("(?i)^(?:{})$", table.trim())).map_err(|e| {
-                    Error::config(format!("invalid table regex \"{table}\" in \"message.key.columns\": {e}"))
+                    Error::config(format!(
+                        "invalid table regex \"{table}\" in \"message.key.columns\": {e}"
+                    ))
                 })?;
                 let cols = runnel_core::config::split_list(cols);
                 if cols.is_empty() {
@@ -328,14 +688,18 @@ impl PostgresConfig {
         }
         let positive = |key: &str, v: i64| -> Result<i64> {
             if v < 0 {
-                Err(Error::config(format!("\"{key}\" must not be negative (got {v})")))
+                Err(Error::config(format!(
+                    "\"{key}\" must not be negative (got {v})"
+                )))
             } else {
                 Ok(v)
             }
         };
         let port = p.int("database.port")?.unwrap_or(5432);
         let port = u16::try_from(port).map_err(|_| {
-            Error::config(format!("\"database.port\" {port} is not a TCP port (1–65535)"))
+            Error::config(format!(
+                "\"database.port\" {port} is not a TCP port (1–65535)"
+            ))
         })?;
         let not_implemented = config
             .props
@@ -369,16 +733,26 @@ impl PostgresConfig {
             column_exclude: regexes(&p, "column.exclude.list")?,
             message_key_columns,
             snapshot_mode,
-            snapshot_max_threads: positive("snapshot.max.threads", p.int("snapshot.max.threads")?.unwrap_or(1))?.max(1) as usize,
+            snapshot_max_threads: positive(
+                "snapshot.max.threads",
+                p.int("snapshot.max.threads")?.unwrap_or(1),
+            )?
+            .max(1) as usize,
             snapshot_include: regexes(&p, "snapshot.include.collection.list")?,
-            heartbeat_interval_ms: positive("heartbeat.interval.ms", p.int("heartbeat.interval.ms")?.unwrap_or(0))? as u64,
+            heartbeat_interval_ms: positive(
+                "heartbeat.interval.ms",
+                p.int("heartbeat.interval.ms")?.unwrap_or(0),
+            )? as u64,
             tombstones_on_delete: p.bool("tombstones.on.delete")?.unwrap_or(true),
             modes: TypeModes {
                 decimal,
                 time,
                 binary,
                 interval,
-                money_fraction_digits: positive("money.fraction.digits", p.int("money.fraction.digits")?.unwrap_or(2))? as u32,
+                money_fraction_digits: positive(
+                    "money.fraction.digits",
+                    p.int("money.fraction.digits")?.unwrap_or(2),
+                )? as u32,
             },
             placeholder: p
                 .string("unavailable.value.placeholder")
@@ -387,10 +761,19 @@ impl PostgresConfig {
             skip_updates: skipped.iter().any(|s| s == "u"),
             skip_deletes: skipped.iter().any(|s| s == "d"),
             skip_truncates: skipped.iter().any(|s| s == "t"),
-            status_interval_ms: positive("status.update.interval.ms", p.int("status.update.interval.ms")?.unwrap_or(10_000))?.max(100) as u64,
-            max_batch_size: positive("max.batch.size", p.int("max.batch.size")?.unwrap_or(2048))?.max(1) as usize,
-            max_queue_size: positive("max.queue.size", p.int("max.queue.size")?.unwrap_or(8192))?.max(1) as usize,
-            poll_interval_ms: positive("poll.interval.ms", p.int("poll.interval.ms")?.unwrap_or(500))? as u64,
+            status_interval_ms: positive(
+                "status.update.interval.ms",
+                p.int("status.update.interval.ms")?.unwrap_or(10_000),
+            )?
+            .max(100) as u64,
+            max_batch_size: positive("max.batch.size", p.int("max.batch.size")?.unwrap_or(2048))?
+                .max(1) as usize,
+            max_queue_size: positive("max.queue.size", p.int("max.queue.size")?.unwrap_or(8192))?
+                .max(1) as usize,
+            poll_interval_ms: positive(
+                "poll.interval.ms",
+                p.int("poll.interval.ms")?.unwrap_or(500),
+            )? as u64,
             message_prefix_include: regexes(&p, "message.prefix.include.list")?,
             message_prefix_exclude: regexes(&p, "message.prefix.exclude.list")?,
             not_implemented,
@@ -399,7 +782,9 @@ impl PostgresConfig {
 
     /// Debezium's table filter: schema lists, then table lists, on `schema.table`.
     pub fn table_included(&self, schema: &str, table: &str) -> bool {
-        if !self.schema_include.is_empty() && !self.schema_include.iter().any(|r| r.is_match(schema)) {
+        if !self.schema_include.is_empty()
+            && !self.schema_include.iter().any(|r| r.is_match(schema))
+        {
             return false;
         }
         if self.schema_exclude.iter().any(|r| r.is_match(schema)) {
@@ -446,9 +831,17 @@ impl PostgresConfig {
     }
 
     pub fn message_included(&self, prefix: &str) -> bool {
-        if !self.message_prefix_include.is_empty() && !self.message_prefix_include.iter().any(|r| r.is_match(prefix)) {
+        if !self.message_prefix_include.is_empty()
+            && !self
+                .message_prefix_include
+                .iter()
+                .any(|r| r.is_match(prefix))
+        {
             return false;
         }
-        !self.message_prefix_exclude.iter().any(|r| r.is_match(prefix))
+        !self
+            .message_prefix_exclude
+            .iter()
+            .any(|r| r.is_match(prefix))
     }
 }

@@ -64,7 +64,9 @@ impl PostgresSource {
         let tables = catalog::ensure_publication(&client, cfg).await?;
         let slot = catalog::slot_info(&client, &cfg.slot_name).await?;
         if let Some(s) = &slot {
-            if s.plugin.as_deref() != Some("pgoutput") || s.database.as_deref() != Some(cfg.dbname.as_str()) {
+            if s.plugin.as_deref() != Some("pgoutput")
+                || s.database.as_deref() != Some(cfg.dbname.as_str())
+            {
                 return Err(Error::prerequisite(format!(
                     "replication slot \"{}\" exists but is for plugin {:?} on database {:?}; runnel needs a \
                      pgoutput slot on \"{}\": drop it (SELECT pg_drop_replication_slot('{}')) or choose another slot.name",
@@ -78,9 +80,10 @@ impl PostgresSource {
             .filter(|o| o.bool("snapshot").is_none_or(|s| !s))
             .and_then(|o| o.u64("lsn"));
 
-        let mut repl = ReplicationClient::connect_gated(self.replication_config(stored_lsn.unwrap_or(0)))
-            .await
-            .map_err(replication::replication_error)?;
+        let mut repl =
+            ReplicationClient::connect_gated(self.replication_config(stored_lsn.unwrap_or(0)))
+                .await
+                .map_err(replication::replication_error)?;
 
         // Decide whether to snapshot, and from which point streaming starts.
         let mut snapshot_point: Option<SnapshotPoint> = None;
@@ -93,7 +96,10 @@ impl PostgresSource {
                 }
             }
             (Some(lsn), None) => {
-                if matches!(cfg.snapshot_mode, SnapshotMode::WhenNeeded | SnapshotMode::Always) {
+                if matches!(
+                    cfg.snapshot_mode,
+                    SnapshotMode::WhenNeeded | SnapshotMode::Always
+                ) {
                     let (point, lsn) = self.create_slot(&mut repl, true).await?;
                     snapshot_point = point;
                     start_lsn = lsn;
@@ -123,11 +129,19 @@ impl PostgresSource {
 
         if let Some(point) = snapshot_point {
             let mut states: Vec<(TableRef, TableState)> = Vec::new();
-            for t in tables.iter().filter(|t| cfg.snapshot_included(&t.schema, &t.name)) {
+            for t in tables
+                .iter()
+                .filter(|t| cfg.snapshot_included(&t.schema, &t.name))
+            {
                 let (columns, pk) = catalog::table_columns(&client, t.oid).await?;
-                let source: Vec<(String, u32, i32)> =
-                    columns.iter().map(|c| (c.name.clone(), c.type_oid, c.typmod)).collect();
-                states.push((t.clone(), catalog::build_table(cfg, &types, t, &source, &columns, &pk, 0)?));
+                let source: Vec<(String, u32, i32)> = columns
+                    .iter()
+                    .map(|c| (c.name.clone(), c.type_oid, c.typmod))
+                    .collect();
+                states.push((
+                    t.clone(),
+                    catalog::build_table(cfg, &types, t, &source, &columns, &pk, 0)?,
+                ));
             }
             let started = std::time::Instant::now();
             let rows = snapshot::run(cfg, &types, states, &point, &ctx.out).await?;
@@ -136,7 +150,10 @@ impl PostgresSource {
             done.offset = Some(
                 replication::offset(start_lsn, None, None, None).set("snapshot_completed", true),
             );
-            ctx.out.send(done).await.map_err(|_| Error::internal("pipeline closed"))?;
+            ctx.out
+                .send(done)
+                .await
+                .map_err(|_| Error::internal("pipeline closed"))?;
             if cfg.snapshot_mode == SnapshotMode::InitialOnly {
                 return Ok(RunEnd::SnapshotOnlyDone);
             }
@@ -199,12 +216,20 @@ impl PostgresSource {
 
     /// Creates the slot on the replication session; with `export`, keeps its snapshot for the
     /// initial snapshot. Returns the snapshot point and the slot's consistent point.
-    async fn create_slot(&self, repl: &mut ReplicationClient, export: bool) -> Result<(Option<SnapshotPoint>, u64)> {
+    async fn create_slot(
+        &self,
+        repl: &mut ReplicationClient,
+        export: bool,
+    ) -> Result<(Option<SnapshotPoint>, u64)> {
         let cfg = &self.cfg;
         let sql = format!(
             "CREATE_REPLICATION_SLOT {} LOGICAL pgoutput {}",
             catalog::quote_ident(&cfg.slot_name),
-            if export { "EXPORT_SNAPSHOT" } else { "NOEXPORT_SNAPSHOT" }
+            if export {
+                "EXPORT_SNAPSHOT"
+            } else {
+                "NOEXPORT_SNAPSHOT"
+            }
         );
         let rows = repl.simple_query(&sql).await.map_err(|e| {
             let text = e.to_string();
@@ -224,12 +249,22 @@ impl PostgresSource {
                 replication::replication_error(e)
             }
         })?;
-        let row = rows.into_iter().next().ok_or_else(|| Error::protocol("CREATE_REPLICATION_SLOT returned no row"))?;
-        let text = |i: usize| row.get(i).cloned().flatten().map(|b| String::from_utf8_lossy(&b).into_owned());
+        let row = rows
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::protocol("CREATE_REPLICATION_SLOT returned no row"))?;
+        let text = |i: usize| {
+            row.get(i)
+                .cloned()
+                .flatten()
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+        };
         let lsn = text(1)
             .as_deref()
             .and_then(catalog::parse_lsn)
-            .ok_or_else(|| Error::protocol("CREATE_REPLICATION_SLOT returned no consistent point"))?;
+            .ok_or_else(|| {
+                Error::protocol("CREATE_REPLICATION_SLOT returned no consistent point")
+            })?;
         tracing::info!(slot = %cfg.slot_name, lsn = %Lsn::from_u64(lsn), "created replication slot");
         let point = text(2).filter(|_| export).map(|name| SnapshotPoint {
             snapshot_name: Some(name),
@@ -242,7 +277,11 @@ impl PostgresSource {
 
     /// A snapshot without an exported snapshot (the slot already exists): each reader takes its
     /// own REPEATABLE READ snapshot, which can only overlap the stream.
-    async fn fresh_point(&self, client: &tokio_postgres::Client, lsn: u64) -> Result<SnapshotPoint> {
+    async fn fresh_point(
+        &self,
+        client: &tokio_postgres::Client,
+        lsn: u64,
+    ) -> Result<SnapshotPoint> {
         let _ = client;
         Ok(SnapshotPoint {
             snapshot_name: None,

@@ -42,13 +42,34 @@ pub enum TupleValue {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
     Relation(Relation),
-    Type { oid: u32, namespace: String, name: String },
-    Origin { lsn: u64, name: String },
-    Insert { rel: u32, new: Vec<TupleValue> },
+    Type {
+        oid: u32,
+        namespace: String,
+        name: String,
+    },
+    Origin {
+        lsn: u64,
+        name: String,
+    },
+    Insert {
+        rel: u32,
+        new: Vec<TupleValue>,
+    },
     /// `old` is the old key (`K`) or the whole old row (`O`, REPLICA IDENTITY FULL).
-    Update { rel: u32, old: Option<(u8, Vec<TupleValue>)>, new: Vec<TupleValue> },
-    Delete { rel: u32, old: (u8, Vec<TupleValue>) },
-    Truncate { rels: Vec<u32>, cascade: bool, restart_identity: bool },
+    Update {
+        rel: u32,
+        old: Option<(u8, Vec<TupleValue>)>,
+        new: Vec<TupleValue>,
+    },
+    Delete {
+        rel: u32,
+        old: (u8, Vec<TupleValue>),
+    },
+    Truncate {
+        rels: Vec<u32>,
+        cascade: bool,
+        restart_identity: bool,
+    },
     /// Begin/Commit/Message and anything newer than protocol v1: handled elsewhere or ignored.
     Other(u8),
 }
@@ -296,7 +317,10 @@ mod tests {
         let Message::Update { old, new, .. } = decode(Bytes::from(m)).unwrap() else {
             panic!()
         };
-        assert_eq!(old.unwrap().1[0], TupleValue::Text(Bytes::from_static(b"1")));
+        assert_eq!(
+            old.unwrap().1[0],
+            TupleValue::Text(Bytes::from_static(b"1"))
+        );
         assert_eq!(new[1], TupleValue::Unchanged);
 
         let mut m = vec![b'T'];
@@ -305,7 +329,11 @@ mod tests {
         m.extend_from_slice(&16384u32.to_be_bytes());
         assert_eq!(
             decode(Bytes::from(m)).unwrap(),
-            Message::Truncate { rels: vec![16384], cascade: true, restart_identity: false }
+            Message::Truncate {
+                rels: vec![16384],
+                cascade: true,
+                restart_identity: false
+            }
         );
     }
 

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use futures_util::FutureExt;
 use pgwire_replication::{Lsn, ReplicationClient, ReplicationEvent};
 use runnel_core::{
-    Batch, ChangeEvent, Datum, Error, Event, Op, Result, SnapshotMarker, SourceOffset, SourcePosition,
+    Batch, ChangeEvent, Datum, Error, Event, Op, Result, SnapshotMarker, SourceOffset,
+    SourcePosition,
 };
 use tokio_postgres::Client;
 
@@ -48,7 +49,12 @@ pub struct Streamer<'a> {
 }
 
 impl<'a> Streamer<'a> {
-    pub fn new(cfg: &'a PostgresConfig, client: &'a Client, types: TypeRegistry, start: u64) -> Self {
+    pub fn new(
+        cfg: &'a PostgresConfig,
+        client: &'a Client,
+        types: TypeRegistry,
+        start: u64,
+    ) -> Self {
         Self {
             cfg,
             client,
@@ -67,7 +73,11 @@ impl<'a> Streamer<'a> {
     }
 
     /// Runs until shutdown or error.
-    pub async fn run(&mut self, repl: &mut ReplicationClient, ctx: &mut SourceContext) -> Result<()> {
+    pub async fn run(
+        &mut self,
+        repl: &mut ReplicationClient,
+        ctx: &mut SourceContext,
+    ) -> Result<()> {
         let poll = Duration::from_millis(self.cfg.poll_interval_ms.max(1));
         let heartbeat = (self.cfg.heartbeat_interval_ms > 0)
             .then(|| Duration::from_millis(self.cfg.heartbeat_interval_ms));
@@ -100,7 +110,10 @@ impl<'a> Streamer<'a> {
                     self.offer_position();
                 }
             }
-            if self.tx.is_none() && self.position > self.offered && self.last_offer.elapsed() >= IDLE_OFFSET_INTERVAL {
+            if self.tx.is_none()
+                && self.position > self.offered
+                && self.last_offer.elapsed() >= IDLE_OFFSET_INTERVAL
+            {
                 self.offer_position();
             }
             if !self.batch.is_empty() {
@@ -132,13 +145,21 @@ impl<'a> Streamer<'a> {
 
     async fn handle(&mut self, ev: ReplicationEvent) -> Result<()> {
         match ev {
-            ReplicationEvent::Begin { xid, commit_time_micros, .. } => {
+            ReplicationEvent::Begin {
+                xid,
+                commit_time_micros,
+                ..
+            } => {
                 self.tx = Some(OpenTx {
                     xid,
                     commit_ts_us: commit_time_micros + PG_EPOCH_OFFSET_US,
                 });
             }
-            ReplicationEvent::Commit { lsn, end_lsn, commit_time_micros } => {
+            ReplicationEvent::Commit {
+                lsn,
+                end_lsn,
+                commit_time_micros,
+            } => {
                 let tx = self.tx.take();
                 self.last_commit_lsn = Some(lsn.as_u64());
                 self.position = self.position.max(end_lsn.as_u64());
@@ -151,11 +172,18 @@ impl<'a> Streamer<'a> {
                     Some(commit_time_micros + PG_EPOCH_OFFSET_US),
                 ));
             }
-            ReplicationEvent::XLogData { wal_start, data, .. } => {
+            ReplicationEvent::XLogData {
+                wal_start, data, ..
+            } => {
                 let message = pgoutput::decode(data)?;
                 self.message(message, wal_start.as_u64()).await?;
             }
-            ReplicationEvent::Message { transactional, lsn, prefix, content } => {
+            ReplicationEvent::Message {
+                transactional,
+                lsn,
+                prefix,
+                content,
+            } => {
                 if self.cfg.message_included(&prefix) {
                     let source = self.source_position(lsn.as_u64());
                     self.batch.events.push(Event::Message {
@@ -203,15 +231,22 @@ impl<'a> Streamer<'a> {
                 if self.cfg.skip_creates {
                     return Ok(());
                 }
-                let Some(state) = self.tables.get(&rel) else { return Ok(()) };
+                let Some(state) = self.tables.get(&rel) else {
+                    return Ok(());
+                };
                 let state = state.clone();
                 let after = self.row(&state, &new, None)?;
                 self.push(&state, Op::Create, None, Some(after), lsn);
             }
             Message::Update { rel, old, new } => {
-                let Some(state) = self.tables.get(&rel) else { return Ok(()) };
+                let Some(state) = self.tables.get(&rel) else {
+                    return Ok(());
+                };
                 let state = state.clone();
-                let old_full = old.as_ref().filter(|(k, _)| *k == b'O').map(|(_, t)| t.as_slice());
+                let old_full = old
+                    .as_ref()
+                    .filter(|(k, _)| *k == b'O')
+                    .map(|(_, t)| t.as_slice());
                 let before = match &old {
                     Some((_, t)) => Some(self.row(&state, t, None)?),
                     None => None,
@@ -220,7 +255,10 @@ impl<'a> Streamer<'a> {
                 let key_changed = before.as_ref().is_some_and(|b| {
                     let key = &state.schema.key;
                     !key.is_empty()
-                        && key.iter().any(|&k| self.batch.datums[b.start as usize + k] != self.batch.datums[after.start as usize + k])
+                        && key.iter().any(|&k| {
+                            self.batch.datums[b.start as usize + k]
+                                != self.batch.datums[after.start as usize + k]
+                        })
                 });
                 if key_changed {
                     // Debezium: a primary-key change is a delete of the old key (plus tombstone)
@@ -240,7 +278,9 @@ impl<'a> Streamer<'a> {
                 if self.cfg.skip_deletes {
                     return Ok(());
                 }
-                let Some(state) = self.tables.get(&rel) else { return Ok(()) };
+                let Some(state) = self.tables.get(&rel) else {
+                    return Ok(());
+                };
                 let state = state.clone();
                 let before = self.row(&state, &old.1, None)?;
                 self.push(&state, Op::Delete, Some(before), None, lsn);
@@ -300,7 +340,9 @@ impl<'a> Streamer<'a> {
         let start = self.batch.datums.len();
         self.batch.datums.resize(start + width, Datum::Null);
         for (i, (input, value)) in state.inputs.iter().zip(tuple).enumerate() {
-            let Some((target, parser)) = input else { continue };
+            let Some((target, parser)) = input else {
+                continue;
+            };
             let value = match (value, old_full.and_then(|o| o.get(i))) {
                 (TupleValue::Unchanged, Some(old @ TupleValue::Text(_))) => old,
                 (v, _) => v,
@@ -345,14 +387,30 @@ impl<'a> Streamer<'a> {
             name: rel.name.clone(),
         };
         let version = self.versions.get(&rel.oid).copied().unwrap_or(0);
-        let mut state = catalog::build_table(self.cfg, &self.types, &table, &columns, &catalog_columns, &pk, version)?;
+        let mut state = catalog::build_table(
+            self.cfg,
+            &self.types,
+            &table,
+            &columns,
+            &catalog_columns,
+            &pk,
+            version,
+        )?;
         if let Some(old) = self.tables.get(&rel.oid) {
             if old.schema.same_shape(&state.schema) {
                 state.schema = old.schema.clone();
             } else {
                 let v = version + 1;
                 self.versions.insert(rel.oid, v);
-                state = catalog::build_table(self.cfg, &self.types, &table, &columns, &catalog_columns, &pk, v)?;
+                state = catalog::build_table(
+                    self.cfg,
+                    &self.types,
+                    &table,
+                    &columns,
+                    &catalog_columns,
+                    &pk,
+                    v,
+                )?;
                 tracing::info!(table = %state.schema.id, version = v, "table schema changed");
             }
         }
@@ -362,7 +420,12 @@ impl<'a> Streamer<'a> {
 }
 
 /// The Debezium-shaped offset of a position.
-pub fn offset(lsn: u64, commit_lsn: Option<u64>, xid: Option<u32>, ts_us: Option<i64>) -> SourceOffset {
+pub fn offset(
+    lsn: u64,
+    commit_lsn: Option<u64>,
+    xid: Option<u32>,
+    ts_us: Option<i64>,
+) -> SourceOffset {
     let mut o = SourceOffset::new().set("lsn", lsn).set("lsn_proc", lsn);
     if let Some(c) = commit_lsn {
         o = o.set("lsn_commit", c);
@@ -382,7 +445,10 @@ pub fn now_ms() -> i64 {
 
 pub fn replication_error(e: pgwire_replication::PgWireError) -> Error {
     let text = e.to_string();
-    if text.contains("does not exist") || text.contains("permission denied") || text.contains("must be") {
+    if text.contains("does not exist")
+        || text.contains("permission denied")
+        || text.contains("must be")
+    {
         Error::prerequisite(format!("replication stream: {text}"))
     } else {
         Error::connection(format!("replication stream: {text}"))

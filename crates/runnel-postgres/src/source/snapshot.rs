@@ -9,7 +9,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
-use runnel_core::{Batch, ChangeEvent, Datum, Error, Event, Op, Result, SnapshotMarker, SourcePosition, TableSchema};
+use runnel_core::{
+    Batch, ChangeEvent, Datum, Error, Event, Op, Result, SnapshotMarker, SourcePosition,
+    TableSchema,
+};
 use tokio::sync::mpsc;
 use tokio_postgres::Client;
 
@@ -131,14 +134,17 @@ async fn read_table(
     let width = state.schema.columns.len();
     let sql = format!(
         "COPY (SELECT {} FROM {}.{}) TO STDOUT",
-        if columns.is_empty() { "NULL".to_string() } else { columns.join(", ") },
+        if columns.is_empty() {
+            "NULL".to_string()
+        } else {
+            columns.join(", ")
+        },
         quote_ident(&table.schema),
         quote_ident(&table.name)
     );
-    let stream = client
-        .copy_out(sql.as_str())
-        .await
-        .map_err(|e| catalog::query_error(&format!("snapshot of {}.{}", table.schema, table.name), &e))?;
+    let stream = client.copy_out(sql.as_str()).await.map_err(|e| {
+        catalog::query_error(&format!("snapshot of {}.{}", table.schema, table.name), &e)
+    })?;
     futures_util::pin_mut!(stream);
     let mut carry = BytesMut::new();
     let mut chunk = Vec::with_capacity(CHUNK_ROWS * width);
@@ -152,7 +158,11 @@ async fn read_table(
         let complete = carry.split_to(last_nl + 1).freeze();
         let mut start = 0;
         while start < complete.len() {
-            let end = start + complete[start..].iter().position(|&b| b == b'\n').unwrap_or(complete.len() - start);
+            let end = start
+                + complete[start..]
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .unwrap_or(complete.len() - start);
             let line = complete.slice(start..end);
             start = end + 1;
             split_copy_line(&line, &mut fields)?;
@@ -294,7 +304,12 @@ impl Emitter {
         }
     }
 
-    async fn row(&mut self, table: &Arc<TableSchema>, row: &[Datum], out: &mpsc::Sender<Batch>) -> Result<()> {
+    async fn row(
+        &mut self,
+        table: &Arc<TableSchema>,
+        row: &[Datum],
+        out: &mpsc::Sender<Batch>,
+    ) -> Result<()> {
         let first_in_table = match &self.pending {
             Some(p) => !Arc::ptr_eq(&p.table, table),
             None => true,
@@ -317,8 +332,13 @@ impl Emitter {
         });
         self.seen_any = true;
         if self.batch.events.len() >= self.max_batch {
-            let full = std::mem::replace(&mut self.batch, Batch::with_capacity(self.max_batch, self.max_batch * 8));
-            out.send(full).await.map_err(|_| Error::internal("pipeline closed during snapshot"))?;
+            let full = std::mem::replace(
+                &mut self.batch,
+                Batch::with_capacity(self.max_batch, self.max_batch * 8),
+            );
+            out.send(full)
+                .await
+                .map_err(|_| Error::internal("pipeline closed during snapshot"))?;
         }
         Ok(())
     }

@@ -117,7 +117,13 @@ impl TypeRegistry {
         self.map_depth(oid, typmod, modes, 0)
     }
 
-    fn map_depth(&self, oid: u32, typmod: i32, modes: &TypeModes, depth: u32) -> (Parser, Encoding) {
+    fn map_depth(
+        &self,
+        oid: u32,
+        typmod: i32,
+        modes: &TypeModes,
+        depth: u32,
+    ) -> (Parser, Encoding) {
         let text = (Parser::Text, Encoding::String);
         if depth > 8 {
             return text;
@@ -265,7 +271,9 @@ pub fn parse(parser: &Parser, raw: Bytes) -> Result<Datum> {
     Ok(match parser {
         Parser::Text => {
             std::str::from_utf8(s).map_err(|_| {
-                Error::protocol("a text value is not valid UTF-8: the database encoding must be UTF8")
+                Error::protocol(
+                    "a text value is not valid UTF-8: the database encoding must be UTF8",
+                )
             })?;
             Datum::Text(raw)
         }
@@ -302,15 +310,24 @@ pub fn parse(parser: &Parser, raw: Bytes) -> Result<Datum> {
         Parser::TimeTz => {
             let (micros, rest) = parse_time(s).ok_or_else(|| bad("timetz", s))?;
             let offset_secs = parse_offset(rest).ok_or_else(|| bad("timetz", s))?;
-            Datum::TimeTz { micros, offset_secs }
+            Datum::TimeTz {
+                micros,
+                offset_secs,
+            }
         }
-        Parser::Timestamp => Datum::Timestamp(parse_timestamp(s, false).ok_or_else(|| bad("timestamp", s))?),
+        Parser::Timestamp => {
+            Datum::Timestamp(parse_timestamp(s, false).ok_or_else(|| bad("timestamp", s))?)
+        }
         Parser::TimestampTz => {
             Datum::TimestampTz(parse_timestamp(s, true).ok_or_else(|| bad("timestamptz", s))?)
         }
         Parser::Interval => {
             let (months, days, micros) = parse_iso_interval(s).ok_or_else(|| bad("interval", s))?;
-            Datum::Interval { months, days, micros }
+            Datum::Interval {
+                months,
+                days,
+                micros,
+            }
         }
         Parser::Bits => {
             let len = s.len() as u32;
@@ -322,19 +339,27 @@ pub fn parse(parser: &Parser, raw: Bytes) -> Result<Datum> {
                     _ => return Err(bad("bit", s)),
                 }
             }
-            Datum::Bits { len, bits: Bytes::from(packed) }
+            Datum::Bits {
+                len,
+                bits: Bytes::from(packed),
+            }
         }
         Parser::Point => {
             let inner = s
                 .strip_prefix(b"(")
                 .and_then(|x| x.strip_suffix(b")"))
                 .ok_or_else(|| bad("point", s))?;
-            let comma = inner.iter().position(|&b| b == b',').ok_or_else(|| bad("point", s))?;
+            let comma = inner
+                .iter()
+                .position(|&b| b == b',')
+                .ok_or_else(|| bad("point", s))?;
             let x = parse_float(&inner[..comma]).ok_or_else(|| bad("point", s))?;
             let y = parse_float(&inner[comma + 1..]).ok_or_else(|| bad("point", s))?;
             Datum::Point { x, y }
         }
-        Parser::Hstore => Datum::Text(Bytes::from(hstore_to_json(s).ok_or_else(|| bad("hstore", s))?)),
+        Parser::Hstore => Datum::Text(Bytes::from(
+            hstore_to_json(s).ok_or_else(|| bad("hstore", s))?,
+        )),
         Parser::Array(elem) => parse_array(elem, &raw)?,
     })
 }
@@ -471,10 +496,7 @@ fn parse_timestamp(s: &[u8], tz: bool) -> Option<i64> {
     let (micros, mut rest) = parse_time(rest)?;
     let mut offset = 0;
     if tz {
-        let end = rest
-            .iter()
-            .position(|&b| b == b' ')
-            .unwrap_or(rest.len());
+        let end = rest.iter().position(|&b| b == b' ').unwrap_or(rest.len());
         offset = parse_offset(&rest[..end])?;
         rest = &rest[end..];
     }
@@ -531,7 +553,10 @@ fn seconds_to_micros(num: &str) -> Option<i64> {
 fn parse_array(elem: &Parser, raw: &Bytes) -> Result<Datum> {
     let s: &[u8] = raw;
     let start = if s.first() == Some(&b'[') {
-        s.iter().position(|&b| b == b'=').map(|p| p + 1).ok_or_else(|| bad("array", s))?
+        s.iter()
+            .position(|&b| b == b'=')
+            .map(|p| p + 1)
+            .ok_or_else(|| bad("array", s))?
     } else {
         0
     };
@@ -751,7 +776,10 @@ mod tests {
     fn temporal_text() {
         assert_eq!(p(Parser::Date, "2025-02-28"), Datum::Date(20147));
         assert_eq!(p(Parser::Date, "infinity"), Datum::Date(POS_INFINITY));
-        assert_eq!(p(Parser::Time, "23:59:59.999999"), Datum::Time(86_399_999_999));
+        assert_eq!(
+            p(Parser::Time, "23:59:59.999999"),
+            Datum::Time(86_399_999_999)
+        );
         assert_eq!(
             p(Parser::Timestamp, "2025-02-28 23:59:59.123456"),
             Datum::Timestamp(1_740_787_199_123_456)
@@ -762,22 +790,39 @@ mod tests {
         );
         assert_eq!(
             p(Parser::TimeTz, "12:00:00+05:30"),
-            Datum::TimeTz { micros: 43_200_000_000, offset_secs: 19_800 }
+            Datum::TimeTz {
+                micros: 43_200_000_000,
+                offset_secs: 19_800
+            }
         );
         assert_eq!(
             p(Parser::Interval, "P1Y2M3DT4H5M6.789S"),
-            Datum::Interval { months: 14, days: 3, micros: 14_706_789_000 }
+            Datum::Interval {
+                months: 14,
+                days: 3,
+                micros: 14_706_789_000
+            }
         );
         assert_eq!(
             p(Parser::Interval, "P-1DT-0.5S"),
-            Datum::Interval { months: 0, days: -1, micros: -500_000 }
+            Datum::Interval {
+                months: 0,
+                days: -1,
+                micros: -500_000
+            }
         );
-        assert_eq!(p(Parser::Date, "0001-01-01 BC"), Datum::Date(days_from_civil(0, 1, 1)));
+        assert_eq!(
+            p(Parser::Date, "0001-01-01 BC"),
+            Datum::Date(days_from_civil(0, 1, 1))
+        );
     }
 
     #[test]
     fn arrays_and_bytes() {
-        let d = p(Parser::Array(Box::new(Parser::Text)), r#"{alpha,beta,"with space",NULL,"q\"x"}"#);
+        let d = p(
+            Parser::Array(Box::new(Parser::Text)),
+            r#"{alpha,beta,"with space",NULL,"q\"x"}"#,
+        );
         let Datum::Array(items) = d else { panic!() };
         assert_eq!(items.len(), 5);
         assert_eq!(items[2], Datum::text("with space"));
@@ -795,18 +840,31 @@ mod tests {
     #[test]
     fn defaults_like_debezium() {
         let enc = Encoding::Int64;
-        assert_eq!(parse_default("nextval('s'::regclass)", &Parser::Int, &enc), Some(Datum::Int(0)));
+        assert_eq!(
+            parse_default("nextval('s'::regclass)", &Parser::Int, &enc),
+            Some(Datum::Int(0))
+        );
         assert_eq!(parse_default("1", &Parser::Int, &enc), Some(Datum::Int(1)));
         assert_eq!(
             parse_default("'new'::character varying", &Parser::Text, &Encoding::String),
             Some(Datum::text("new"))
         );
-        assert_eq!(parse_default("true", &Parser::Bool, &Encoding::Boolean), Some(Datum::Bool(true)));
         assert_eq!(
-            parse_default("now()", &Parser::TimestampTz, &Encoding::ZonedTimestamp { fraction: 6 }),
+            parse_default("true", &Parser::Bool, &Encoding::Boolean),
+            Some(Datum::Bool(true))
+        );
+        assert_eq!(
+            parse_default(
+                "now()",
+                &Parser::TimestampTz,
+                &Encoding::ZonedTimestamp { fraction: 6 }
+            ),
             Some(Datum::TimestampTz(0))
         );
-        assert_eq!(parse_default("0", &Parser::Float4, &Encoding::Float32), Some(Datum::F32(0.0)));
+        assert_eq!(
+            parse_default("0", &Parser::Float4, &Encoding::Float32),
+            Some(Datum::F32(0.0))
+        );
     }
 
     #[test]

@@ -1,0 +1,170 @@
+//! One connector's pipeline: source task → bounded queue → sink thread (encode once, write,
+//! make durable) → offset committed to the state store → acknowledged to the source, which only
+//! then tells the database it may recycle its log.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use runnel_core::config::{ConnectorConfig, parse_bool};
+use runnel_core::encode::EncodedBatch;
+use runnel_core::encode::json::{JsonEncoder, JsonOptions, SourceInfo};
+use runnel_core::{Batch, Error, Result, SourceOffset};
+use runnel_postgres::{PostgresConfig, PostgresSource, RunEnd, SourceContext};
+use tokio::sync::{mpsc, watch};
+
+use crate::sink::Sink;
+use crate::state::StateStore;
+
+const JSON_CONVERTER: &str = "org.apache.kafka.connect.json.JsonConverter";
+
+/// Builds the JSON encoder the connector's converter settings ask for.
+pub fn encoder_for(config: &ConnectorConfig, pg: &PostgresConfig) -> Result<JsonEncoder> {
+    for side in ["key", "value"] {
+        if let Some(class) = config.get(&format!("{side}.converter")) {
+            if class != JSON_CONVERTER {
+                return Err(Error::config(format!(
+                    "{side}.converter \"{class}\" is not supported yet: runnel writes Kafka Connect JSON \
+                     ({JSON_CONVERTER})"
+                )));
+            }
+        }
+    }
+    let schemas = |side: &str| -> Result<bool> {
+        let key = format!("{side}.converter.schemas.enable");
+        match config.get(&key) {
+            None => Ok(true),
+            Some(v) => parse_bool(v).ok_or_else(|| {
+                Error::config(format!(
+                    "invalid value \"{v}\" for \"{key}\": expected true or false"
+                ))
+            }),
+        }
+    };
+    Ok(JsonEncoder::new(JsonOptions {
+        key_schemas: schemas("key")?,
+        value_schemas: schemas("value")?,
+        tombstones_on_delete: pg.tombstones_on_delete,
+        placeholder: Bytes::from(pg.placeholder.clone().into_bytes()),
+        source: SourceInfo {
+            connector: "postgresql",
+            version: runnel_core::VERSION.into(),
+            name: pg.topic_prefix.as_str().into(),
+            db: pg.dbname.as_str().into(),
+        },
+        heartbeat_topic: format!("{}.{}", pg.heartbeat_topic_prefix, pg.topic_prefix).into(),
+        message_topic: format!("{}.message", pg.topic_prefix).into(),
+    }))
+}
+
+/// Everything a connector needs that can be checked before it touches the database.
+pub struct Prepared {
+    pub config: ConnectorConfig,
+    pub pg: PostgresConfig,
+    pub encoder: JsonEncoder,
+}
+
+/// Validates a connector config fully (keys, values, converters, sink).
+pub fn prepare(config: ConnectorConfig) -> Result<Prepared> {
+    let pg = PostgresConfig::from_connector(&config)?;
+    let encoder = encoder_for(&config, &pg)?;
+    // Opening the sink validates its keys; the file is opened again when running.
+    Sink::from_config(&config)?;
+    Ok(Prepared {
+        config,
+        pg,
+        encoder,
+    })
+}
+
+/// Runs one connector until `shutdown` flips to true or an error ends it.
+pub async fn run_connector(
+    prepared: &Prepared,
+    store: &StateStore,
+    shutdown: watch::Receiver<bool>,
+) -> Result<RunEnd> {
+    let name = prepared.config.name.clone();
+    let mut sink = Sink::from_config(&prepared.config)?;
+    let stored = store.offset(&name)?;
+    let queue = (prepared.pg.max_queue_size / prepared.pg.max_batch_size).clamp(2, 64);
+    let (tx, mut rx) = mpsc::channel::<Batch>(queue);
+    let (acked_tx, acked_rx) = watch::channel::<Option<SourceOffset>>(stored.clone());
+
+    // The sink runs on its own thread: encoding, writing, fsync and the state store are
+    // blocking work that must not stall the source's socket.
+    let encoder = prepared.encoder.clone();
+    let sink_store = store.clone();
+    let sink_name = name.clone();
+    let sink_thread = tokio::task::spawn_blocking(move || -> Result<()> {
+        let mut encoded = EncodedBatch::default();
+        while let Some(batch) = rx.blocking_recv() {
+            encoded.clear();
+            encoder.encode(&batch, &mut encoded)?;
+            sink.write(&encoded)?;
+            if let Some(offset) = encoded.offset.take() {
+                sink_store.save_offset(&sink_name, &offset)?;
+                let _ = acked_tx.send(Some(offset));
+            }
+        }
+        Ok(())
+    });
+
+    let source = PostgresSource::new(prepared.pg.clone());
+    let ctx = SourceContext {
+        out: tx,
+        acked: acked_rx,
+        stored,
+        shutdown,
+    };
+    let source_result = source.run(ctx).await;
+    // The source dropped its sender: the sink drains what is queued, then ends.
+    let sink_result = sink_thread
+        .await
+        .map_err(|e| Error::internal(format!("sink thread failed: {e}")))?;
+    sink_result?;
+    source_result
+}
+
+/// Runs a connector, restarting it with backoff after transient errors, until shutdown or a
+/// permanent error. Status is kept in the state store (`RUNNING`, `FAILED`, `STOPPED`).
+pub async fn supervise(
+    prepared: Arc<Prepared>,
+    store: StateStore,
+    shutdown: watch::Receiver<bool>,
+) -> Result<()> {
+    let name = prepared.config.name.clone();
+    let mut backoff = Duration::from_millis(500);
+    loop {
+        store.set_status(&name, "RUNNING", None)?;
+        let result = run_connector(&prepared, &store, shutdown.clone()).await;
+        if *shutdown.borrow() {
+            store.set_status(&name, "STOPPED", None)?;
+            return result.map(drop);
+        }
+        match result {
+            Ok(RunEnd::SnapshotOnlyDone) => {
+                tracing::info!(connector = %name, "snapshot.mode=initial_only: snapshot done, not streaming");
+                store.set_status(&name, "STOPPED", None)?;
+                return Ok(());
+            }
+            Ok(RunEnd::Stopped) => {
+                store.set_status(&name, "STOPPED", None)?;
+                return Ok(());
+            }
+            Err(e) if e.is_transient() => {
+                tracing::warn!(connector = %name, "{e}; retrying in {backoff:?}");
+                store.set_status(&name, "RESTARTING", Some(e.message()))?;
+                let mut sd = shutdown.clone();
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = sd.changed() => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+            }
+            Err(e) => {
+                store.set_status(&name, "FAILED", Some(e.message()))?;
+                return Err(e.context(format!("connector \"{name}\"")));
+            }
+        }
+    }
+}

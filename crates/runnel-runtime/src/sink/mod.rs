@@ -1,0 +1,86 @@
+//! Sinks of the standalone pipeline. `write` returns only when the batch is durable: after it,
+//! the batch's offset may be committed.
+
+mod file;
+mod stdout;
+
+pub use file::FileSink;
+pub use stdout::StdoutSink;
+
+use runnel_core::config::ConnectorConfig;
+use runnel_core::encode::EncodedBatch;
+use runnel_core::{Error, Result};
+
+/// A destination for encoded records.
+pub enum Sink {
+    Stdout(StdoutSink),
+    File(FileSink),
+}
+
+impl Sink {
+    /// Builds the sink named by `sink.type` with its `sink.<type>.*` keys.
+    pub fn from_config(config: &ConnectorConfig) -> Result<Self> {
+        let kind = config
+            .get("sink.type")
+            .unwrap_or("stdout")
+            .trim()
+            .to_ascii_lowercase();
+        let allowed: &[&str] = match kind.as_str() {
+            "stdout" => &[],
+            "file" => &["sink.file.path"],
+            other => {
+                return Err(Error::config(format!(
+                    "unknown sink.type \"{other}\": expected stdout or file"
+                )));
+            }
+        };
+        for (key, _) in config.with_prefix("sink.") {
+            let full = format!("sink.{key}");
+            if full != "sink.type" && !allowed.contains(&full.as_str()) {
+                let hint = allowed
+                    .iter()
+                    .map(|a| (runnel_core::config::edit_distance(&full, a), a))
+                    .min()
+                    .filter(|(d, _)| *d <= 3)
+                    .map(|(_, a)| format!(": did you mean \"{a}\"?"))
+                    .unwrap_or_else(|| format!(" for sink.type={kind}"));
+                return Err(Error::config(format!(
+                    "unknown config key \"{full}\"{hint}"
+                )));
+            }
+        }
+        Ok(match kind.as_str() {
+            "file" => {
+                let path = config.get("sink.file.path").ok_or_else(|| {
+                    Error::config(
+                        "sink.type=file needs \"sink.file.path\": the JSON-lines file to append to",
+                    )
+                })?;
+                Sink::File(FileSink::open(path.as_ref())?)
+            }
+            _ => Sink::Stdout(StdoutSink::new()),
+        })
+    }
+
+    /// Writes every record of `batch` and makes it durable.
+    pub fn write(&mut self, batch: &EncodedBatch) -> Result<()> {
+        match self {
+            Sink::Stdout(s) => s.write(batch),
+            Sink::File(s) => s.write(batch),
+        }
+    }
+}
+
+/// One JSON line per record: `{"topic": …, "key": …, "value": …}` (key and value as JSON).
+pub(crate) fn write_lines(batch: &EncodedBatch, out: &mut Vec<u8>) {
+    for r in &batch.records {
+        out.extend_from_slice(b"{\"topic\":");
+        let topic = serde_json::to_string(&*r.topic).unwrap_or_else(|_| "\"\"".into());
+        out.extend_from_slice(topic.as_bytes());
+        out.extend_from_slice(b",\"key\":");
+        out.extend_from_slice(batch.key(r).unwrap_or(b"null"));
+        out.extend_from_slice(b",\"value\":");
+        out.extend_from_slice(batch.value(r).unwrap_or(b"null"));
+        out.extend_from_slice(b"}\n");
+    }
+}

@@ -1,0 +1,155 @@
+//! The embedded state store: one SQLite file holding connector configs, source offsets and
+//! status. Offsets are written only after the sink made everything before them durable.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use runnel_core::{Error, Result, SourceOffset};
+use rusqlite::{Connection, OptionalExtension, params};
+
+/// File name of the store inside `--state-dir`.
+pub const STATE_FILE: &str = "runnel.db";
+
+#[derive(Clone)]
+pub struct StateStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+fn db_err(what: &str) -> impl Fn(rusqlite::Error) -> Error + '_ {
+    move |e| Error::state(format!("state store: {what}: {e}"))
+}
+
+impl StateStore {
+    /// Opens (creating if needed) `<dir>/runnel.db`.
+    pub fn open(dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            Error::state(format!(
+                "cannot create state directory {}: {e}",
+                dir.display()
+            ))
+        })?;
+        let path = dir.join(STATE_FILE);
+        let conn = Connection::open(&path).map_err(|e| {
+            Error::state(format!("cannot open state store {}: {e}", path.display()))
+        })?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = FULL;
+             PRAGMA busy_timeout = 5000;
+             CREATE TABLE IF NOT EXISTS connectors (
+                 name TEXT PRIMARY KEY, config TEXT NOT NULL, updated_at INTEGER NOT NULL);
+             CREATE TABLE IF NOT EXISTS offsets (
+                 name TEXT PRIMARY KEY, offset TEXT NOT NULL, updated_at INTEGER NOT NULL);
+             CREATE TABLE IF NOT EXISTS status (
+                 name TEXT PRIMARY KEY, state TEXT NOT NULL, trace TEXT, updated_at INTEGER NOT NULL);",
+        )
+        .map_err(db_err("initialising"))?;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let conn = self
+            .conn
+            .lock()
+            .map_err(|_| Error::internal("state store lock poisoned"))?;
+        f(&conn)
+    }
+
+    pub fn save_config(&self, name: &str, config_json: &str) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO connectors (name, config, updated_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(name) DO UPDATE SET config = excluded.config, updated_at = excluded.updated_at",
+                params![name, config_json, now()],
+            )
+            .map(drop)
+            .map_err(db_err("saving a config"))
+        })
+    }
+
+    pub fn offset(&self, name: &str) -> Result<Option<SourceOffset>> {
+        self.with(|c| {
+            let text: Option<String> = c
+                .query_row("SELECT offset FROM offsets WHERE name = ?1", [name], |r| {
+                    r.get(0)
+                })
+                .optional()
+                .map_err(db_err("reading an offset"))?;
+            Ok(text.and_then(|t| SourceOffset::from_json(&t)))
+        })
+    }
+
+    /// Durably records `offset` (fsync before returning).
+    pub fn save_offset(&self, name: &str, offset: &SourceOffset) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO offsets (name, offset, updated_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(name) DO UPDATE SET offset = excluded.offset, updated_at = excluded.updated_at",
+                params![name, offset.to_json(), now()],
+            )
+            .map(drop)
+            .map_err(db_err("saving an offset"))
+        })
+    }
+
+    pub fn delete_offset(&self, name: &str) -> Result<()> {
+        self.with(|c| {
+            c.execute("DELETE FROM offsets WHERE name = ?1", [name])
+                .map(drop)
+                .map_err(db_err("deleting an offset"))
+        })
+    }
+
+    pub fn set_status(&self, name: &str, state: &str, trace: Option<&str>) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO status (name, state, trace, updated_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(name) DO UPDATE SET state = excluded.state, trace = excluded.trace, updated_at = excluded.updated_at",
+                params![name, state, trace, now()],
+            )
+            .map(drop)
+            .map_err(db_err("saving status"))
+        })
+    }
+
+    pub fn status(&self, name: &str) -> Result<Option<(String, Option<String>)>> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT state, trace FROM status WHERE name = ?1",
+                [name],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(db_err("reading status"))
+        })
+    }
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_survive_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = StateStore::open(dir.path()).unwrap();
+            assert!(s.offset("a").unwrap().is_none());
+            s.save_offset("a", &SourceOffset::new().set("lsn", 42u64))
+                .unwrap();
+            s.set_status("a", "RUNNING", None).unwrap();
+        }
+        let s = StateStore::open(dir.path()).unwrap();
+        assert_eq!(s.offset("a").unwrap().unwrap().u64("lsn"), Some(42));
+        assert_eq!(s.status("a").unwrap().unwrap().0, "RUNNING");
+    }
+}

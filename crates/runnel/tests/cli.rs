@@ -1,0 +1,141 @@
+//! Config errors and `runnel check`: one clear line each, non-zero exit, no panic.
+
+use std::process::Command;
+
+use serde_json::json;
+
+use crate::support::*;
+
+fn run_check(dir: &std::path::Path, config: &serde_json::Value) -> (i32, String) {
+    let path = dir.join("c.json");
+    std::fs::write(&path, serde_json::to_vec(config).unwrap()).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_runnel"))
+        .arg("check")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !text.contains("panicked") && !text.contains("RUST_BACKTRACE"),
+        "{text}"
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+#[test]
+fn config_errors_are_one_clear_line_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = json!({"name": "x", "config": {
+        "connector.class": "io.debezium.connector.postgresql.PostgresConnector",
+        "database.hostnme": "localhost", "database.user": "u", "database.dbname": "d",
+        "topic.prefix": "p", "snapshot.mode": "sometimes", "tombstones.on.delete": "yes"
+    }});
+    let (code, text) = run_check(dir.path(), &bad);
+    assert_eq!(code, 2, "{text}");
+    assert!(
+        text.contains(
+            "unknown config key \"database.hostnme\": did you mean \"database.hostname\"?"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("invalid value \"sometimes\" for \"snapshot.mode\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("invalid value \"yes\" for \"tombstones.on.delete\": expected true or false"),
+        "{text}"
+    );
+    assert!(
+        text.contains("missing required config key \"database.hostname\""),
+        "{text}"
+    );
+    let (code, text) = run_check(dir.path(), &json!({"config": {}}));
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("has no \"name\""), "{text}");
+    std::fs::write(dir.path().join("broken.json"), "{not json").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_runnel"))
+        .arg("check")
+        .arg(dir.path().join("broken.json"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not valid JSON"));
+}
+
+#[test]
+fn check_reports_wal_level_privilege_and_keyless_tables() {
+    let pg = PgInstance::start_with(runnel_testkit::PgOptions {
+        wal_level: "replica",
+        ..Default::default()
+    });
+    pg.create_database("chk");
+    pg.psql(
+        "chk",
+        "CREATE TABLE nokey (a int); CREATE ROLE plain LOGIN; GRANT ALL ON SCHEMA public TO plain;",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = pg_connector(
+        &pg,
+        "chk",
+        "chk",
+        "chk_slot",
+        &dir.path().join("o.jsonl"),
+        json!({}),
+    );
+    cfg["config"]["database.user"] = "plain".into();
+    let (code, text) = run_check(dir.path(), &cfg);
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("wal_level is \"replica\""), "{text}");
+    assert!(text.contains("lacks the REPLICATION attribute"), "{text}");
+    assert!(
+        text.contains("\"public\".\"nokey\" has no primary key"),
+        "{text}"
+    );
+
+    // A good database passes.
+    let pg = PgInstance::start();
+    pg.create_database("good");
+    pg.psql("good", "CREATE TABLE t (id int PRIMARY KEY)");
+    let cfg = pg_connector(
+        &pg,
+        "good",
+        "good",
+        "good_slot",
+        &dir.path().join("o.jsonl"),
+        json!({}),
+    );
+    let (code, text) = run_check(dir.path(), &cfg);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("ready"), "{text}");
+}
+
+#[test]
+fn run_fails_clearly_when_wal_level_is_not_logical() {
+    let pg = PgInstance::start_with(runnel_testkit::PgOptions {
+        wal_level: "replica",
+        ..Default::default()
+    });
+    pg.create_database("w");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = pg_connector(
+        &pg,
+        "w",
+        "w",
+        "w_slot",
+        &dir.path().join("o.jsonl"),
+        json!({}),
+    );
+    let mut runnel = Runnel::start(dir.path(), &[cfg]);
+    let status = wait_for("runnel to exit", std::time::Duration::from_secs(30), || {
+        runnel.exited()
+    });
+    assert!(!status.success());
+    let log = runnel.log_text();
+    assert!(log.contains("wal_level is \"replica\""), "{log}");
+    assert!(!log.contains("panicked"), "{log}");
+}

@@ -1,0 +1,322 @@
+//! Snapshot then streaming, restarts and crashes, TOAST, schema changes, truncate, heartbeats.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+fn after_field(r: &Value, field: &str) -> Option<Value> {
+    let v = r.get("value")?;
+    v.get("after")?.get(field).cloned()
+}
+
+#[test]
+fn snapshot_then_streaming_across_schemas_with_composite_keys() {
+    let pg = PgInstance::start();
+    pg.create_database("app");
+    pg.psql(
+        "app",
+        "CREATE SCHEMA sales; \
+         CREATE TABLE public.items (id int PRIMARY KEY, name text); \
+         CREATE TABLE sales.lines (order_id int, line int, qty int, PRIMARY KEY (order_id, line)); \
+         INSERT INTO public.items VALUES (1, 'one'), (2, 'two'); \
+         INSERT INTO sales.lines VALUES (1, 1, 5);",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.jsonl");
+    let cfg = pg_connector(
+        &pg,
+        "app",
+        "app",
+        "app_slot",
+        &out,
+        json!({
+            "key.converter.schemas.enable": "false", "value.converter.schemas.enable": "false"
+        }),
+    );
+    let mut runnel = Runnel::start(dir.path(), &[cfg]);
+    wait_records(
+        &out,
+        "snapshot",
+        Duration::from_secs(60),
+        &mut runnel,
+        |r| r.len() >= 3,
+    );
+    wait_slot_active(&pg, "app", "app_slot", &mut runnel);
+    pg.psql(
+        "app",
+        "INSERT INTO public.items VALUES (3, 'three'); \
+         UPDATE sales.lines SET qty = 6 WHERE order_id = 1 AND line = 1; \
+         DELETE FROM public.items WHERE id = 1;",
+    );
+    let recs = wait_records(&out, "stream", Duration::from_secs(60), &mut runnel, |r| {
+        r.len() >= 7
+    });
+    runnel.stop();
+    let ops: Vec<(String, Option<String>)> = recs
+        .iter()
+        .map(|r| (topic(r).to_string(), value_op(r)))
+        .collect();
+    assert_eq!(
+        ops,
+        vec![
+            ("app.public.items".into(), Some("r".into())),
+            ("app.public.items".into(), Some("r".into())),
+            ("app.sales.lines".into(), Some("r".into())),
+            ("app.public.items".into(), Some("c".into())),
+            ("app.sales.lines".into(), Some("u".into())),
+            ("app.public.items".into(), Some("d".into())),
+            ("app.public.items".into(), None),
+        ]
+    );
+    assert_eq!(recs[4]["key"], json!({"order_id": 1, "line": 1}));
+    assert_eq!(after_field(&recs[4], "qty"), Some(json!(6)));
+}
+
+#[test]
+fn writes_during_the_snapshot_are_neither_lost_nor_doubled() {
+    let pg = PgInstance::start();
+    pg.create_database("busy");
+    pg.psql("busy", "CREATE TABLE t (id int PRIMARY KEY, v int); INSERT INTO t SELECT g, 0 FROM generate_series(1, 50000) g;");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.jsonl");
+    let cfg = pg_connector(
+        &pg,
+        "busy",
+        "busy",
+        "busy_slot",
+        &out,
+        json!({
+            "key.converter.schemas.enable": "false", "value.converter.schemas.enable": "false"
+        }),
+    );
+    let mut runnel = Runnel::start(dir.path(), &[cfg]);
+    // Concurrent writers while the snapshot runs: inserts above the seeded range and updates.
+    for i in 0..20 {
+        pg.psql("busy", &format!(
+            "INSERT INTO t SELECT g, 1 FROM generate_series({}, {}) g; UPDATE t SET v = v + 1 WHERE id = {};",
+            50001 + i * 100, 50000 + (i + 1) * 100, i + 1
+        ));
+    }
+    let recs = wait_records(
+        &out,
+        "all rows",
+        Duration::from_secs(120),
+        &mut runnel,
+        |r| {
+            let mut latest: BTreeMap<i64, i64> = BTreeMap::new();
+            for rec in r {
+                if let (Some(id), Some(v)) = (
+                    rec["key"]["id"].as_i64(),
+                    after_field(rec, "v").and_then(|v| v.as_i64()),
+                ) {
+                    latest.insert(id, v);
+                }
+            }
+            latest.len() == 52000 && (1..=20).all(|i| latest.get(&i) == Some(&1))
+        },
+    );
+    runnel.stop();
+    // Inserts appear once: either in the snapshot or in the stream, never both.
+    let mut creates: BTreeMap<i64, u32> = BTreeMap::new();
+    for r in &recs {
+        if matches!(value_op(r).as_deref(), Some("r") | Some("c")) {
+            *creates.entry(r["key"]["id"].as_i64().unwrap()).or_default() += 1;
+        }
+    }
+    assert_eq!(creates.len(), 52000);
+    assert!(creates.values().all(|&n| n == 1), "a row was read twice");
+}
+
+#[test]
+fn sigkill_mid_stream_then_restart_loses_nothing() {
+    let pg = PgInstance::start();
+    pg.create_database("crash");
+    pg.psql("crash", "CREATE TABLE t (id int PRIMARY KEY, v text)");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.jsonl");
+    let cfg = pg_connector(
+        &pg,
+        "crash",
+        "crash",
+        "crash_slot",
+        &out,
+        json!({
+            "key.converter.schemas.enable": "false", "value.converter.schemas.enable": "false"
+        }),
+    );
+    let mut runnel = Runnel::start(dir.path(), std::slice::from_ref(&cfg));
+    wait_slot_active(&pg, "crash", "crash_slot", &mut runnel);
+    // Writer in the background: 200 transactions of 50 rows.
+    let writer = {
+        let conn = pg.conn_str("crash");
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let (client, conn) = tokio_postgres::connect(&conn, tokio_postgres::NoTls)
+                    .await
+                    .unwrap();
+                tokio::spawn(conn);
+                for tx in 0..200 {
+                    client
+                        .batch_execute(&format!(
+                            "INSERT INTO t SELECT g, 'v' || g FROM generate_series({}, {}) g",
+                            tx * 50 + 1,
+                            tx * 50 + 50
+                        ))
+                        .await
+                        .unwrap();
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            });
+        })
+    };
+    wait_records(
+        &out,
+        "some rows",
+        Duration::from_secs(60),
+        &mut runnel,
+        |r| r.len() >= 2000,
+    );
+    runnel.kill();
+    writer.join().unwrap();
+    let before_restart = records(&out).len();
+    let mut runnel = Runnel::start(dir.path(), &[cfg]);
+    let recs = wait_records(
+        &out,
+        "all rows after restart",
+        Duration::from_secs(60),
+        &mut runnel,
+        |r| {
+            let ids: std::collections::BTreeSet<i64> =
+                r.iter().filter_map(|x| x["key"]["id"].as_i64()).collect();
+            ids.len() == 10_000
+        },
+    );
+    runnel.stop();
+    let mut counts: BTreeMap<i64, u32> = BTreeMap::new();
+    for r in &recs {
+        *counts.entry(r["key"]["id"].as_i64().unwrap()).or_default() += 1;
+    }
+    assert!(
+        counts.values().all(|&n| n <= 2),
+        "a change was delivered more than twice"
+    );
+    let dups = counts.values().filter(|&&n| n == 2).count();
+    assert!(
+        dups <= before_restart,
+        "duplicates ({dups}) beyond what was written before the crash"
+    );
+}
+
+#[test]
+fn toast_add_drop_column_and_truncate() {
+    let pg = PgInstance::start();
+    pg.create_database("ddl");
+    pg.psql(
+        "ddl",
+        "CREATE TABLE doc (id int PRIMARY KEY, body text, n int); \
+         ALTER TABLE doc ALTER COLUMN body SET STORAGE EXTERNAL; \
+         INSERT INTO doc SELECT 1, string_agg(md5(g::text), ''), 0 FROM generate_series(1, 400) g;",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.jsonl");
+    let cfg = pg_connector(
+        &pg,
+        "ddl",
+        "ddl",
+        "ddl_slot",
+        &out,
+        json!({
+            "key.converter.schemas.enable": "false", "value.converter.schemas.enable": "false",
+            "snapshot.mode": "no_data", "skipped.operations": "none"
+        }),
+    );
+    let mut runnel = Runnel::start(dir.path(), &[cfg]);
+    wait_slot_active(&pg, "ddl", "ddl_slot", &mut runnel);
+    pg.psql("ddl", "UPDATE doc SET n = 1 WHERE id = 1");
+    pg.psql(
+        "ddl",
+        "ALTER TABLE doc ADD COLUMN extra text DEFAULT 'x'; UPDATE doc SET n = 2 WHERE id = 1",
+    );
+    pg.psql(
+        "ddl",
+        "ALTER TABLE doc DROP COLUMN extra; UPDATE doc SET n = 3 WHERE id = 1",
+    );
+    pg.psql("ddl", "TRUNCATE doc");
+    let recs = wait_records(
+        &out,
+        "ddl events",
+        Duration::from_secs(60),
+        &mut runnel,
+        |r| r.len() >= 4,
+    );
+    runnel.stop();
+    assert_eq!(
+        after_field(&recs[0], "body"),
+        Some(json!("__debezium_unavailable_value"))
+    );
+    assert_eq!(after_field(&recs[1], "extra"), Some(json!("x")));
+    assert!(
+        recs[2]["value"]["after"].get("extra").is_none(),
+        "dropped column still present"
+    );
+    assert_eq!(after_field(&recs[2], "n"), Some(json!(3)));
+    assert_eq!(value_op(&recs[3]).as_deref(), Some("t"));
+}
+
+#[test]
+fn heartbeats_advance_the_slot_of_an_idle_database() {
+    let pg = PgInstance::start();
+    pg.create_database("idle");
+    pg.create_database("busy");
+    pg.psql("idle", "CREATE TABLE t (id int PRIMARY KEY)");
+    pg.psql("busy", "CREATE TABLE w (id serial PRIMARY KEY, v text)");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.jsonl");
+    let cfg = pg_connector(
+        &pg,
+        "idle",
+        "idle",
+        "idle_slot",
+        &out,
+        json!({
+            "heartbeat.interval.ms": "200", "snapshot.mode": "no_data"
+        }),
+    );
+    let mut runnel = Runnel::start(dir.path(), &[cfg]);
+    wait_slot_active(&pg, "idle", "idle_slot", &mut runnel);
+    let lsn = |pg: &PgInstance| {
+        pg.query_value("idle", "SELECT (confirmed_flush_lsn - '0/0')::int8 FROM pg_replication_slots WHERE slot_name = 'idle_slot'")
+            .parse::<i64>()
+            .unwrap()
+    };
+    let start = lsn(&pg);
+    for _ in 0..20 {
+        pg.psql(
+            "busy",
+            "INSERT INTO w (v) SELECT md5(g::text) FROM generate_series(1, 1000) g",
+        );
+    }
+    let current = pg
+        .query_value("busy", "SELECT (pg_current_wal_lsn() - '0/0')::int8")
+        .parse::<i64>()
+        .unwrap();
+    wait_for(
+        "confirmed_flush_lsn to advance on the idle database",
+        Duration::from_secs(60),
+        || (lsn(&pg) >= current).then_some(()),
+    );
+    assert!(lsn(&pg) > start);
+    let recs = records(&out);
+    runnel.stop();
+    assert!(
+        recs.iter().any(|r| topic(r) == "__debezium-heartbeat.idle"),
+        "no heartbeat record"
+    );
+}
