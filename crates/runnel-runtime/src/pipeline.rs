@@ -21,13 +21,13 @@ const JSON_CONVERTER: &str = "org.apache.kafka.connect.json.JsonConverter";
 /// Builds the JSON encoder the connector's converter settings ask for.
 pub fn encoder_for(config: &ConnectorConfig, pg: &PostgresConfig) -> Result<JsonEncoder> {
     for side in ["key", "value"] {
-        if let Some(class) = config.get(&format!("{side}.converter")) {
-            if class != JSON_CONVERTER {
-                return Err(Error::config(format!(
-                    "{side}.converter \"{class}\" is not supported yet: runnel writes Kafka Connect JSON \
-                     ({JSON_CONVERTER})"
-                )));
-            }
+        if let Some(class) = config.get(&format!("{side}.converter"))
+            && class != JSON_CONVERTER
+        {
+            return Err(Error::config(format!(
+                "{side}.converter \"{class}\" is not supported yet: runnel writes Kafka Connect JSON \
+                 ({JSON_CONVERTER})"
+            )));
         }
     }
     let schemas = |side: &str| -> Result<bool> {

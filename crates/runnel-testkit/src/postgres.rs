@@ -68,7 +68,7 @@ impl PgInstance {
             bin,
             as_postgres,
         };
-        run_ok(&mut inst.command("initdb").args([
+        run_ok(inst.command("initdb").args([
             "-D",
             data.to_str().unwrap(),
             "-U",

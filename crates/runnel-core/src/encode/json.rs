@@ -677,16 +677,16 @@ fn write_zero(buf: &mut Vec<u8>, enc: &Encoding) {
 
 // ---- schemas -------------------------------------------------------------------------------
 
-/// Connect schema JSON of one encoding, without `optional`/`default`/`field` (added by caller).
-/// Returns (type, logical name, version, doc, parameters, nested part).
-fn type_json(
-    enc: &Encoding,
-) -> (
+/// (Connect type, logical name, version, parameters) of an encoding.
+type TypeJson = (
     &'static str,
     Option<&'static str>,
     Option<u32>,
     Vec<(&'static str, String)>,
-) {
+);
+
+/// The Connect schema parts of one encoding; `optional`/`default`/`field` are the caller's.
+fn type_json(enc: &Encoding) -> TypeJson {
     match enc {
         Encoding::Boolean => ("boolean", None, None, vec![]),
         Encoding::Int16 => ("int16", None, None, vec![]),

@@ -63,16 +63,15 @@ impl PostgresSource {
         let types = catalog::load_types(&client).await?;
         let tables = catalog::ensure_publication(&client, cfg).await?;
         let slot = catalog::slot_info(&client, &cfg.slot_name).await?;
-        if let Some(s) = &slot {
-            if s.plugin.as_deref() != Some("pgoutput")
-                || s.database.as_deref() != Some(cfg.dbname.as_str())
-            {
-                return Err(Error::prerequisite(format!(
-                    "replication slot \"{}\" exists but is for plugin {:?} on database {:?}; runnel needs a \
+        if let Some(s) = &slot
+            && (s.plugin.as_deref() != Some("pgoutput")
+                || s.database.as_deref() != Some(cfg.dbname.as_str()))
+        {
+            return Err(Error::prerequisite(format!(
+                "replication slot \"{}\" exists but is for plugin {:?} on database {:?}; runnel needs a \
                      pgoutput slot on \"{}\": drop it (SELECT pg_drop_replication_slot('{}')) or choose another slot.name",
-                    cfg.slot_name, s.plugin, s.database, cfg.dbname, cfg.slot_name
-                )));
-            }
+                cfg.slot_name, s.plugin, s.database, cfg.dbname, cfg.slot_name
+            )));
         }
         let stored_lsn = ctx
             .stored
@@ -146,10 +145,13 @@ impl PostgresSource {
             let started = std::time::Instant::now();
             let rows = snapshot::run(cfg, &types, states, &point, &ctx.out).await?;
             tracing::info!(connector = %cfg.name, rows, elapsed_ms = started.elapsed().as_millis() as u64, "snapshot completed");
-            let mut done = Batch::default();
-            done.offset = Some(
-                replication::offset(start_lsn, None, None, None).set("snapshot_completed", true),
-            );
+            let done = Batch {
+                offset: Some(
+                    replication::offset(start_lsn, None, None, None)
+                        .set("snapshot_completed", true),
+                ),
+                ..Batch::default()
+            };
             ctx.out
                 .send(done)
                 .await

@@ -102,13 +102,14 @@ impl<'a> Streamer<'a> {
                 _ = tick.tick() => {}
                 _ = ctx.shutdown.changed() => return Ok(()),
             }
-            if let Some(every) = heartbeat {
-                if self.tx.is_none() && self.last_heartbeat.elapsed() >= every {
-                    self.last_heartbeat = Instant::now();
-                    let ts_ms = now_ms();
-                    self.batch.events.push(Event::Heartbeat { ts_ms });
-                    self.offer_position();
-                }
+            if let Some(every) = heartbeat
+                && self.tx.is_none()
+                && self.last_heartbeat.elapsed() >= every
+            {
+                self.last_heartbeat = Instant::now();
+                let ts_ms = now_ms();
+                self.batch.events.push(Event::Heartbeat { ts_ms });
+                self.offer_position();
             }
             if self.tx.is_none()
                 && self.position > self.offered

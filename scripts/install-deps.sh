@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what runnel's demo and tests need when it is missing: PostgreSQL server binaries
+# (Debian's `postgresql`) and a Rust toolchain. Safe to run again.
+set -euo pipefail
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    echo "error: need root (or sudo) to run: $*" >&2; exit 1; fi
+}
+
+if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || ! command -v psql >/dev/null; then
+  echo "==> installing PostgreSQL server binaries (apt-get install postgresql)"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql postgresql-client >/dev/null
+fi
+
+if ! id postgres >/dev/null 2>&1; then
+  echo "==> creating the postgres user (PostgreSQL refuses to run as root)"
+  as_root useradd --system --home /var/lib/postgresql --shell /bin/bash postgres
+fi
+
+if ! command -v cargo >/dev/null; then
+  if [ -x "$HOME/.cargo/bin/cargo" ]; then
+    export PATH="$HOME/.cargo/bin:$PATH"
+  else
+    echo "==> installing Rust (rustup, from the Debian package)"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rustup >/dev/null 2>&1 || true
+    command -v rustup >/dev/null && rustup toolchain install 1.95.0 --profile minimal -c rustfmt,clippy
+  fi
+fi
+command -v cargo >/dev/null || { echo "error: cargo not found; install Rust 1.95 (rustup)" >&2; exit 1; }
