@@ -332,15 +332,7 @@ pub async fn ensure_publication(client: &Client, cfg: &PostgresConfig) -> Result
         )
         .await
         .map_err(|e| query_error("reading pg_publication_tables", &e))?;
-    let mut tables: Vec<TableRef> = rows
-        .iter()
-        .map(|r| TableRef {
-            oid: r.get::<_, i64>(0) as u32,
-            schema: r.get(1),
-            name: r.get(2),
-        })
-        .filter(|t| cfg.table_included(&t.schema, &t.name))
-        .collect();
+    let mut tables = captured(&rows, cfg);
     tables.sort_by(|a, b| (&a.schema, &a.name).cmp(&(&b.schema, &b.name)));
     Ok(tables)
 }
@@ -357,15 +349,19 @@ async fn candidate_tables(client: &Client, cfg: &PostgresConfig) -> Result<Vec<T
         )
         .await
         .map_err(|e| query_error("listing tables", &e))?;
-    Ok(rows
-        .iter()
+    Ok(captured(&rows, cfg))
+}
+
+/// Rows of `(oid, schema, table)` that the include/exclude lists capture.
+fn captured(rows: &[tokio_postgres::Row], cfg: &PostgresConfig) -> Vec<TableRef> {
+    rows.iter()
         .map(|r| TableRef {
             oid: r.get::<_, i64>(0) as u32,
             schema: r.get(1),
             name: r.get(2),
         })
         .filter(|t| cfg.table_included(&t.schema, &t.name))
-        .collect())
+        .collect()
 }
 
 fn table_list(tables: &[TableRef]) -> String {
