@@ -179,6 +179,36 @@ fn streaming_matches_debezium_with_schemas_on_and_off() {
     compare(&got_on, &want_on, "schemas on");
 }
 
+/// Snapshots the seeded database under a fresh connector and returns its records.
+fn capture_snapshot(
+    pg: &PgInstance,
+    dir: &std::path::Path,
+    name: &str,
+    schemas: bool,
+    n: usize,
+) -> Vec<Value> {
+    let out = dir.join(format!("{name}.jsonl"));
+    let mut cfg = pg_connector(
+        pg,
+        name,
+        "rig",
+        name,
+        &out,
+        serde_json::json!({"snapshot.mode": "initial"}),
+    );
+    let flag = if schemas { "true" } else { "false" };
+    cfg["config"]["key.converter.schemas.enable"] = flag.into();
+    cfg["config"]["value.converter.schemas.enable"] = flag.into();
+    let run_dir = dir.join(name);
+    std::fs::create_dir_all(&run_dir).unwrap();
+    let mut runnel = Runnel::start(&run_dir, &[cfg]);
+    let recs = wait_records(&out, name, Duration::from_secs(60), &mut runnel, |r| {
+        r.len() >= n
+    });
+    runnel.stop();
+    recs
+}
+
 #[test]
 fn snapshot_matches_debezium_with_schemas_on_and_off() {
     let pg = PgInstance::start();
@@ -186,32 +216,10 @@ fn snapshot_matches_debezium_with_schemas_on_and_off() {
     pg.psql_file("rig", &fixture("postgres/schema.sql"));
     pg.psql_file("rig", &fixture("postgres/snapshot-seed.sql"));
     let dir = tempfile::tempdir().unwrap();
-    let off = dir.path().join("off.jsonl");
-    let on = dir.path().join("on.jsonl");
-    let mode = serde_json::json!({"snapshot.mode": "initial"});
-    let mut off_cfg = pg_connector(&pg, "snap-off", "rig", "snap_off", &off, mode.clone());
-    off_cfg["config"]["key.converter.schemas.enable"] = "false".into();
-    off_cfg["config"]["value.converter.schemas.enable"] = "false".into();
-    let on_cfg = pg_connector(&pg, "snap-on", "rig", "snap_on", &on, mode);
-    let mut runnel = Runnel::start(dir.path(), &[off_cfg, on_cfg]);
     let want_off = expected("debezium-3.6.3-snapshot-schemas-off.jsonl");
-    let want_on = expected("debezium-3.6.3-snapshot-schemas-on.jsonl");
-    let n = want_off.len();
-    let got_off = wait_records(
-        &off,
-        "snapshot records (off)",
-        Duration::from_secs(60),
-        &mut runnel,
-        |r| r.len() >= n,
-    );
-    let got_on = wait_records(
-        &on,
-        "snapshot records (on)",
-        Duration::from_secs(60),
-        &mut runnel,
-        |r| r.len() >= n,
-    );
-    runnel.stop();
+    let got_off = capture_snapshot(&pg, dir.path(), "snap_off", false, want_off.len());
     compare(&got_off, &want_off, "snapshot, schemas off");
+    let want_on = expected("debezium-3.6.3-snapshot-schemas-on.jsonl");
+    let got_on = capture_snapshot(&pg, dir.path(), "snap_on", true, want_on.len());
     compare(&got_on, &want_on, "snapshot, schemas on");
 }

@@ -3,6 +3,7 @@
 //! only what the sink has made durable.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
@@ -34,7 +35,8 @@ pub struct Streamer<'a> {
     cfg: &'a PostgresConfig,
     client: &'a Client,
     types: TypeRegistry,
-    tables: HashMap<u32, TableState>,
+    /// Shared so that handling a row clones a pointer, not the table's parsers.
+    tables: HashMap<u32, Arc<TableState>>,
     versions: HashMap<u32, u32>,
     tx: Option<OpenTx>,
     last_commit_lsn: Option<u64>,
@@ -415,7 +417,7 @@ impl<'a> Streamer<'a> {
                 tracing::info!(table = %state.schema.id, version = v, "table schema changed");
             }
         }
-        self.tables.insert(rel.oid, state);
+        self.tables.insert(rel.oid, Arc::new(state));
         Ok(())
     }
 }
