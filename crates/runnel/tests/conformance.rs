@@ -126,12 +126,15 @@ fn without_marker(recs: Vec<Value>) -> Vec<Value> {
         .collect()
 }
 
-/// Runs sample.sql once under a connector and returns its records (without rig_marker's).
-fn capture_sample(
+/// Runs a fresh connector (its own slot) and returns its first `n` records other than
+/// rig_marker's. With `sample`, it waits for streaming and runs sample.sql under it.
+fn capture(
     pg: &PgInstance,
     dir: &std::path::Path,
     name: &str,
+    mode: &str,
     schemas: bool,
+    sample: bool,
     n: usize,
 ) -> Vec<Value> {
     let out = dir.join(format!("{name}.jsonl"));
@@ -141,7 +144,7 @@ fn capture_sample(
         "rig",
         name,
         &out,
-        serde_json::json!({"snapshot.mode": "no_data"}),
+        serde_json::json!({"snapshot.mode": mode}),
     );
     let flag = if schemas { "true" } else { "false" };
     cfg["config"]["key.converter.schemas.enable"] = flag.into();
@@ -149,8 +152,10 @@ fn capture_sample(
     let run_dir = dir.join(name);
     std::fs::create_dir_all(&run_dir).unwrap();
     let mut runnel = Runnel::start(&run_dir, &[cfg]);
-    wait_slot_active(pg, "rig", name, &mut runnel);
-    pg.psql_file("rig", &fixture("postgres/sample.sql"));
+    if sample {
+        wait_slot_active(pg, "rig", name, &mut runnel);
+        pg.psql_file("rig", &fixture("postgres/sample.sql"));
+    }
     let done = |recs: &[Value]| {
         recs.iter()
             .filter(|r| topic(r) != "rig.public.rig_marker")
@@ -172,41 +177,27 @@ fn streaming_matches_debezium_with_schemas_on_and_off() {
     // Debezium's fixtures were captured one after the other on the same database: the
     // schemas-on run saw the workload a second time (its seeded row is one version further).
     let want_off = expected("debezium-3.6.3-schemas-off.jsonl");
-    let got_off = capture_sample(&pg, dir.path(), "rig_off", false, want_off.len());
+    let got_off = capture(
+        &pg,
+        dir.path(),
+        "rig_off",
+        "no_data",
+        false,
+        true,
+        want_off.len(),
+    );
     compare(&got_off, &want_off, "schemas off");
     let want_on = expected("debezium-3.6.3-schemas-on.jsonl");
-    let got_on = capture_sample(&pg, dir.path(), "rig_on", true, want_on.len());
-    compare(&got_on, &want_on, "schemas on");
-}
-
-/// Snapshots the seeded database under a fresh connector and returns its records.
-fn capture_snapshot(
-    pg: &PgInstance,
-    dir: &std::path::Path,
-    name: &str,
-    schemas: bool,
-    n: usize,
-) -> Vec<Value> {
-    let out = dir.join(format!("{name}.jsonl"));
-    let mut cfg = pg_connector(
-        pg,
-        name,
-        "rig",
-        name,
-        &out,
-        serde_json::json!({"snapshot.mode": "initial"}),
+    let got_on = capture(
+        &pg,
+        dir.path(),
+        "rig_on",
+        "no_data",
+        true,
+        true,
+        want_on.len(),
     );
-    let flag = if schemas { "true" } else { "false" };
-    cfg["config"]["key.converter.schemas.enable"] = flag.into();
-    cfg["config"]["value.converter.schemas.enable"] = flag.into();
-    let run_dir = dir.join(name);
-    std::fs::create_dir_all(&run_dir).unwrap();
-    let mut runnel = Runnel::start(&run_dir, &[cfg]);
-    let recs = wait_records(&out, name, Duration::from_secs(60), &mut runnel, |r| {
-        r.len() >= n
-    });
-    runnel.stop();
-    recs
+    compare(&got_on, &want_on, "schemas on");
 }
 
 #[test]
@@ -217,9 +208,25 @@ fn snapshot_matches_debezium_with_schemas_on_and_off() {
     pg.psql_file("rig", &fixture("postgres/snapshot-seed.sql"));
     let dir = tempfile::tempdir().unwrap();
     let want_off = expected("debezium-3.6.3-snapshot-schemas-off.jsonl");
-    let got_off = capture_snapshot(&pg, dir.path(), "snap_off", false, want_off.len());
+    let got_off = capture(
+        &pg,
+        dir.path(),
+        "snap_off",
+        "initial",
+        false,
+        false,
+        want_off.len(),
+    );
     compare(&got_off, &want_off, "snapshot, schemas off");
     let want_on = expected("debezium-3.6.3-snapshot-schemas-on.jsonl");
-    let got_on = capture_snapshot(&pg, dir.path(), "snap_on", true, want_on.len());
+    let got_on = capture(
+        &pg,
+        dir.path(),
+        "snap_on",
+        "initial",
+        true,
+        false,
+        want_on.len(),
+    );
     compare(&got_on, &want_on, "snapshot, schemas on");
 }

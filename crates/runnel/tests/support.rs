@@ -59,10 +59,6 @@ impl Runnel {
             std::fs::write(&p, serde_json::to_vec_pretty(c).unwrap()).unwrap();
             paths.push(p);
         }
-        let log = dir.join(format!(
-            "runnel-{}.log",
-            Instant::now().elapsed().as_nanos()
-        ));
         let log_file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -78,7 +74,6 @@ impl Runnel {
             .stderr(log_file)
             .spawn()
             .expect("spawn runnel");
-        let _ = log;
         Self {
             child: Some(child),
             log: dir.join("runnel.log"),

@@ -91,7 +91,7 @@ impl PostgresSource {
             (Some(lsn), Some(_)) => {
                 start_lsn = lsn;
                 if cfg.snapshot_mode == SnapshotMode::Always {
-                    snapshot_point = Some(self.fresh_point(&client, lsn).await?);
+                    snapshot_point = Some(self.fresh_point(lsn));
                 }
             }
             (Some(lsn), None) => {
@@ -121,7 +121,7 @@ impl PostgresSource {
             (None, Some(s)) => {
                 start_lsn = s.confirmed_flush_lsn.unwrap_or(0);
                 if cfg.snapshot_mode != SnapshotMode::NoData {
-                    snapshot_point = Some(self.fresh_point(&client, start_lsn).await?);
+                    snapshot_point = Some(self.fresh_point(start_lsn));
                 }
             }
         }
@@ -143,7 +143,7 @@ impl PostgresSource {
                 ));
             }
             let started = std::time::Instant::now();
-            let rows = snapshot::run(cfg, &types, states, &point, &ctx.out).await?;
+            let rows = snapshot::run(cfg, states, &point, &ctx.out).await?;
             tracing::info!(connector = %cfg.name, rows, elapsed_ms = started.elapsed().as_millis() as u64, "snapshot completed");
             let done = Batch {
                 offset: Some(
@@ -279,17 +279,12 @@ impl PostgresSource {
 
     /// A snapshot without an exported snapshot (the slot already exists): each reader takes its
     /// own REPEATABLE READ snapshot, which can only overlap the stream.
-    async fn fresh_point(
-        &self,
-        client: &tokio_postgres::Client,
-        lsn: u64,
-    ) -> Result<SnapshotPoint> {
-        let _ = client;
-        Ok(SnapshotPoint {
+    fn fresh_point(&self, lsn: u64) -> SnapshotPoint {
+        SnapshotPoint {
             snapshot_name: None,
             lsn,
             ts_us: replication::now_ms() * 1000,
             tx_id: None,
-        })
+        }
     }
 }

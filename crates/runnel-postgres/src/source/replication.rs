@@ -234,18 +234,16 @@ impl<'a> Streamer<'a> {
                 if self.cfg.skip_creates {
                     return Ok(());
                 }
-                let Some(state) = self.tables.get(&rel) else {
+                let Some(state) = self.table(rel) else {
                     return Ok(());
                 };
-                let state = state.clone();
                 let after = self.row(&state, &new, None)?;
                 self.push(&state, Op::Create, None, Some(after), lsn);
             }
             Message::Update { rel, old, new } => {
-                let Some(state) = self.tables.get(&rel) else {
+                let Some(state) = self.table(rel) else {
                     return Ok(());
                 };
-                let state = state.clone();
                 let old_full = old
                     .as_ref()
                     .filter(|(k, _)| *k == b'O')
@@ -281,10 +279,9 @@ impl<'a> Streamer<'a> {
                 if self.cfg.skip_deletes {
                     return Ok(());
                 }
-                let Some(state) = self.tables.get(&rel) else {
+                let Some(state) = self.table(rel) else {
                     return Ok(());
                 };
-                let state = state.clone();
                 let before = self.row(&state, &old.1, None)?;
                 self.push(&state, Op::Delete, Some(before), None, lsn);
             }
@@ -293,8 +290,7 @@ impl<'a> Streamer<'a> {
                     return Ok(());
                 }
                 for rel in rels {
-                    if let Some(state) = self.tables.get(&rel) {
-                        let state = state.clone();
+                    if let Some(state) = self.table(rel) {
                         self.push(&state, Op::Truncate, None, None, lsn);
                     }
                 }
@@ -302,6 +298,11 @@ impl<'a> Streamer<'a> {
             Message::Origin { .. } | Message::Other(_) => {}
         }
         Ok(())
+    }
+
+    /// The captured table with relation `rel`, if any (a pointer clone).
+    fn table(&self, rel: u32) -> Option<Arc<TableState>> {
+        self.tables.get(&rel).cloned()
     }
 
     fn push(

@@ -18,7 +18,7 @@ use tokio_postgres::Client;
 
 use super::catalog::{self, TableRef, TableState, quote_ident};
 use super::config::PostgresConfig;
-use super::types::{self, TypeRegistry};
+use super::types;
 
 /// Where the snapshot is taken.
 #[derive(Debug, Clone)]
@@ -42,7 +42,6 @@ const CHUNK_ROWS: usize = 2048;
 /// Reads all `tables` and sends their rows as batches; returns the number of rows.
 pub async fn run(
     cfg: &PostgresConfig,
-    types: &TypeRegistry,
     tables: Vec<(TableRef, TableState)>,
     point: &SnapshotPoint,
     out: &mpsc::Sender<Batch>,
@@ -65,7 +64,6 @@ pub async fn run(
         }
         clients.push(client);
     }
-    let _ = types;
 
     let tables = Arc::new(tables);
     let next = Arc::new(AtomicUsize::new(0));
