@@ -116,13 +116,25 @@ pub async fn run_connector(
         stored,
         shutdown,
     };
-    let source_result = source.run(ctx).await;
-    // The source dropped its sender: the sink drains what is queued, then ends.
-    let sink_result = sink_thread
-        .await
-        .map_err(|e| Error::internal(format!("sink thread failed: {e}")))?;
-    sink_result?;
-    source_result
+    let source_run = source.run(ctx);
+    tokio::pin!(source_run);
+    let mut sink_thread = sink_thread;
+    let sink_done = |r: std::result::Result<Result<()>, tokio::task::JoinError>| {
+        r.map_err(|e| Error::internal(format!("sink thread failed: {e}")))?
+    };
+    tokio::select! {
+        source_result = &mut source_run => {
+            // The source dropped its sender: the sink drains what is queued, then ends.
+            sink_done(sink_thread.await)?;
+            source_result
+        }
+        sink_result = &mut sink_thread => {
+            // The sink failed (or ended) first: stop the source now rather than when its
+            // next message arrives; dropping its future closes its connections.
+            sink_done(sink_result)?;
+            source_run.await
+        }
+    }
 }
 
 /// Runs a connector, restarting it with backoff after transient errors, until shutdown or a

@@ -320,3 +320,75 @@ fn heartbeats_advance_the_slot_of_an_idle_database() {
         "no heartbeat record"
     );
 }
+
+/// Values Debezium turns into null or a wrong number stop runnel with a message that says how
+/// to capture them; nothing is acknowledged past them, so a restart after the fix loses nothing.
+#[test]
+fn values_debezium_corrupts_stop_with_a_clear_error() {
+    let pg = PgInstance::start();
+    pg.create_database("odd");
+    pg.psql(
+        "odd",
+        "CREATE TABLE nan_t (id int PRIMARY KEY, n numeric); \
+         CREATE TABLE long_t (id int PRIMARY KEY, i interval); \
+         CREATE TABLE dims_t (id int PRIMARY KEY, a int[]);",
+    );
+    let cases = [
+        ("nan_t", "INSERT INTO nan_t VALUES (1, 'NaN')", "decimal.handling.mode"),
+        (
+            "long_t",
+            "INSERT INTO long_t VALUES (1, '-100000000 years')",
+            "interval.handling.mode",
+        ),
+        (
+            "dims_t",
+            "INSERT INTO dims_t VALUES (1, '{{1,2},{3,4}}')",
+            "integer[][]",
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (table, insert, hint) in cases {
+        let run_dir = dir.path().join(table);
+        std::fs::create_dir_all(&run_dir).unwrap();
+        let out = run_dir.join("out.jsonl");
+        let cfg = pg_connector(
+            &pg,
+            table,
+            "odd",
+            table,
+            &out,
+            json!({"snapshot.mode": "no_data", "table.include.list": format!("public.{table}"),
+                   "publication.name": format!("pub_{table}"),
+                   "publication.autocreate.mode": "filtered"}),
+        );
+        let mut runnel = Runnel::start(&run_dir, &[cfg]);
+        wait_slot_active(&pg, "odd", table, &mut runnel);
+        pg.psql("odd", insert);
+        let status = wait_exit(&mut runnel, Duration::from_secs(60));
+        let log = runnel.log_text();
+        assert!(!status.success(), "{table}: {log}");
+        let error = log.lines().find(|l| l.starts_with("error:")).unwrap_or("");
+        assert!(error.contains(hint), "{table}: no hint {hint:?} in:\n{log}");
+        assert!(!log.contains("panicked"), "{log}");
+        assert!(records(&out).is_empty(), "{table}: a record was written");
+    }
+    // With the suggested setting the NaN row is captured: the slot kept it.
+    let run_dir = dir.path().join("nan_t");
+    let out = run_dir.join("out.jsonl");
+    let cfg = pg_connector(
+        &pg,
+        "nan_t",
+        "odd",
+        "nan_t",
+        &out,
+        json!({"snapshot.mode": "no_data", "table.include.list": "public.nan_t",
+               "publication.name": "pub_nan_t", "decimal.handling.mode": "string",
+               "value.converter.schemas.enable": "false"}),
+    );
+    let mut runnel = Runnel::start(&run_dir, &[cfg]);
+    let recs = wait_records(&out, "NaN row", Duration::from_secs(60), &mut runnel, |r| {
+        !r.is_empty()
+    });
+    runnel.stop();
+    assert_eq!(after_field(&recs[0], "n"), Some(json!("NaN")), "{recs:?}");
+}

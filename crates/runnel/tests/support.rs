@@ -208,3 +208,20 @@ pub(crate) fn value_op(r: &Value) -> Option<String> {
 pub(crate) fn topic(r: &Value) -> &str {
     r.get("topic").and_then(Value::as_str).unwrap_or("")
 }
+
+/// Waits (at most `timeout`) for runnel to exit by itself; returns its status.
+pub(crate) fn wait_exit(runnel: &mut Runnel, timeout: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = runnel.exited() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            panic!(
+                "runnel did not exit within {timeout:?}; log:\n{}",
+                runnel.log_text()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

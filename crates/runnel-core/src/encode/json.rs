@@ -501,10 +501,19 @@ impl JsonEncoder {
                     micros,
                 },
             ) => {
-                // Debezium: a month is 365.25 / 12 = 30.4375 days = 2 629 800 s.
-                let v = i64::from(*months) * 2_629_800_000_000
-                    + i64::from(*days) * temporal::MICROS_PER_DAY
-                    + micros;
+                // Debezium: a month is 365.25 / 12 = 30.4375 days = 2 629 800 s. Debezium wraps
+                // past ±292,000 years; runnel refuses rather than write a wrong duration.
+                let v = i64::from(*months)
+                    .checked_mul(2_629_800_000_000)
+                    .and_then(|m| m.checked_add(i64::from(*days) * temporal::MICROS_PER_DAY))
+                    .and_then(|m| m.checked_add(*micros))
+                    .ok_or_else(|| {
+                        Error::conversion(format!(
+                            "column \"{}\" holds an interval too long for microseconds in 64 \
+                             bits; set \"interval.handling.mode\" to \"string\" to capture it",
+                            column.name
+                        ))
+                    })?;
                 w::int(buf, v);
             }
             (
@@ -546,6 +555,15 @@ impl JsonEncoder {
                 }
                 buf.push(b']');
             }
+            (_, Datum::Array(_)) => {
+                // PostgreSQL does not enforce an array column's declared dimensions.
+                return Err(Error::conversion(format!(
+                    "column \"{}\" ({}) holds an array with more dimensions than the column \
+                     declares; declare it with every dimension (e.g. integer[][]) so that its \
+                     schema can carry the value",
+                    column.name, column.type_name
+                )));
+            }
             _ => return Err(mismatch()),
         }
         Ok(())
@@ -580,11 +598,13 @@ fn numeric_to_f64(n: &Numeric) -> f64 {
     }
 }
 
-/// Debezium's ±infinity dates: PostgreSQL's JDBC driver's sentinels as days.
+/// ±infinity dates. `-infinity` is what Debezium sends (PostgreSQL's internal minimum moved to
+/// the Unix epoch); for `infinity` Debezium's int arithmetic wraps into the far past, so runnel
+/// sends the largest Connect Date instead (README, Compatibility).
 fn date_days(d: i64) -> i64 {
     match d {
-        POS_INFINITY => 106_751_991,
-        NEG_INFINITY => -106_751_991,
+        POS_INFINITY => i64::from(i32::MAX),
+        NEG_INFINITY => i64::from(i32::MIN) + 10_957,
         d => d,
     }
 }
@@ -612,7 +632,8 @@ fn bits_little_endian(len: u32, packed: &[u8]) -> Vec<u8> {
             out[pos / 8] |= 1 << (pos % 8);
         }
     }
-    while out.len() > 1 && out.last() == Some(&0) {
+    // BitSet.toByteArray drops trailing zero bytes: all-zero bits are an empty array.
+    while out.last() == Some(&0) {
         out.pop();
     }
     out

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use runnel_core::{Column, Error, Result, TableId, TableSchema};
+use runnel_core::{Column, Encoding, Error, Result, TableId, TableSchema};
 use tokio_postgres::{Client, NoTls};
 
 use super::config::{PostgresConfig, PublicationAutocreate, SslMode};
@@ -137,6 +137,8 @@ pub struct CatalogColumn {
     pub typmod: i32,
     pub not_null: bool,
     pub default: Option<String>,
+    /// Declared array dimensions (`attndims`); PostgreSQL does not enforce them.
+    pub dims: i32,
 }
 
 /// Columns (not dropped, not generated) and primary key of a table.
@@ -144,7 +146,7 @@ pub async fn table_columns(client: &Client, oid: u32) -> Result<(Vec<CatalogColu
     let rows = client
         .query(
             "SELECT a.attname::text, a.atttypid::int8, a.atttypmod, a.attnotnull, \
-                    pg_get_expr(d.adbin, d.adrelid) \
+                    pg_get_expr(d.adbin, d.adrelid), a.attndims::int4 \
              FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
              WHERE a.attrelid = $1::int8::oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' \
              ORDER BY a.attnum",
@@ -160,6 +162,7 @@ pub async fn table_columns(client: &Client, oid: u32) -> Result<(Vec<CatalogColu
             typmod: r.get(2),
             not_null: r.get(3),
             default: r.get(4),
+            dims: r.get(5),
         })
         .collect();
     let pk = client
@@ -207,8 +210,15 @@ pub fn build_table(
             inputs.push(None);
             continue;
         }
-        let (parser, encoding) = types.map(*type_oid, *typmod, &cfg.modes);
         let cat = catalog.iter().find(|c| &c.name == name);
+        let (parser, mut encoding) = types.map(*type_oid, *typmod, &cfg.modes);
+        // `int[][]` is declared with attndims 2: nest the schema so that a multi-dimensional
+        // value keeps its shape (Debezium flattens it to nulls).
+        if let Encoding::Array(_) = encoding {
+            for _ in 1..cat.map_or(1, |c| c.dims) {
+                encoding = Encoding::Array(Box::new(encoding));
+            }
+        }
         let optional = !cat.is_some_and(|c| c.not_null);
         let default = cat
             .and_then(|c| c.default.as_deref())

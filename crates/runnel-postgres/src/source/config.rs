@@ -825,9 +825,20 @@ impl PostgresConfig {
             .map(|(_, c)| c.as_slice())
     }
 
+    /// `<topic.prefix>.<schema>.<table>`, with every character Kafka does not allow in a topic
+    /// name replaced by `_`, as Debezium's topic naming strategy does (schema names follow).
     pub fn topic_for(&self, schema: &str, table: &str) -> String {
         let d = &self.topic_delimiter;
         format!("{}{d}{schema}{d}{table}", self.topic_prefix)
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect()
     }
 
     pub fn message_included(&self, prefix: &str) -> bool {
