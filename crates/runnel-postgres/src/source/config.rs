@@ -233,6 +233,13 @@ pub const POSTGRES_KEYS: &[ConfigKey] = &[
     )
     .default("1"),
     ConfigKey::new(
+        "snapshot.part.blocks",
+        T::Int,
+        "runnel only: with snapshot.max.threads > 1, tables larger than this many heap blocks are \
+         read in parts of this size by several connections.",
+    )
+    .default("4096"),
+    ConfigKey::new(
         "snapshot.fetch.size",
         T::Int,
         "Rows fetched per round trip during the snapshot.",
@@ -544,6 +551,7 @@ pub struct PostgresConfig {
     pub message_key_columns: Vec<(Regex, Vec<String>)>,
     pub snapshot_mode: SnapshotMode,
     pub snapshot_max_threads: usize,
+    pub snapshot_part_blocks: i64,
     pub snapshot_include: Vec<Regex>,
     pub heartbeat_interval_ms: u64,
     pub tombstones_on_delete: bool,
@@ -738,6 +746,11 @@ impl PostgresConfig {
                 p.int("snapshot.max.threads")?.unwrap_or(1),
             )?
             .max(1) as usize,
+            snapshot_part_blocks: positive(
+                "snapshot.part.blocks",
+                p.int("snapshot.part.blocks")?.unwrap_or(4096),
+            )?
+            .max(1),
             snapshot_include: regexes(&p, "snapshot.include.collection.list")?,
             heartbeat_interval_ms: positive(
                 "heartbeat.interval.ms",

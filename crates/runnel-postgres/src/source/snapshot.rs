@@ -1,6 +1,8 @@
 //! The initial snapshot: every captured table read under one exported snapshot (the slot's
 //! consistent point), with `COPY … TO STDOUT` on up to `snapshot.max.threads` connections in
-//! parallel. Rows become `op: "r"` events, in table order (sorted by `schema.table`, as
+//! parallel. Large tables are split into ranges of heap blocks (TID range scans), so one big
+//! table is read by several connections too; parts are emitted in table and block order, which
+//! keeps Debezium's heap order within a table. Rows become `op: "r"` events, in table order (sorted by `schema.table`, as
 //! Debezium), with Debezium's `source.snapshot` markers (`first`, `first_in_data_collection`,
 //! `true`, `last_in_data_collection`, `last`).
 
@@ -39,6 +41,58 @@ struct Chunk {
 
 const CHUNK_ROWS: usize = 2048;
 
+/// A unit of snapshot work: a whole table, or a range of its heap blocks.
+struct Part {
+    table: usize,
+    /// First block, and the block after the last one (`None`: to the end of the table).
+    blocks: Option<(i64, Option<i64>)>,
+}
+
+/// Splits tables larger than `part_blocks` (`snapshot.part.blocks`, 32 MiB of 8 KiB blocks by
+/// default) into block ranges, when there is more than one reader.
+async fn plan_parts(
+    client: &Client,
+    tables: &[(TableRef, TableState)],
+    threads: usize,
+    part_blocks: i64,
+) -> Result<Vec<Part>> {
+    let mut parts = Vec::new();
+    for (i, (table, _)) in tables.iter().enumerate() {
+        let blocks = if threads > 1 {
+            let row = client
+                .query_one(
+                    "SELECT pg_relation_size($1::int8::oid) / current_setting('block_size')::int8",
+                    &[&i64::from(table.oid)],
+                )
+                .await
+                .map_err(|e| catalog::query_error("reading table sizes", &e))?;
+            row.get::<_, i64>(0)
+        } else {
+            0
+        };
+        if blocks <= part_blocks {
+            parts.push(Part {
+                table: i,
+                blocks: None,
+            });
+            continue;
+        }
+        let mut start = 0;
+        while start < blocks {
+            let end = start + part_blocks;
+            // The last part is open-ended: blocks added since the size was read hold no row
+            // visible to the snapshot, but reading them costs nothing and proves it.
+            let end = (end < blocks).then_some(end);
+            parts.push(Part {
+                table: i,
+                blocks: Some((start, end)),
+            });
+            start += part_blocks;
+        }
+    }
+    Ok(parts)
+}
+
 /// Reads all `tables` and sends their rows as batches; returns the number of rows.
 pub async fn run(
     cfg: &PostgresConfig,
@@ -65,13 +119,15 @@ pub async fn run(
         clients.push(client);
     }
 
+    let parts =
+        Arc::new(plan_parts(&clients[0], &tables, threads, cfg.snapshot_part_blocks).await?);
     let tables = Arc::new(tables);
     let next = Arc::new(AtomicUsize::new(0));
-    // One bounded channel per table: readers take tables in order, the emitter drains them in
-    // order, so a reader blocked on a later table never blocks the table being emitted.
-    let mut senders = Vec::with_capacity(tables.len());
-    let mut receivers = Vec::with_capacity(tables.len());
-    for _ in 0..tables.len() {
+    // One bounded channel per part: readers take parts in order, the emitter drains them in
+    // order, so a reader blocked on a later part never blocks the part being emitted.
+    let mut senders = Vec::with_capacity(parts.len());
+    let mut receivers = Vec::with_capacity(parts.len());
+    for _ in 0..parts.len() {
         let (tx, rx) = mpsc::channel::<Result<Chunk>>(8);
         senders.push(Some(tx));
         receivers.push(rx);
@@ -80,18 +136,19 @@ pub async fn run(
     let mut readers = tokio::task::JoinSet::new();
     for client in clients {
         let tables = tables.clone();
+        let parts = parts.clone();
         let next = next.clone();
         let senders = senders.clone();
         readers.spawn(async move {
             loop {
                 let i = next.fetch_add(1, Ordering::SeqCst);
-                if i >= tables.len() {
+                if i >= parts.len() {
                     break;
                 }
                 let tx = senders.lock().ok().and_then(|mut s| s[i].take());
                 let Some(tx) = tx else { break };
-                let (table, state) = &tables[i];
-                if let Err(e) = read_table(&client, table, state, &tx).await {
+                let (table, state) = &tables[parts[i].table];
+                if let Err(e) = read_table(&client, table, state, parts[i].blocks, &tx).await {
                     let _ = tx.send(Err(e)).await;
                     break;
                 }
@@ -102,7 +159,7 @@ pub async fn run(
 
     let mut emitter = Emitter::new(cfg.max_batch_size, point);
     for (i, mut rx) in receivers.into_iter().enumerate() {
-        let schema = tables[i].1.schema.clone();
+        let schema = tables[parts[i].table].1.schema.clone();
         let width = schema.columns.len().max(1);
         while let Some(chunk) = rx.recv().await {
             let chunk = chunk?;
@@ -122,6 +179,7 @@ async fn read_table(
     client: &Client,
     table: &TableRef,
     state: &TableState,
+    blocks: Option<(i64, Option<i64>)>,
     tx: &mpsc::Sender<Result<Chunk>>,
 ) -> Result<()> {
     let columns: Vec<String> = state
@@ -130,8 +188,15 @@ async fn read_table(
         .map(|(name, _, _)| quote_ident(name))
         .collect();
     let width = state.schema.columns.len();
+    let range = match blocks {
+        None => String::new(),
+        Some((start, None)) => format!(" WHERE ctid >= '({start},0)'::tid"),
+        Some((start, Some(end))) => {
+            format!(" WHERE ctid >= '({start},0)'::tid AND ctid < '({end},0)'::tid")
+        }
+    };
     let sql = format!(
-        "COPY (SELECT {} FROM {}.{}) TO STDOUT",
+        "COPY (SELECT {} FROM {}.{}{range}) TO STDOUT",
         if columns.is_empty() {
             "NULL".to_string()
         } else {
