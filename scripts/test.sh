@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test: unit tests and the integration tests, which start their own private
-# PostgreSQL instances (temp dirs, free loopback ports) and stop them.
+# PostgreSQL instances and Kafka brokers (temp dirs, free loopback ports) and stop them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/install-deps.sh
+RUNNEL_WITH_KAFKA=1 source scripts/install-deps.sh
 [ -d "$HOME/.cargo/bin" ] && export PATH="$HOME/.cargo/bin:$PATH"
 echo "==> building"
 cargo build --workspace --all-targets --locked

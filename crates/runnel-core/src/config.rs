@@ -267,8 +267,9 @@ pub const CONNECT_COMMON_KEYS: &[ConfigKey] = &[
     .not_implemented(),
     ConfigKey::new(
         "sink.type",
-        ValueType::Enum(&["stdout", "file"]),
-        "runnel: where a source connector's records go (`stdout` or `file`).",
+        ValueType::Enum(&["stdout", "file", "kafka"]),
+        "runnel: where a source connector's records go (`stdout`, `file` or `kafka`; `kafka` by \
+         default when the worker has bootstrap servers).",
     )
     .default("stdout"),
 ];

@@ -3,7 +3,9 @@
 
 pub mod pipeline;
 pub mod sink;
+#[cfg(feature = "kafka")]
+pub mod sink_connector;
 pub mod state;
 
-pub use pipeline::{Prepared, prepare, run_connector, supervise};
+pub use pipeline::{Prepared, Role, WorkerSettings, prepare, run_connector, supervise};
 pub use state::StateStore;

@@ -57,23 +57,66 @@ pub fn encoder_for(config: &ConnectorConfig, pg: &PostgresConfig) -> Result<Json
     }))
 }
 
+/// Settings of the process that runs connectors (Kafka Connect's worker config).
+#[derive(Debug, Clone, Default)]
+pub struct WorkerSettings {
+    /// The worker's Kafka cluster: source connectors write to it unless `sink.type` says
+    /// otherwise, sink connectors read from it.
+    pub bootstrap_servers: Option<String>,
+}
+
+/// What a connector does.
+pub enum Role {
+    /// A database → its destination (`sink.type`).
+    Source {
+        pg: Box<PostgresConfig>,
+        encoder: JsonEncoder,
+    },
+    /// Kafka topics → a destination (Kafka Connect's sink connectors).
+    #[cfg(feature = "kafka")]
+    KafkaSink,
+}
+
 /// Everything a connector needs that can be checked before it touches the database.
 pub struct Prepared {
     pub config: ConnectorConfig,
-    pub pg: PostgresConfig,
-    pub encoder: JsonEncoder,
+    pub role: Role,
+    pub worker: WorkerSettings,
+}
+
+impl Prepared {
+    /// The PostgreSQL settings of a source connector.
+    pub fn postgres(&self) -> Option<&PostgresConfig> {
+        match &self.role {
+            Role::Source { pg, .. } => Some(pg),
+            #[cfg(feature = "kafka")]
+            Role::KafkaSink => None,
+        }
+    }
 }
 
 /// Validates a connector config fully (keys, values, converters, sink).
-pub fn prepare(config: ConnectorConfig) -> Result<Prepared> {
+pub fn prepare(config: ConnectorConfig, worker: &WorkerSettings) -> Result<Prepared> {
+    #[cfg(feature = "kafka")]
+    if crate::sink_connector::is_sink_connector(&config) {
+        crate::sink_connector::validate(&config, worker)?;
+        return Ok(Prepared {
+            config,
+            role: Role::KafkaSink,
+            worker: worker.clone(),
+        });
+    }
     let pg = PostgresConfig::from_connector(&config)?;
     let encoder = encoder_for(&config, &pg)?;
-    // Opening the sink validates its keys; the file is opened again when running.
-    Sink::from_config(&config)?;
+    // Building the sink validates its keys; it is built again when running.
+    Sink::from_config(&config, worker)?;
     Ok(Prepared {
         config,
-        pg,
-        encoder,
+        role: Role::Source {
+            pg: Box::new(pg),
+            encoder,
+        },
+        worker: worker.clone(),
     })
 }
 
@@ -83,16 +126,21 @@ pub async fn run_connector(
     store: &StateStore,
     shutdown: watch::Receiver<bool>,
 ) -> Result<RunEnd> {
+    let (pg, encoder) = match &prepared.role {
+        Role::Source { pg, encoder } => (pg, encoder),
+        #[cfg(feature = "kafka")]
+        Role::KafkaSink => return crate::sink_connector::run(prepared, shutdown).await,
+    };
     let name = prepared.config.name.clone();
-    let mut sink = Sink::from_config(&prepared.config)?;
+    let mut sink = Sink::from_config(&prepared.config, &prepared.worker)?;
     let stored = store.offset(&name)?;
-    let queue = (prepared.pg.max_queue_size / prepared.pg.max_batch_size).clamp(2, 64);
+    let queue = (pg.max_queue_size / pg.max_batch_size).clamp(2, 64);
     let (tx, mut rx) = mpsc::channel::<Batch>(queue);
     let (acked_tx, acked_rx) = watch::channel::<Option<SourceOffset>>(stored.clone());
 
     // The sink runs on its own thread: encoding, writing, fsync and the state store are
     // blocking work that must not stall the source's socket.
-    let encoder = prepared.encoder.clone();
+    let encoder = encoder.clone();
     let sink_store = store.clone();
     let sink_name = name.clone();
     let sink_thread = tokio::task::spawn_blocking(move || -> Result<()> {
@@ -109,7 +157,7 @@ pub async fn run_connector(
         Ok(())
     });
 
-    let source = PostgresSource::new(prepared.pg.clone());
+    let source = PostgresSource::new(PostgresConfig::clone(pg));
     let ctx = SourceContext {
         out: tx,
         acked: acked_rx,

@@ -1,8 +1,10 @@
 //! Private server instances for tests: each in its own temp dir, on a free loopback port,
 //! stopped (and its files removed) on drop. Nothing here touches the machine's own services.
 
+mod kafka;
 mod postgres;
 
+pub use kafka::{KafkaBroker, tansu_binary};
 pub use postgres::{PgInstance, PgOptions};
 
 use std::net::TcpListener;

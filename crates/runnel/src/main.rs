@@ -7,7 +7,7 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use runnel_core::config::ConnectorConfig;
 use runnel_core::{Error, ErrorKind};
-use runnel_runtime::{StateStore, prepare, supervise};
+use runnel_runtime::{StateStore, WorkerSettings, prepare, supervise};
 use tokio::sync::watch;
 
 #[derive(Parser)]
@@ -31,6 +31,10 @@ enum Command {
         /// Where configs, offsets and status are kept (one SQLite file).
         #[arg(long, default_value = "runnel-state", env = "RUNNEL_STATE_DIR")]
         state_dir: PathBuf,
+        /// The Kafka cluster (Kafka Connect's worker `bootstrap.servers`): source connectors
+        /// without `sink.type` write to it, sink connectors read from it.
+        #[arg(long, env = "RUNNEL_BOOTSTRAP_SERVERS")]
+        bootstrap_servers: Option<String>,
     },
     /// Verify a connector config and every prerequisite on its database.
     Check { connector: PathBuf },
@@ -62,7 +66,11 @@ fn main() -> ExitCode {
             Command::Run {
                 connectors,
                 state_dir,
-            } => run(connectors, state_dir).await,
+                bootstrap_servers,
+            } => {
+                let worker = WorkerSettings { bootstrap_servers };
+                run(connectors, state_dir, worker).await
+            }
             Command::Check { connector } => check(connector).await,
         }
     });
@@ -83,7 +91,11 @@ fn load(path: &PathBuf) -> Result<ConnectorConfig, Error> {
     ConnectorConfig::from_json(&text).map_err(|e| e.context(path.display()))
 }
 
-async fn run(paths: Vec<PathBuf>, state_dir: PathBuf) -> Result<ExitCode, Error> {
+async fn run(
+    paths: Vec<PathBuf>,
+    state_dir: PathBuf,
+    worker: WorkerSettings,
+) -> Result<ExitCode, Error> {
     let mut prepared = Vec::new();
     let mut names = std::collections::HashSet::new();
     for path in &paths {
@@ -99,7 +111,7 @@ async fn run(paths: Vec<PathBuf>, state_dir: PathBuf) -> Result<ExitCode, Error>
             &serde_json::json!({"name": config.name, "config": config.props}),
         )
         .unwrap_or_default();
-        let p = prepare(config).map_err(|e| e.context(path.display()))?;
+        let p = prepare(config, &worker).map_err(|e| e.context(path.display()))?;
         prepared.push((Arc::new(p), text));
     }
     let store = StateStore::open(&state_dir)?;
@@ -159,9 +171,14 @@ async fn wait_for_signal() {
 
 async fn check(path: PathBuf) -> Result<ExitCode, Error> {
     let config = load(&path)?;
-    let prepared = prepare(config).map_err(|e| e.context(path.display()))?;
+    let prepared =
+        prepare(config, &WorkerSettings::default()).map_err(|e| e.context(path.display()))?;
     println!("config: ok ({} keys)", prepared.config.props.len());
-    let report = runnel_postgres::source::check::check(&prepared.pg).await;
+    let Some(pg) = prepared.postgres() else {
+        println!("ready: connector \"{}\" can run", prepared.config.name);
+        return Ok(ExitCode::SUCCESS);
+    };
+    let report = runnel_postgres::source::check::check(pg).await;
     for line in &report.passed {
         println!("ok: {line}");
     }

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::support::*;
 
-fn strip(value: &mut Value) {
+pub(crate) fn strip(value: &mut Value) {
     let Some(obj) = value.as_object_mut() else {
         return;
     };

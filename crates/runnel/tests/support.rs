@@ -53,6 +53,15 @@ pub(crate) struct Runnel {
 
 impl Runnel {
     pub(crate) fn start(dir: &Path, configs: &[Value]) -> Self {
+        Self::start_args(dir, configs, &[])
+    }
+
+    /// With the worker's Kafka cluster (`--bootstrap-servers`).
+    pub(crate) fn start_with_kafka(dir: &Path, configs: &[Value], bootstrap: &str) -> Self {
+        Self::start_args(dir, configs, &["--bootstrap-servers", bootstrap])
+    }
+
+    fn start_args(dir: &Path, configs: &[Value], extra: &[&str]) -> Self {
         let mut paths = Vec::new();
         for (i, c) in configs.iter().enumerate() {
             let p = dir.join(format!("connector-{i}.json"));
@@ -69,6 +78,7 @@ impl Runnel {
             .args(&paths)
             .arg("--state-dir")
             .arg(dir.join("state"))
+            .args(extra)
             .env("RUNNEL_LOG", "info")
             .stdout(Stdio::null())
             .stderr(log_file)

@@ -11,31 +11,52 @@ use runnel_core::config::ConnectorConfig;
 use runnel_core::encode::EncodedBatch;
 use runnel_core::{Error, Result};
 
+use crate::pipeline::WorkerSettings;
+
 /// A destination for encoded records.
 pub enum Sink {
     Stdout(StdoutSink),
     File(FileSink),
+    #[cfg(feature = "kafka")]
+    Kafka(Box<runnel_kafka::KafkaSink>),
 }
 
 impl Sink {
-    /// Builds the sink named by `sink.type` with its `sink.<type>.*` keys.
-    pub fn from_config(config: &ConnectorConfig) -> Result<Self> {
+    /// Builds the sink named by `sink.type` with its `sink.<type>.*` keys. Without `sink.type`
+    /// it is Kafka when the worker has a Kafka cluster (as Kafka Connect), else stdout.
+    pub fn from_config(config: &ConnectorConfig, worker: &WorkerSettings) -> Result<Self> {
+        let default = if worker.bootstrap_servers.is_some() {
+            "kafka"
+        } else {
+            "stdout"
+        };
         let kind = config
             .get("sink.type")
-            .unwrap_or("stdout")
+            .unwrap_or(default)
             .trim()
             .to_ascii_lowercase();
         let allowed: &[&str] = match kind.as_str() {
             "stdout" => &[],
             "file" => &["sink.file.path"],
+            #[cfg(feature = "kafka")]
+            "kafka" => &[],
             other => {
                 return Err(Error::config(format!(
-                    "unknown sink.type \"{other}\": expected stdout or file"
+                    "unknown sink.type \"{other}\": expected {}",
+                    if cfg!(feature = "kafka") {
+                        "stdout, file or kafka"
+                    } else {
+                        "stdout or file (this build has no Kafka support)"
+                    }
                 )));
             }
         };
         for (key, _) in config.with_prefix("sink.") {
             let full = format!("sink.{key}");
+            // Any sink.kafka.* key is a Kafka client property; librdkafka judges it.
+            if kind == "kafka" && full.starts_with("sink.kafka.") {
+                continue;
+            }
             if full != "sink.type" && !allowed.contains(&full.as_str()) {
                 let hint = allowed
                     .iter()
@@ -58,6 +79,11 @@ impl Sink {
                 })?;
                 Sink::File(FileSink::open(path.as_ref())?)
             }
+            #[cfg(feature = "kafka")]
+            "kafka" => Sink::Kafka(Box::new(runnel_kafka::KafkaSink::new(
+                config,
+                worker.bootstrap_servers.as_deref(),
+            )?)),
             _ => Sink::Stdout(StdoutSink::new()),
         })
     }
@@ -67,6 +93,8 @@ impl Sink {
         match self {
             Sink::Stdout(s) => s.write(batch),
             Sink::File(s) => s.write(batch),
+            #[cfg(feature = "kafka")]
+            Sink::Kafka(s) => s.write(batch),
         }
     }
 }

@@ -1,0 +1,85 @@
+//! Kafka client settings: Java client property names (as users write them for Kafka Connect)
+//! turned into librdkafka's, with the few that differ translated and the Java-only tuning knobs
+//! that have no librdkafka meaning dropped with a warning (never silently).
+
+use rdkafka::ClientConfig;
+use runnel_core::{Error, Result};
+
+/// Java producer/consumer properties librdkafka has no equivalent for; they tune the JVM client.
+const JAVA_ONLY: &[&str] = &[
+    "buffer.memory",
+    "key.serializer",
+    "value.serializer",
+    "key.deserializer",
+    "value.deserializer",
+    "client.dns.lookup",
+    "max.block.ms",
+    "delivery.timeout.ms",
+    "metrics.sample.window.ms",
+    "metrics.num.samples",
+    "metrics.recording.level",
+    "metric.reporters",
+    "interceptor.classes",
+    "partitioner.class",
+    "default.api.timeout.ms",
+    "exclude.internal.topics",
+    "auto.include.jmx.reporter",
+];
+
+/// Builds a librdkafka config from Java-style `(key, value)` pairs; later pairs win.
+pub fn client_config<'a>(
+    pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<ClientConfig> {
+    let mut cfg = ClientConfig::new();
+    let mut jaas: Option<String> = None;
+    for (key, value) in pairs {
+        match key {
+            k if JAVA_ONLY.contains(&k) => {
+                tracing::warn!(
+                    key = k,
+                    "Kafka client property has no librdkafka equivalent; ignored"
+                );
+            }
+            "sasl.jaas.config" => jaas = Some(value.to_string()),
+            "ssl.truststore.location" | "ssl.keystore.location" => {
+                return Err(Error::config(format!(
+                    "\"{key}\": Java key stores are not supported; give PEM files with \
+                     \"ssl.ca.location\" (trust) and \"ssl.certificate.location\"/\"ssl.key.location\" (client)"
+                )));
+            }
+            "ssl.truststore.password"
+            | "ssl.keystore.password"
+            | "ssl.truststore.type"
+            | "ssl.keystore.type" => {}
+            "delivery.timeout" => {}
+            _ => {
+                cfg.set(key, value);
+            }
+        }
+    }
+    if let Some(jaas) = jaas {
+        // PlainLoginModule / ScramLoginModule required username="…" password="…";
+        let field = |name: &str| {
+            let re = regex::Regex::new(&format!(r#"{name}\s*=\s*"([^"]*)""#)).ok()?;
+            re.captures(&jaas).map(|c| c[1].to_string())
+        };
+        match (field("username"), field("password")) {
+            (Some(u), Some(p)) => {
+                cfg.set("sasl.username", u);
+                cfg.set("sasl.password", p);
+            }
+            _ => {
+                return Err(Error::config(
+                    "\"sasl.jaas.config\": expected username=\"…\" password=\"…\" (PLAIN or SCRAM); \
+                     for other mechanisms set librdkafka's sasl.* keys directly",
+                ));
+            }
+        }
+    }
+    Ok(cfg)
+}
+
+/// The error of creating a client, as a config error naming the bad property.
+pub fn creation_error(what: &str, e: rdkafka::error::KafkaError) -> Error {
+    Error::config(format!("{what}: {e}"))
+}

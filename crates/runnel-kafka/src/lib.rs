@@ -1,0 +1,13 @@
+//! Kafka for runnel: the Kafka sink of source connectors (records to topics, acknowledged only
+//! after the broker's delivery report) and the Kafka source of sink connectors (a consumer group
+//! whose offsets are committed only after the destination made the records durable).
+
+pub mod client;
+pub mod consumer;
+pub mod partition;
+pub mod producer;
+pub mod topics;
+
+pub use consumer::{KafkaSource, PendingOffsets, SinkConnectorConfig};
+
+pub use producer::KafkaSink;
