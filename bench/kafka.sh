@@ -8,24 +8,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-1000000}
 RUNNEL_WITH_KAFKA=1 source scripts/install-deps.sh
-source scripts/lib/private-pg.sh
+SLOTS=runnel
+source bench/common.sh
 cargo build --release --locked -p runnel >/dev/null 2>&1 || cargo build --release --locked -p runnel
 RUNNEL="$PWD/target/release/runnel"
 TANSU=${RUNNEL_TANSU:-$HOME/.cache/runnel/tansu/bin/tansu}
-pg_start
+bench_backlog
 KPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$TANSU" broker --listener-url "tcp://127.0.0.1:$KPORT" --advertised-listener-url "tcp://127.0.0.1:$KPORT" \
   --storage-engine memory://tansu/ > "$WORK/broker.log" 2>&1 &
 BROKER=$!
 PG_CLEANUP_HOOK="kill $BROKER 2>/dev/null || true"
-"${PSQL[@]}" -d postgres -c "CREATE DATABASE rig" >/dev/null
-"${PSQL[@]}" -d rig -f crates/runnel/tests/fixtures/postgres/schema.sql >/dev/null
-"${PSQL[@]}" -d rig -c "CALL rig_seed(200000, 100)" >/dev/null
-"${PSQL[@]}" -d rig -c "CREATE PUBLICATION dbz_publication FOR ALL TABLES" >/dev/null
-"${PSQL[@]}" -d rig -c "SELECT pg_create_logical_replication_slot('runnel', 'pgoutput')" >/dev/null
-echo "==> generating $N changes"
-"${PSQL[@]}" -d rig -c "CALL rig_mixed($N, 100)" >/dev/null
-END_NUM=$("${PSQL[@]}" -d rig -Atc "SELECT (pg_current_wal_lsn() - '0/0')::int8")
 
 echo "==> runnel → Kafka (schemas off)"
 cat > "$WORK/c.json" <<JSON
@@ -38,12 +31,7 @@ JSON
 t0=$(date +%s.%N)
 RUNNEL_LOG=warn "$RUNNEL" run "$WORK/c.json" --state-dir "$WORK/state" --bootstrap-servers "127.0.0.1:$KPORT" &
 PID=$!
-while :; do
-  LSN=$(python3 -c "import sqlite3,json; c=sqlite3.connect('$WORK/state/runnel.db'); r=c.execute('select offset from offsets').fetchone(); print(json.loads(r[0])['lsn'] if r else 0)" 2>/dev/null || echo 0)
-  [ "$LSN" -ge "$END_NUM" ] && break
-  kill -0 $PID 2>/dev/null || { echo "runnel exited"; exit 1; }
-  sleep 0.2
-done
+wait_runnel_caught_up $PID "$WORK/state"
 t1=$(date +%s.%N)
 RSS=$(awk '/VmHWM/ {print $2}' /proc/$PID/status)
 kill -TERM $PID; wait $PID || true
@@ -56,7 +44,8 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 port, n = sys.argv[1], int(sys.argv[2])
 b = f"127.0.0.1:{port}"
-AdminClient({"bootstrap.servers": b}).create_topics([NewTopic("limit", 3, 1)])["limit"].result(30)
+admin = AdminClient({"bootstrap.servers": b})  # kept alive until the topic exists
+admin.create_topics([NewTopic("limit", 3, 1)])["limit"].result(30)
 p = Producer({"bootstrap.servers": b, "acks": "all", "enable.idempotence": True,
               "compression.type": "lz4", "linger.ms": 5, "partitioner": "murmur2_random"})
 value = b'{"before":null,"after":{"order_id":123456,"customer_id":4242,"status":"NEW","total":"1234.56","created_at":"2024-01-01T00:00:00.123456Z"},"source":{"version":"0.1.0","connector":"postgresql","name":"rig","ts_ms":1700000000000,"snapshot":"false","db":"rig","schema":"public","table":"orders","txId":1234,"lsn":12345678},"op":"c","ts_ms":1700000000001}'

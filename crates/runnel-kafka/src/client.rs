@@ -47,11 +47,6 @@ pub fn client_config<'a>(
                      \"ssl.ca.location\" (trust) and \"ssl.certificate.location\"/\"ssl.key.location\" (client)"
                 )));
             }
-            "ssl.truststore.password"
-            | "ssl.keystore.password"
-            | "ssl.truststore.type"
-            | "ssl.keystore.type" => {}
-            "delivery.timeout" => {}
             _ => {
                 cfg.set(key, value);
             }

@@ -122,8 +122,13 @@ impl KafkaSink {
         if let Ok(mut e) = ctx.first_error.lock() {
             *e = None;
         }
+        let mut last_topic: Option<&std::sync::Arc<str>> = None;
         for r in &batch.records {
-            self.topics.ensure(&r.topic)?;
+            // Records of one table share the topic's Arc: look the topic up once per run.
+            if !last_topic.is_some_and(|t| std::sync::Arc::ptr_eq(t, &r.topic)) {
+                self.topics.ensure(&r.topic)?;
+                last_topic = Some(&r.topic);
+            }
             let mut record = BaseRecord::<[u8], [u8]>::to(&r.topic);
             if let Some(k) = batch.key(r) {
                 record = record.key(k);

@@ -64,6 +64,23 @@ fn by_key(
     map
 }
 
+/// A Kafka → file sink connector. tansu's consumer groups hang with the default cooperative
+/// assignor (DEPENDENCIES.md): the tests use `range` and short group timeouts.
+fn file_sink_connector(name: &str, file: &std::path::Path, extra: Value) -> Value {
+    let mut config = json!({
+        "connector.class": "io.runnel.connect.file.FileSinkConnector",
+        "file": file.display().to_string(),
+        "consumer.override.partition.assignment.strategy": "range",
+        "consumer.override.max.poll.interval.ms": "10000",
+        "consumer.override.session.timeout.ms": "6000",
+        "consumer.override.topic.metadata.refresh.interval.ms": "500",
+    });
+    if let (Value::Object(c), Value::Object(e)) = (&mut config, extra) {
+        c.extend(e);
+    }
+    json!({"name": name, "config": config})
+}
+
 #[test]
 fn postgres_to_kafka_to_file_matches_postgres_to_file() {
     let broker = KafkaBroker::start();
@@ -94,15 +111,11 @@ fn postgres_to_kafka_to_file_matches_postgres_to_file() {
     let c = to_kafka["config"].as_object_mut().unwrap();
     c.remove("sink.type");
     c.remove("sink.file.path");
-    let from_kafka = json!({"name": "from-kafka", "config": {
-        "connector.class": "io.runnel.connect.file.FileSinkConnector",
-        "topics.regex": "rig\\.public\\..*",
-        "file": via_kafka.display().to_string(),
-        "consumer.override.partition.assignment.strategy": "range",
-        "consumer.override.max.poll.interval.ms": "10000",
-        "consumer.override.session.timeout.ms": "6000",
-        "consumer.override.topic.metadata.refresh.interval.ms": "500",
-    }});
+    let from_kafka = file_sink_connector(
+        "from-kafka",
+        &via_kafka,
+        json!({"topics.regex": "rig\\.public\\..*"}),
+    );
     let mut runnel = Runnel::start_with_kafka(
         dir.path(),
         &[to_file, to_kafka, from_kafka],
@@ -269,20 +282,19 @@ fn kafka_to_file_sends_poison_records_to_the_dead_letter_queue_and_resumes_after
 
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.jsonl");
-    let cfg = json!({"name": "events-to-file", "config": {
-        "connector.class": "io.runnel.connect.file.FileSinkConnector",
-        "topics": "events",
-        "file": out.display().to_string(),
-        "key.converter.schemas.enable": "false",
-        "value.converter.schemas.enable": "false",
-        "errors.tolerance": "all",
-        "errors.log.enable": "true",
-        "errors.deadletterqueue.topic.name": "events-dlq",
-        "errors.deadletterqueue.context.headers.enable": "true",
-        "consumer.override.partition.assignment.strategy": "range",
-        "consumer.override.max.poll.interval.ms": "10000",
-        "consumer.override.session.timeout.ms": "6000",
-    }});
+    let cfg = file_sink_connector(
+        "events-to-file",
+        &out,
+        json!({
+            "topics": "events",
+            "key.converter.schemas.enable": "false",
+            "value.converter.schemas.enable": "false",
+            "errors.tolerance": "all",
+            "errors.log.enable": "true",
+            "errors.deadletterqueue.topic.name": "events-dlq",
+            "errors.deadletterqueue.context.headers.enable": "true",
+        }),
+    );
     let mut runnel = Runnel::start_with_kafka(dir.path(), std::slice::from_ref(&cfg), &b);
     let recs = wait_records(
         &out,
