@@ -31,11 +31,11 @@ fi
 command -v cargo >/dev/null || { echo "error: cargo not found; install Rust 1.95 (rustup)" >&2; exit 1; }
 
 # Kafka-protocol broker for the Kafka tests (RUNNEL_WITH_KAFKA=1, set by scripts/test.sh): tansu
-# from crates.io, built once (about 17 minutes cold on 2 cores) into a cache later runs reuse.
+# from crates.io (in-memory storage, and SQLite storage for the broker-restart test), built once (about 17 minutes cold on 2 cores) into a cache later runs reuse.
 TANSU_ROOT="$HOME/.cache/runnel/tansu"
 if [ "${RUNNEL_WITH_KAFKA:-0}" = 1 ] && [ ! -x "$TANSU_ROOT/bin/tansu" ] && ! command -v tansu >/dev/null; then
   echo "==> building the tansu Kafka broker (cargo install tansu; ~17 min the first time)"
-  cargo install --locked tansu --version 0.6.0 --features dynostore --root "$TANSU_ROOT" >/dev/null
+  cargo install --locked tansu --version 0.6.0 --features dynostore,libsql --root "$TANSU_ROOT" >/dev/null
 fi
 
 # An independent Kafka client for checking what runnel wrote (Debian's kcat is too old).

@@ -1,12 +1,19 @@
 //! The Kafka sink of source connectors. A batch is durable when the broker has acknowledged
 //! every record of it (`acks=all`, idempotent producer: no duplicates from retries, per-partition
-//! order kept); only then does the pipeline commit the source position. A broker that is down
-//! stalls `write` (librdkafka keeps retrying) with a warning every few seconds; when
-//! `message.timeout.ms` runs out the batch fails and the connector restarts from its last
-//! committed position: at-least-once, never a gap, never a reorder within a key.
+//! order kept); only then may the pipeline commit the batch's source position.
+//!
+//! Acknowledgements are pipelined: `submit` hands a batch to librdkafka and returns, so many
+//! batches are in flight at once, and `settle` reports how many of the oldest batches have all
+//! their delivery reports. Waiting for each batch before sending the next capped throughput at
+//! one batch per broker round trip.
+//!
+//! A broker that is down stalls `settle` (librdkafka keeps retrying) with a warning every few
+//! seconds; when `message.timeout.ms` runs out a record fails, `settle` returns the error and the
+//! connector restarts from its last committed position: at-least-once, never a gap, never a
+//! reorder within a key.
 
+use std::collections::VecDeque;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use rdkafka::ClientContext;
@@ -19,12 +26,21 @@ use runnel_core::{Error, Result};
 use crate::client::{client_config, creation_error};
 use crate::topics::TopicCreator;
 
-/// Counts delivery reports of the batch in flight.
+/// Delivery reports still owed, per submitted batch. Callbacks run inside `poll` on the sink's
+/// own thread, so the lock is never contended; it is there because the context is shared.
+#[derive(Default)]
+struct InFlight {
+    /// Sequence number of `remaining[0]`.
+    base: u64,
+    /// Records of each batch not yet reported, oldest batch first.
+    remaining: VecDeque<usize>,
+    failed: usize,
+    first_error: Option<String>,
+}
+
 #[derive(Default)]
 struct Deliveries {
-    done: AtomicUsize,
-    failed: AtomicUsize,
-    first_error: Mutex<Option<String>>,
+    in_flight: Mutex<InFlight>,
     /// When a client error was last logged: librdkafka repeats them many times a second.
     last_logged: Mutex<Option<Instant>>,
 }
@@ -42,21 +58,29 @@ impl ClientContext for Deliveries {
 }
 
 impl ProducerContext for Deliveries {
-    type DeliveryOpaque = ();
-    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+    /// The sequence number of the record's batch.
+    type DeliveryOpaque = usize;
+    fn delivery(&self, result: &DeliveryResult<'_>, seq: usize) {
+        let Ok(mut f) = self.in_flight.lock() else {
+            return;
+        };
         if let Err((e, _)) = result {
-            self.failed.fetch_add(1, Ordering::SeqCst);
-            if let Ok(mut first) = self.first_error.lock() {
-                first.get_or_insert_with(|| e.to_string());
-            }
+            f.failed += 1;
+            f.first_error.get_or_insert_with(|| e.to_string());
         }
-        self.done.fetch_add(1, Ordering::SeqCst);
+        let index = (seq as u64).wrapping_sub(f.base) as usize;
+        if let Some(n) = f.remaining.get_mut(index) {
+            *n = n.saturating_sub(1);
+        }
     }
 }
 
 pub struct KafkaSink {
     producer: BaseProducer<Deliveries>,
     topics: TopicCreator,
+    /// Last time a batch became durable (or nothing was in flight): for the stall warning.
+    progress_at: Instant,
+    warned_at: Instant,
 }
 
 /// The producer settings of a connector, lowest precedence first: runnel's defaults (those of
@@ -72,6 +96,9 @@ pub fn producer_settings(
         ("compression.type", "lz4"),
         ("partitioner", "murmur2_random"),
         ("linger.ms", "5"),
+        // librdkafka's default (100,000 queued records) holds ~30 MB of ~300-byte events; a
+        // fifth of it keeps thousands of records in flight per broker round trip.
+        ("queue.buffering.max.messages", "20000"),
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -108,19 +135,25 @@ impl KafkaSink {
         });
         let admin_cfg = client_config(admin_pairs.map(|(k, v)| (k.as_str(), v.as_str())))?;
         let topics = TopicCreator::new(config, &admin_cfg)?;
-        Ok(Self { producer, topics })
+        Ok(Self {
+            producer,
+            topics,
+            progress_at: Instant::now(),
+            warned_at: Instant::now(),
+        })
     }
 
-    /// Sends every record of `batch` and returns when the broker acknowledged all of them.
-    pub fn write(&mut self, batch: &EncodedBatch) -> Result<()> {
-        if batch.records.is_empty() {
-            return Ok(());
-        }
-        let ctx = self.producer.context();
-        ctx.done.store(0, Ordering::SeqCst);
-        ctx.failed.store(0, Ordering::SeqCst);
-        if let Ok(mut e) = ctx.first_error.lock() {
-            *e = None;
+    /// Hands every record of `batch` to the producer. Blocks only while librdkafka's queue is
+    /// full.
+    pub fn submit(&mut self, batch: &EncodedBatch) -> Result<()> {
+        let (seq, was_idle) = {
+            let mut f = self.lock();
+            let was_idle = f.remaining.is_empty();
+            f.remaining.push_back(batch.records.len());
+            ((f.base + f.remaining.len() as u64 - 1) as usize, was_idle)
+        };
+        if was_idle {
+            self.progress_at = Instant::now();
         }
         let mut last_topic: Option<&std::sync::Arc<str>> = None;
         for r in &batch.records {
@@ -129,7 +162,7 @@ impl KafkaSink {
                 self.topics.ensure(&r.topic)?;
                 last_topic = Some(&r.topic);
             }
-            let mut record = BaseRecord::<[u8], [u8]>::to(&r.topic);
+            let mut record = BaseRecord::<[u8], [u8], usize>::with_opaque_to(&r.topic, seq);
             if let Some(k) = batch.key(r) {
                 record = record.key(k);
             }
@@ -145,6 +178,7 @@ impl KafkaSink {
                     Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
                         record = back;
                         self.producer.poll(Duration::from_millis(10));
+                        self.warn_if_stalled();
                     }
                     Err((e, _)) => {
                         return Err(Error::sink(format!("producing to {}: {e}", r.topic)));
@@ -152,36 +186,62 @@ impl KafkaSink {
                 }
             }
         }
-        let n = batch.records.len();
-        let started = Instant::now();
-        let mut warned = Instant::now();
-        while self.producer.context().done.load(Ordering::SeqCst) < n {
-            self.producer.poll(Duration::from_millis(50));
-            if warned.elapsed() > Duration::from_secs(5) {
-                warned = Instant::now();
-                let done = self.producer.context().done.load(Ordering::SeqCst);
-                tracing::warn!(
-                    waiting_s = started.elapsed().as_secs(),
-                    acknowledged = done,
-                    of = n,
-                    "Kafka has not acknowledged the batch yet (broker down or unreachable?); retrying"
-                );
-            }
+        Ok(())
+    }
+
+    /// Serves delivery reports for at most `wait` and returns how many of the oldest submitted
+    /// batches are now fully acknowledged.
+    pub fn settle(&mut self, wait: Duration) -> Result<usize> {
+        if self.lock().remaining.front().is_some_and(|n| *n > 0) {
+            self.producer.poll(wait);
         }
-        let ctx = self.producer.context();
-        if ctx.failed.load(Ordering::SeqCst) > 0 {
-            let first = ctx
-                .first_error
-                .lock()
-                .ok()
-                .and_then(|e| e.clone())
-                .unwrap_or_default();
+        let mut f = self.lock();
+        if f.failed > 0 {
+            let (failed, first) = (f.failed, f.first_error.clone().unwrap_or_default());
             return Err(Error::sink(format!(
-                "Kafka did not accept {} of {n} records: {first}",
-                ctx.failed.load(Ordering::SeqCst)
+                "Kafka did not accept {failed} record(s): {first}"
             )));
         }
-        Ok(())
+        let mut done = 0;
+        while f.remaining.front() == Some(&0) {
+            f.remaining.pop_front();
+            done += 1;
+        }
+        f.base += done as u64;
+        let waiting = f.remaining.len();
+        drop(f);
+        if done > 0 || waiting == 0 {
+            self.progress_at = Instant::now();
+        } else {
+            self.warn_if_stalled();
+        }
+        Ok(done)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, InFlight> {
+        // A poisoned lock means a delivery callback panicked; the counts are still usable.
+        self.producer
+            .context()
+            .in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn warn_if_stalled(&mut self) {
+        let stalled = self.progress_at.elapsed();
+        if stalled > Duration::from_secs(5) && self.warned_at.elapsed() > Duration::from_secs(5) {
+            self.warned_at = Instant::now();
+            let f = self.lock();
+            let records: usize = f.remaining.iter().sum();
+            let batches = f.remaining.len();
+            drop(f);
+            tracing::warn!(
+                waiting_s = stalled.as_secs(),
+                batches,
+                records,
+                "Kafka has not acknowledged anything for a while (broker down or unreachable?); retrying"
+            );
+        }
     }
 }
 

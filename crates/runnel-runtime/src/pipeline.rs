@@ -2,8 +2,9 @@
 //! make durable) → offset committed to the state store → acknowledged to the source, which only
 //! then tells the database it may recycle its log.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use runnel_core::config::{ConnectorConfig, parse_bool};
@@ -11,6 +12,7 @@ use runnel_core::encode::EncodedBatch;
 use runnel_core::encode::json::{JsonEncoder, JsonOptions, SourceInfo};
 use runnel_core::{Batch, Error, Result, SourceOffset};
 use runnel_postgres::{PostgresConfig, PostgresSource, RunEnd, SourceContext};
+use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{mpsc, watch};
 
 use crate::sink::Sink;
@@ -55,6 +57,36 @@ pub fn encoder_for(config: &ConnectorConfig, pg: &PostgresConfig) -> Result<Json
         heartbeat_topic: format!("{}.{}", pg.heartbeat_topic_prefix, pg.topic_prefix).into(),
         message_topic: format!("{}.message", pg.topic_prefix).into(),
     }))
+}
+
+/// Batches submitted before the sink settles (bounds the work between two commits).
+const GROUP_LIMIT: usize = 64;
+/// How long the sink thread waits for acknowledgements when no new batch is queued.
+const SETTLE_WAIT: Duration = Duration::from_millis(2);
+/// How long a stopping connector waits for in-flight batches (Kafka Connect's default
+/// task.shutdown.graceful.timeout.ms).
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Commits the offsets of batches the sink made durable, oldest first.
+struct Committer<'a> {
+    store: &'a StateStore,
+    name: &'a str,
+    acked: &'a watch::Sender<Option<SourceOffset>>,
+    /// The offset of each submitted, not yet durable batch (None: a batch without one).
+    pending: VecDeque<Option<SourceOffset>>,
+}
+
+impl Committer<'_> {
+    /// The oldest `durable` batches are durable: store the newest of their offsets and tell
+    /// the source, which may then let the database recycle its log up to it.
+    fn commit(&mut self, durable: usize) -> Result<()> {
+        let newest = self.pending.drain(..durable).flatten().last();
+        if let Some(offset) = newest {
+            self.store.save_offset(self.name, &offset)?;
+            let _ = self.acked.send(Some(offset));
+        }
+        Ok(())
+    }
 }
 
 /// Settings of the process that runs connectors (Kafka Connect's worker config).
@@ -143,15 +175,64 @@ pub async fn run_connector(
     let encoder = encoder.clone();
     let sink_store = store.clone();
     let sink_name = name.clone();
+    let sink_shutdown = shutdown.clone();
     let sink_thread = tokio::task::spawn_blocking(move || -> Result<()> {
+        let mut committer = Committer {
+            store: &sink_store,
+            name: &sink_name,
+            acked: &acked_tx,
+            pending: VecDeque::new(),
+        };
         let mut encoded = EncodedBatch::default();
-        while let Some(batch) = rx.blocking_recv() {
-            encoded.clear();
-            encoder.encode(&batch, &mut encoded)?;
-            sink.write(&encoded)?;
-            if let Some(offset) = encoded.offset.take() {
-                sink_store.save_offset(&sink_name, &offset)?;
-                let _ = acked_tx.send(Some(offset));
+        let mut open = true;
+        let mut drain_deadline: Option<Instant> = None;
+        while open || !committer.pending.is_empty() {
+            // Submit what is queued, blocking for the next batch only when nothing is in
+            // flight; then settle once for all of it (one fsync, or the Kafka acks so far).
+            let mut taken = 0;
+            while open && taken < GROUP_LIMIT {
+                let next = if committer.pending.is_empty() && taken == 0 {
+                    rx.blocking_recv()
+                } else {
+                    match rx.try_recv() {
+                        Ok(batch) => Some(batch),
+                        Err(TryRecvError::Empty) => break,
+                        Err(TryRecvError::Disconnected) => None,
+                    }
+                };
+                let Some(batch) = next else {
+                    open = false;
+                    break;
+                };
+                encoded.clear();
+                encoder.encode(&batch, &mut encoded)?;
+                sink.submit(&encoded)?;
+                committer.pending.push_back(encoded.offset.take());
+                taken += 1;
+            }
+            if committer.pending.is_empty() {
+                continue;
+            }
+            let wait = if taken == 0 {
+                SETTLE_WAIT
+            } else {
+                Duration::ZERO
+            };
+            let durable = sink.settle(wait)?;
+            committer.commit(durable)?;
+            // Stopping (not failing): give what is in flight a moment, as Kafka Connect's
+            // task.shutdown.graceful.timeout.ms; what is left is sent again after a restart.
+            if !open && *sink_shutdown.borrow() && !committer.pending.is_empty() {
+                let deadline =
+                    *drain_deadline.get_or_insert_with(|| Instant::now() + SHUTDOWN_GRACE);
+                if Instant::now() >= deadline {
+                    tracing::warn!(
+                        connector = %sink_name,
+                        batches = committer.pending.len(),
+                        "stopping with batches the sink has not acknowledged; they are sent again after a restart"
+                    );
+                    break;
+                }
             }
         }
         Ok(())

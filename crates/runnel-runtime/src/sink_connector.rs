@@ -19,7 +19,7 @@ use runnel_postgres::RunEnd;
 use tokio::sync::watch;
 
 use crate::pipeline::{Prepared, WorkerSettings};
-use crate::sink::{FileSink, Sink};
+use crate::sink::FileSink;
 
 pub const FILE_SINK_CLASS: &str = "io.runnel.connect.file.FileSinkConnector";
 
@@ -72,7 +72,7 @@ pub async fn run(prepared: &Prepared, shutdown: watch::Receiver<bool>) -> Result
     let worker = prepared.worker.clone();
     tokio::task::spawn_blocking(move || -> Result<RunEnd> {
         let path = config.get("file").unwrap_or_default().to_string();
-        let mut sink = Sink::File(FileSink::open(path.as_ref())?);
+        let mut sink = FileSink::open(path.as_ref())?;
         let mut source = KafkaSource::new(&config, worker.bootstrap_servers.as_deref())?;
         let mut batch = EncodedBatch::default();
         let mut pending = PendingOffsets::default();

@@ -1,5 +1,5 @@
-//! A private Kafka-protocol broker: `tansu` (crates.io) with in-memory storage, on a free
-//! loopback port. The test command builds it once into `~/.cache/runnel/tansu` (17 minutes
+//! A private Kafka-protocol broker: `tansu` (crates.io) on a free loopback port, with in-memory
+//! storage, or SQLite storage in its temp dir when a test stops and restarts it. The test command builds it once into `~/.cache/runnel/tansu` (17 minutes
 //! cold here); `RUNNEL_TANSU` points at another binary.
 
 use std::net::TcpStream;
@@ -12,9 +12,10 @@ use crate::{free_port, wait_for};
 /// A running broker; killed and reaped on drop.
 pub struct KafkaBroker {
     pub port: u16,
-    child: Child,
+    child: Option<Child>,
+    durable: bool,
     log: PathBuf,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 /// Where the broker binary is: `RUNNEL_TANSU`, the test command's cache, or `PATH`.
@@ -36,13 +37,56 @@ impl KafkaBroker {
 
     /// Starts on a given port (a test may point runnel at it before the broker exists).
     pub fn start_on(port: u16) -> Self {
+        Self::launch(port, false)
+    }
+
+    /// Starts with its log in SQLite, so that it can be stopped and restarted without losing
+    /// what it acknowledged.
+    pub fn start_durable() -> Self {
+        Self::launch(free_port(), true)
+    }
+
+    fn launch(port: u16, durable: bool) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("runnel-kafka-")
             .tempdir()
             .expect("create temp dir");
-        let url = format!("tcp://127.0.0.1:{port}");
         let log = dir.path().join("broker.log");
-        let out = std::fs::File::create(&log).expect("create broker log");
+        let mut broker = Self {
+            port,
+            child: None,
+            durable,
+            log,
+            dir,
+        };
+        broker.restart();
+        broker
+    }
+
+    /// Kills the broker (SIGKILL, as a crash); `restart` brings it back on the same port.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            signal(child.id(), "-CONT");
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the broker process (again), with the same port and storage.
+    pub fn restart(&mut self) {
+        self.stop();
+        let url = format!("tcp://127.0.0.1:{}", self.port);
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("open broker log");
+        // tansu resolves a sqlite:// path against its working directory.
+        let storage = if self.durable {
+            "sqlite://tansu.db"
+        } else {
+            "memory://tansu/"
+        };
         let child = Command::new(tansu_binary())
             .args([
                 "broker",
@@ -51,8 +95,9 @@ impl KafkaBroker {
                 "--advertised-listener-url",
                 &url,
             ])
-            .args(["--storage-engine", "memory://tansu/"])
+            .args(["--storage-engine", storage])
             .args(["--cluster-id", "runnel-test"])
+            .current_dir(self.dir.path())
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(out.try_clone().expect("log handle"))
@@ -61,22 +106,17 @@ impl KafkaBroker {
             .unwrap_or_else(|e| {
                 panic!(
                     "cannot start the Kafka broker {}: {e}; the test command installs it \
-                     (cargo install --locked tansu --features dynostore)",
+                     (cargo install --locked tansu --features dynostore,libsql)",
                     tansu_binary().display()
                 )
             });
-        let broker = Self {
-            port,
-            child,
-            log,
-            _dir: dir,
-        };
+        self.child = Some(child);
+        let port = self.port;
         wait_for(
             "the Kafka broker to listen",
             Duration::from_secs(30),
             || TcpStream::connect(("127.0.0.1", port)).ok(),
         );
-        broker
     }
 
     pub fn bootstrap(&self) -> String {
@@ -86,11 +126,15 @@ impl KafkaBroker {
     /// Freezes the broker (SIGSTOP): connections stay open but nothing answers, as a broker
     /// that hangs or a network that drops packets. In-memory storage survives.
     pub fn pause(&self) {
-        signal(self.child.id(), "-STOP");
+        if let Some(c) = &self.child {
+            signal(c.id(), "-STOP");
+        }
     }
 
     pub fn resume(&self) {
-        signal(self.child.id(), "-CONT");
+        if let Some(c) = &self.child {
+            signal(c.id(), "-CONT");
+        }
     }
 
     pub fn log_text(&self) -> String {
@@ -104,8 +148,6 @@ fn signal(pid: u32, sig: &str) {
 
 impl Drop for KafkaBroker {
     fn drop(&mut self) {
-        signal(self.child.id(), "-CONT");
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop();
     }
 }

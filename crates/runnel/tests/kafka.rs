@@ -175,27 +175,20 @@ fn postgres_to_kafka_to_file_matches_postgres_to_file() {
 const JAVA_PARTITIONS_OF_3: [i64; 20] =
     [0, 1, 0, 2, 2, 1, 0, 0, 0, 1, 1, 2, 0, 0, 0, 2, 0, 0, 2, 0];
 
-/// The broker is down for the first 30 s of changes: runnel stalls, says so, retries, and
-/// when the broker comes up every change is there, in per-key order, on the partition the Java
-/// client would pick. (A broker that is stopped and restarted needs durable storage; the
-/// in-memory tansu of the tests would come back empty, so the outage is a broker not yet up.)
-#[test]
-fn a_broker_down_for_30_s_loses_nothing_and_keys_land_on_java_partitions() {
-    let port = runnel_testkit::free_port();
-    let bootstrap = format!("127.0.0.1:{port}");
-    let pg = PgInstance::start();
+/// A database `shop` with table `t (id, v)` and a connector streaming it to `bootstrap`
+/// (3 partitions, schemas off).
+fn shop_to_kafka(pg: &PgInstance, dir: &std::path::Path, bootstrap: &str) -> Value {
     pg.create_database("shop");
     pg.psql(
         "shop",
         "CREATE TABLE t (id int PRIMARY KEY, v int NOT NULL)",
     );
-    let dir = tempfile::tempdir().unwrap();
     let mut cfg = pg_connector(
-        &pg,
+        pg,
         "shop",
         "shop",
         "shop",
-        &dir.path().join("unused"),
+        &dir.join("unused"),
         json!({"snapshot.mode": "no_data", "sink.type": "kafka",
                "sink.kafka.bootstrap.servers": bootstrap,
                "topic.creation.default.partitions": "3",
@@ -206,6 +199,65 @@ fn a_broker_down_for_30_s_loses_nothing_and_keys_land_on_java_partitions() {
         .as_object_mut()
         .unwrap()
         .remove("sink.file.path");
+    cfg
+}
+
+/// Waits until the slot's confirmed position reaches the last commit: runnel has every change
+/// acknowledged by Kafka.
+fn wait_acknowledged(pg: &PgInstance, runnel: &mut Runnel) {
+    let end = pg.query_value("shop", "SELECT pg_current_wal_lsn()::text");
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while pg.query_value(
+        "shop",
+        &format!("SELECT confirmed_flush_lsn >= '{end}' FROM pg_replication_slots WHERE slot_name = 'shop'"),
+    ) != "t"
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not acknowledged after the outage:\n{}",
+            runnel.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Every key 1..=20 of `t` went through v = 0, 1, …, `rounds` in that order (repeats allowed:
+/// at-least-once), on the partition the Java client picks.
+fn assert_every_change_in_key_order(all: &[Value], rounds: i64, log: &str) {
+    for r in all {
+        let id = json_of(&r["key_raw"])["id"].as_i64().unwrap();
+        assert_eq!(
+            r["partition"],
+            JAVA_PARTITIONS_OF_3[id as usize - 1],
+            "key {id}"
+        );
+    }
+    for id in 1..=20 {
+        let values: Vec<i64> = all
+            .iter()
+            .map(|r| (json_of(&r["key_raw"]), json_of(&r["value_raw"])))
+            .filter(|(k, _)| k["id"] == id)
+            .map(|(_, v)| v["after"]["v"].as_i64().unwrap())
+            .collect();
+        let mut dedup = values.clone();
+        dedup.dedup();
+        assert_eq!(
+            dedup,
+            (0..=rounds).collect::<Vec<_>>(),
+            "key {id}: {values:?}; log:\n{log}"
+        );
+    }
+}
+
+/// The broker is down for the first 30 s of changes: runnel stalls, says so, retries, and
+/// when the broker comes up every change is there, in per-key order, on the partition the Java
+/// client would pick.
+#[test]
+fn a_broker_down_for_30_s_loses_nothing_and_keys_land_on_java_partitions() {
+    let port = runnel_testkit::free_port();
+    let pg = PgInstance::start();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = shop_to_kafka(&pg, dir.path(), &format!("127.0.0.1:{port}"));
     let mut runnel = Runnel::start(dir.path(), &[cfg]);
     wait_slot_active(&pg, "shop", "shop", &mut runnel);
     pg.psql(
@@ -222,45 +274,53 @@ fn a_broker_down_for_30_s_loses_nothing_and_keys_land_on_java_partitions() {
         runnel.log_text()
     );
     let broker = KafkaBroker::start_on(port);
-    // Everything is acknowledged once the slot's confirmed position reaches the last commit.
-    let end = pg.query_value("shop", "SELECT pg_current_wal_lsn()::text");
-    let deadline = std::time::Instant::now() + Duration::from_secs(120);
-    while pg.query_value(
-        "shop",
-        &format!("SELECT confirmed_flush_lsn >= '{end}' FROM pg_replication_slots WHERE slot_name = 'shop'"),
-    ) != "t"
-    {
-        assert!(std::time::Instant::now() < deadline, "not acknowledged after the outage:\n{}", runnel.log_text());
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_acknowledged(&pg, &mut runnel);
     let all = kafka_records(&broker, "shop\\.public\\.t", 220);
     runnel.stop();
     let log = runnel.log_text();
     assert!(log.contains("WARN"), "the outage was not reported:\n{log}");
-    for r in &all {
-        let id = json_of(&r["key_raw"])["id"].as_i64().unwrap();
-        assert_eq!(
-            r["partition"],
-            JAVA_PARTITIONS_OF_3[id as usize - 1],
-            "key {id}"
-        );
+    assert_every_change_in_key_order(&all, 10, &log);
+}
+
+/// Mid-stream, the broker crashes (SIGKILL) and stays down for 30 s; during the outage runnel
+/// is killed too and restarted. When the broker is back (same storage) nothing is lost and
+/// each key's changes are in order: what was acknowledged before the crash is kept, the rest
+/// is sent again from the last committed position.
+#[test]
+fn a_broker_killed_mid_stream_and_runnel_killed_during_the_outage_lose_nothing() {
+    let mut broker = KafkaBroker::start_durable();
+    let pg = PgInstance::start();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = shop_to_kafka(&pg, dir.path(), &broker.bootstrap());
+    let mut runnel = Runnel::start(dir.path(), std::slice::from_ref(&cfg));
+    wait_slot_active(&pg, "shop", "shop", &mut runnel);
+    pg.psql(
+        "shop",
+        "INSERT INTO t SELECT g, 0 FROM generate_series(1, 20) g",
+    );
+    for round in 1..=13 {
+        if round == 4 {
+            broker.stop();
+        }
+        if round == 8 {
+            runnel.kill();
+            runnel = Runnel::start(dir.path(), std::slice::from_ref(&cfg));
+        }
+        pg.psql("shop", &format!("UPDATE t SET v = {round}"));
+        std::thread::sleep(Duration::from_millis(if round < 4 { 300 } else { 3000 }));
     }
-    // Every change of every key, in commit order (duplicates allowed, at-least-once).
-    for id in 1..=20 {
-        let values: Vec<i64> = all
-            .iter()
-            .map(|r| (json_of(&r["key_raw"]), json_of(&r["value_raw"])))
-            .filter(|(k, _)| k["id"] == id)
-            .map(|(_, v)| v["after"]["v"].as_i64().unwrap())
-            .collect();
-        let mut dedup = values.clone();
-        dedup.dedup();
-        assert_eq!(
-            dedup,
-            (0..=10).collect::<Vec<_>>(),
-            "key {id}: {values:?}; log:\n{log}"
-        );
-    }
+    assert!(
+        runnel.exited().is_none(),
+        "runnel gave up during the outage:\n{}",
+        runnel.log_text()
+    );
+    broker.restart();
+    wait_acknowledged(&pg, &mut runnel);
+    let all = kafka_records(&broker, "shop\\.public\\.t", 20 * 14);
+    runnel.stop();
+    let log = runnel.log_text();
+    assert!(log.contains("WARN"), "the outage was not reported:\n{log}");
+    assert_every_change_in_key_order(&all, 13, &log);
 }
 
 #[test]

@@ -1,4 +1,6 @@
 //! JSON-lines file sink: one file for all topics, records in source order; durable = fsynced.
+//! Batches are appended as they come and fsynced together when the pipeline settles (group
+//! commit): one fsync for everything queued, not one per transaction.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -11,6 +13,8 @@ pub struct FileSink {
     file: File,
     path: String,
     buf: Vec<u8>,
+    /// Batches appended since the last fsync.
+    unsynced: usize,
 }
 
 impl FileSink {
@@ -37,10 +41,13 @@ impl FileSink {
             file,
             path: path.display().to_string(),
             buf: Vec::with_capacity(1 << 20),
+            unsynced: 0,
         })
     }
 
-    pub fn write(&mut self, batch: &EncodedBatch) -> Result<()> {
+    /// Appends `batch` (not yet durable).
+    pub fn submit(&mut self, batch: &EncodedBatch) -> Result<()> {
+        self.unsynced += 1;
         if batch.records.is_empty() {
             return Ok(());
         }
@@ -48,7 +55,22 @@ impl FileSink {
         super::write_lines(batch, &mut self.buf);
         self.file
             .write_all(&self.buf)
-            .and_then(|_| self.file.sync_data())
             .map_err(|e| Error::sink(format!("writing {}: {e}", self.path)))
+    }
+
+    /// Makes every appended batch durable; returns how many there were.
+    pub fn settle(&mut self) -> Result<usize> {
+        if self.unsynced > 0 {
+            self.file
+                .sync_data()
+                .map_err(|e| Error::sink(format!("syncing {}: {e}", self.path)))?;
+        }
+        Ok(std::mem::take(&mut self.unsynced))
+    }
+
+    /// Appends `batch` and makes it durable.
+    pub fn write(&mut self, batch: &EncodedBatch) -> Result<()> {
+        self.submit(batch)?;
+        self.settle().map(drop)
     }
 }

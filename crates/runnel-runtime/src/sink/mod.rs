@@ -1,11 +1,15 @@
-//! Sinks of the standalone pipeline. `write` returns only when the batch is durable: after it,
-//! the batch's offset may be committed.
+//! Sinks of the standalone pipeline. The pipeline `submit`s batches in source order and then
+//! `settle`s: settle reports how many of the submitted batches, oldest first, are now durable,
+//! and only their offsets may be committed. Submitting does not wait for durability, so a sink
+//! can have many batches in flight (Kafka) or make several durable at once (one fsync).
 
 mod file;
 mod stdout;
 
 pub use file::FileSink;
 pub use stdout::StdoutSink;
+
+use std::time::Duration;
 
 use runnel_core::config::ConnectorConfig;
 use runnel_core::encode::EncodedBatch;
@@ -88,13 +92,28 @@ impl Sink {
         })
     }
 
-    /// Writes every record of `batch` and makes it durable.
-    pub fn write(&mut self, batch: &EncodedBatch) -> Result<()> {
+    /// Hands `batch` to the destination; it is not durable yet. May block while the sink's
+    /// own buffers are full (back-pressure).
+    pub fn submit(&mut self, batch: &EncodedBatch) -> Result<()> {
         match self {
-            Sink::Stdout(s) => s.write(batch),
-            Sink::File(s) => s.write(batch),
+            Sink::Stdout(s) => s.submit(batch),
+            Sink::File(s) => s.submit(batch),
             #[cfg(feature = "kafka")]
-            Sink::Kafka(s) => s.write(batch),
+            Sink::Kafka(s) => s.submit(batch),
+        }
+    }
+
+    /// Waits at most `wait` for progress, then returns how many submitted batches, in submit
+    /// order, became durable since the last call. An error means some batch will never be
+    /// durable: the connector must restart from its last committed offset.
+    pub fn settle(&mut self, wait: Duration) -> Result<usize> {
+        #[cfg(not(feature = "kafka"))]
+        let _ = wait;
+        match self {
+            Sink::Stdout(s) => s.settle(),
+            Sink::File(s) => s.settle(),
+            #[cfg(feature = "kafka")]
+            Sink::Kafka(s) => s.settle(wait),
         }
     }
 }
