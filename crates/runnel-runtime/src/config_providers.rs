@@ -145,7 +145,10 @@ impl ConfigProviders {
                 }
                 let path = Path::new(dir).join(file);
                 std::fs::read_to_string(&path).map_err(|e| {
-                    Error::config(format!("${{dir:{spec}}}: cannot read {}: {e}", path.display()))
+                    Error::config(format!(
+                        "${{dir:{spec}}}: cannot read {}: {e}",
+                        path.display()
+                    ))
                 })
             }
             _ => unreachable!("providers are checked by the caller"),
@@ -237,7 +240,11 @@ mod tests {
         std::fs::write(&props, "user=alice\n").unwrap();
         let c = config(&[("k", &format!("${{file:{}:pasword}}", props.display()))]);
         let e = ConfigProviders::default().resolve(&c).unwrap_err();
-        assert!(e.message().contains("has no key \"pasword\""), "{}", e.message());
+        assert!(
+            e.message().contains("has no key \"pasword\""),
+            "{}",
+            e.message()
+        );
         let only_env = ConfigProviders::from_list("env").unwrap();
         let e = only_env.resolve(&c).unwrap_err();
         assert!(e.message().contains("not enabled"), "{}", e.message());

@@ -4,6 +4,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -15,6 +16,7 @@ use runnel_postgres::{PostgresConfig, PostgresSource, RunEnd, SourceContext};
 use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{mpsc, watch};
 
+use crate::metrics::ConnectorMetrics;
 use crate::sink::Sink;
 use crate::state::StateStore;
 
@@ -72,15 +74,26 @@ struct Committer<'a> {
     store: &'a StateStore,
     name: &'a str,
     acked: &'a watch::Sender<Option<SourceOffset>>,
-    /// The offset of each submitted, not yet durable batch (None: a batch without one).
-    pending: VecDeque<Option<SourceOffset>>,
+    metrics: &'a ConnectorMetrics,
+    /// The offset (None: a batch without one) and record count of each submitted, not yet
+    /// durable batch.
+    pending: VecDeque<(Option<SourceOffset>, u64)>,
 }
 
 impl Committer<'_> {
     /// The oldest `durable` batches are durable: store the newest of their offsets and tell
     /// the source, which may then let the database recycle its log up to it.
-    fn commit(&mut self, durable: usize) -> Result<()> {
-        let newest = self.pending.drain(..durable).flatten().last();
+    fn commit(&mut self, durable: usize, took: Duration) -> Result<()> {
+        let mut records = 0;
+        let mut newest = None;
+        for (offset, n) in self.pending.drain(..durable) {
+            records += n;
+            if offset.is_some() {
+                newest = offset;
+            }
+        }
+        self.metrics
+            .durable(durable, records, took.as_micros() as u64);
         if let Some(offset) = newest {
             self.store.save_offset(self.name, &offset)?;
             let _ = self.acked.send(Some(offset));
@@ -157,11 +170,12 @@ pub async fn run_connector(
     prepared: &Prepared,
     store: &StateStore,
     shutdown: watch::Receiver<bool>,
+    metrics: &Arc<ConnectorMetrics>,
 ) -> Result<RunEnd> {
     let (pg, encoder) = match &prepared.role {
         Role::Source { pg, encoder } => (pg, encoder),
         #[cfg(feature = "kafka")]
-        Role::KafkaSink => return crate::sink_connector::run(prepared, shutdown).await,
+        Role::KafkaSink => return crate::sink_connector::run(prepared, shutdown, metrics).await,
     };
     let name = prepared.config.name.clone();
     let mut sink = Sink::from_config(&prepared.config, &prepared.worker)?;
@@ -176,11 +190,16 @@ pub async fn run_connector(
     let sink_store = store.clone();
     let sink_name = name.clone();
     let sink_shutdown = shutdown.clone();
+    let metrics = metrics.clone();
+    metrics
+        .queue_capacity
+        .store(queue as u64, Ordering::Relaxed);
     let sink_thread = tokio::task::spawn_blocking(move || -> Result<()> {
         let mut committer = Committer {
             store: &sink_store,
             name: &sink_name,
             acked: &acked_tx,
+            metrics: &metrics,
             pending: VecDeque::new(),
         };
         let mut encoded = EncodedBatch::default();
@@ -207,9 +226,13 @@ pub async fn run_connector(
                 encoded.clear();
                 encoder.encode(&batch, &mut encoded)?;
                 sink.submit(&encoded)?;
-                committer.pending.push_back(encoded.offset.take());
+                metrics.submitted(&encoded);
+                committer
+                    .pending
+                    .push_back((encoded.offset.take(), encoded.records.len() as u64));
                 taken += 1;
             }
+            metrics.queue_len.store(rx.len() as u64, Ordering::Relaxed);
             if committer.pending.is_empty() {
                 continue;
             }
@@ -218,8 +241,9 @@ pub async fn run_connector(
             } else {
                 Duration::ZERO
             };
+            let started = Instant::now();
             let durable = sink.settle(wait)?;
-            committer.commit(durable)?;
+            committer.commit(durable, started.elapsed().saturating_sub(wait))?;
             // Stopping (not failing): give what is in flight a moment, as Kafka Connect's
             // task.shutdown.graceful.timeout.ms; what is left is sent again after a restart.
             if !open && *sink_shutdown.borrow() && !committer.pending.is_empty() {
@@ -272,12 +296,13 @@ pub async fn supervise(
     prepared: Arc<Prepared>,
     store: StateStore,
     shutdown: watch::Receiver<bool>,
+    metrics: Arc<ConnectorMetrics>,
 ) -> Result<()> {
     let name = prepared.config.name.clone();
     let mut backoff = Duration::from_millis(500);
     loop {
         store.set_status(&name, "RUNNING", None)?;
-        let result = run_connector(&prepared, &store, shutdown.clone()).await;
+        let result = run_connector(&prepared, &store, shutdown.clone(), &metrics).await;
         if *shutdown.borrow() {
             store.set_status(&name, "STOPPED", None)?;
             return result.map(drop);
@@ -293,6 +318,8 @@ pub async fn supervise(
                 return Ok(());
             }
             Err(e) if e.is_transient() => {
+                metrics.errors.fetch_add(1, Ordering::Relaxed);
+                metrics.restarts.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(connector = %name, "{e}; retrying in {backoff:?}");
                 store.set_status(&name, "RESTARTING", Some(e.message()))?;
                 let mut sd = shutdown.clone();
@@ -303,6 +330,7 @@ pub async fn supervise(
                 backoff = (backoff * 2).min(Duration::from_secs(30));
             }
             Err(e) => {
+                metrics.errors.fetch_add(1, Ordering::Relaxed);
                 store.set_status(&name, "FAILED", Some(e.message()))?;
                 return Err(e.context(format!("connector \"{name}\"")));
             }

@@ -18,8 +18,10 @@ use runnel_kafka::{KafkaSource, PendingOffsets, SinkConnectorConfig};
 use runnel_postgres::RunEnd;
 use tokio::sync::watch;
 
+use crate::metrics::ConnectorMetrics;
 use crate::pipeline::{Prepared, WorkerSettings};
 use crate::sink::FileSink;
+use std::sync::Arc;
 
 pub const FILE_SINK_CLASS: &str = "io.runnel.connect.file.FileSinkConnector";
 
@@ -29,7 +31,7 @@ const FILE_SINK_KEYS: &[runnel_core::config::ConfigKey] = &[runnel_core::config:
     "The JSON-lines file the records are appended to.",
 )];
 
-fn spec() -> ConfigSpec {
+pub fn spec() -> ConfigSpec {
     ConfigSpec {
         keys: &[SINK_CONNECTOR_KEYS, FILE_SINK_KEYS, CONNECT_COMMON_KEYS],
         prefixes: &[CONNECT_COMMON_PREFIXES],
@@ -67,8 +69,13 @@ pub fn validate(config: &ConnectorConfig, worker: &WorkerSettings) -> Result<()>
 }
 
 /// Runs the consume → write → commit loop until `shutdown`.
-pub async fn run(prepared: &Prepared, shutdown: watch::Receiver<bool>) -> Result<RunEnd> {
+pub async fn run(
+    prepared: &Prepared,
+    shutdown: watch::Receiver<bool>,
+    metrics: &Arc<ConnectorMetrics>,
+) -> Result<RunEnd> {
     let config = prepared.config.clone();
+    let metrics = metrics.clone();
     let worker = prepared.worker.clone();
     tokio::task::spawn_blocking(move || -> Result<RunEnd> {
         let path = config.get("file").unwrap_or_default().to_string();
@@ -82,7 +89,17 @@ pub async fn run(prepared: &Prepared, shutdown: watch::Receiver<bool>) -> Result
             }
             batch.clear();
             source.poll_batch(&mut batch, &mut pending, 4096, Duration::from_millis(200))?;
-            sink.write(&batch)?;
+            if !batch.records.is_empty() {
+                metrics.submitted(&batch);
+                let started = std::time::Instant::now();
+                sink.write(&batch)?;
+                metrics.durable(
+                    1,
+                    batch.records.len() as u64,
+                    started.elapsed().as_micros() as u64,
+                );
+            }
+            // Also after a batch of only dead-lettered records: they are handled too.
             source.commit(&mut pending)?;
         }
     })

@@ -41,7 +41,9 @@ impl StateStore {
              CREATE TABLE IF NOT EXISTS offsets (
                  name TEXT PRIMARY KEY, offset TEXT NOT NULL, updated_at INTEGER NOT NULL);
              CREATE TABLE IF NOT EXISTS status (
-                 name TEXT PRIMARY KEY, state TEXT NOT NULL, trace TEXT, updated_at INTEGER NOT NULL);",
+                 name TEXT PRIMARY KEY, state TEXT NOT NULL, trace TEXT, updated_at INTEGER NOT NULL);
+             CREATE TABLE IF NOT EXISTS targets (
+                 name TEXT PRIMARY KEY, state TEXT NOT NULL, updated_at INTEGER NOT NULL);",
         )
         .map_err(db_err("initialising"))?;
         Ok(Self {
@@ -66,6 +68,55 @@ impl StateStore {
             )
             .map(drop)
             .map_err(db_err("saving a config"))
+        })
+    }
+
+    /// Every stored connector config (as `{"name", "config"}` JSON), by name.
+    pub fn configs(&self) -> Result<Vec<(String, String)>> {
+        self.with(|c| {
+            let mut stmt = c
+                .prepare("SELECT name, config FROM connectors ORDER BY name")
+                .map_err(db_err("listing configs"))?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(db_err("listing configs"))?;
+            rows.collect::<std::result::Result<_, _>>()
+                .map_err(db_err("listing configs"))
+        })
+    }
+
+    /// Forgets a connector: config, offset, status and target state.
+    pub fn delete_connector(&self, name: &str) -> Result<()> {
+        self.with(|c| {
+            for table in ["connectors", "offsets", "status", "targets"] {
+                c.execute(&format!("DELETE FROM {table} WHERE name = ?1"), [name])
+                    .map_err(db_err("deleting a connector"))?;
+            }
+            Ok(())
+        })
+    }
+
+    /// The state a connector should be in (`STARTED`, `PAUSED`, `STOPPED`), as Kafka Connect's
+    /// target states.
+    pub fn set_target(&self, name: &str, state: &str) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO targets (name, state, updated_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(name) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+                params![name, state, now()],
+            )
+            .map(drop)
+            .map_err(db_err("saving a target state"))
+        })
+    }
+
+    pub fn target(&self, name: &str) -> Result<Option<String>> {
+        self.with(|c| {
+            c.query_row("SELECT state FROM targets WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(db_err("reading a target state"))
         })
     }
 

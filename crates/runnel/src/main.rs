@@ -10,6 +10,8 @@ use runnel_core::{Error, ErrorKind};
 use runnel_runtime::{StateStore, WorkerSettings, prepare, supervise};
 use tokio::sync::watch;
 
+mod worker_cmd;
+
 #[derive(Parser)]
 #[command(
     name = "runnel",
@@ -36,20 +38,49 @@ enum Command {
         #[arg(long, env = "RUNNEL_BOOTSTRAP_SERVERS")]
         bootstrap_servers: Option<String>,
     },
+    /// Run the worker: Kafka Connect's REST API, connectors added and managed through it,
+    /// state kept across restarts.
+    Worker {
+        /// A Kafka Connect worker properties file (listeners, bootstrap.servers,
+        /// config.providers, runnel.*).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Address of the REST API [default: 127.0.0.1:8083].
+        #[arg(long, env = "RUNNEL_LISTEN")]
+        listen: Option<String>,
+        /// Where configs, offsets and status are kept [default: runnel-state].
+        #[arg(long, env = "RUNNEL_STATE_DIR")]
+        state_dir: Option<PathBuf>,
+        /// The Kafka cluster connectors write to and read from by default.
+        #[arg(long, env = "RUNNEL_BOOTSTRAP_SERVERS")]
+        bootstrap_servers: Option<String>,
+        /// Require `Authorization: Bearer <token>` on every request but /health.
+        #[arg(long, env = "RUNNEL_AUTH_TOKEN", hide_env_values = true)]
+        auth_token: Option<String>,
+        /// Serve only GET requests.
+        #[arg(long)]
+        read_only: bool,
+    },
     /// Verify a connector config and every prerequisite on its database.
     Check { connector: PathBuf },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("RUNNEL_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+    use tracing_subscriber::prelude::*;
+    let root_level = std::env::var("RUNNEL_LOG").unwrap_or_else(|_| "info".into());
+    let filter = tracing_subscriber::EnvFilter::try_new(&root_level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Reloadable, so the worker's /admin/loggers can change levels at run time.
+    let (filter, reload) = tracing_subscriber::reload::Layer::new(filter);
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_target(false)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
         )
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -70,6 +101,27 @@ fn main() -> ExitCode {
             } => {
                 let worker = WorkerSettings { bootstrap_servers };
                 run(connectors, state_dir, worker).await
+            }
+            Command::Worker {
+                config,
+                listen,
+                state_dir,
+                bootstrap_servers,
+                auth_token,
+                read_only,
+            } => {
+                let args = worker_cmd::WorkerArgs {
+                    config,
+                    listen,
+                    state_dir,
+                    bootstrap_servers,
+                    auth_token,
+                    read_only,
+                };
+                let logs = Arc::new(worker_cmd::Loggers::new(reload, &root_level));
+                worker_cmd::run(args, logs)
+                    .await
+                    .map(|()| ExitCode::SUCCESS)
             }
             Command::Check { connector } => check(connector).await,
         }
@@ -111,7 +163,12 @@ async fn run(
             &serde_json::json!({"name": config.name, "config": config.props}),
         )
         .unwrap_or_default();
-        let p = prepare(config, &worker).map_err(|e| e.context(path.display()))?;
+        // Secrets (${env:…}, ${file:…}, ${dir:…}) are resolved for the run only; the state
+        // store keeps the placeholders.
+        let resolved = runnel_runtime::config_providers::ConfigProviders::default()
+            .resolve(&config)
+            .map_err(|e| e.context(path.display()))?;
+        let p = prepare(resolved, &worker).map_err(|e| e.context(path.display()))?;
         prepared.push((Arc::new(p), text));
     }
     let store = StateStore::open(&state_dir)?;
@@ -126,7 +183,12 @@ async fn run(
     });
     let mut tasks = tokio::task::JoinSet::new();
     for (p, _) in prepared {
-        tasks.spawn(supervise(p, store.clone(), stop_rx.clone()));
+        tasks.spawn(supervise(
+            p,
+            store.clone(),
+            stop_rx.clone(),
+            Default::default(),
+        ));
     }
     let mut failed = None;
     while let Some(done) = tasks.join_next().await {
@@ -146,7 +208,7 @@ async fn run(
     })
 }
 
-async fn wait_for_signal() {
+pub(crate) async fn wait_for_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

@@ -7,3 +7,4 @@ mod cli;
 mod conformance;
 mod kafka;
 mod streaming;
+mod worker;

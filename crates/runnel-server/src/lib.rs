@@ -1,0 +1,128 @@
+//! The worker's HTTP API: Kafka Connect's REST paths, status codes and JSON shapes (so curl
+//! scripts, Kafka Connect UIs and operators work unchanged), plus `/metrics` (Prometheus) and
+//! `/health`.
+
+mod admin;
+mod auth;
+mod connectors;
+mod error;
+mod metrics;
+mod plugins;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::middleware;
+use axum::routing::{get, post, put};
+use runnel_runtime::Worker;
+use tokio::net::TcpListener;
+
+pub use admin::LogControl;
+pub use error::ApiError;
+
+/// How the API checks callers.
+#[derive(Clone)]
+pub enum Auth {
+    Bearer(String),
+    Basic { user: String, password: String },
+}
+
+#[derive(Clone)]
+pub struct ServerOptions {
+    pub auth: Option<Auth>,
+    /// Serve only GET requests.
+    pub read_only: bool,
+    pub logs: Arc<dyn LogControl>,
+}
+
+#[derive(Clone)]
+pub(crate) struct AppState {
+    worker: Arc<Worker>,
+    options: Arc<ServerOptions>,
+}
+
+/// The API's routes over `worker`.
+pub fn router(worker: Arc<Worker>, options: ServerOptions) -> Router {
+    let state = AppState {
+        worker,
+        options: Arc::new(options),
+    };
+    let c = "/connectors/{name}";
+    Router::new()
+        .route("/", get(admin::root))
+        .route("/health", get(admin::health))
+        .route("/metrics", get(metrics::render))
+        .route(
+            "/connectors",
+            get(connectors::list).post(connectors::create),
+        )
+        .route(c, get(connectors::info).delete(connectors::delete))
+        .route(
+            &format!("{c}/config"),
+            get(connectors::get_config)
+                .put(connectors::put_config)
+                .patch(connectors::patch_config),
+        )
+        .route(&format!("{c}/status"), get(connectors::status))
+        .route(&format!("{c}/tasks"), get(connectors::tasks))
+        .route(
+            &format!("{c}/tasks/{{task}}/status"),
+            get(connectors::task_status),
+        )
+        .route(
+            &format!("{c}/tasks/{{task}}/restart"),
+            post(connectors::restart_task),
+        )
+        .route(&format!("{c}/pause"), put(connectors::pause))
+        .route(&format!("{c}/resume"), put(connectors::resume))
+        .route(&format!("{c}/stop"), put(connectors::stop))
+        .route(&format!("{c}/restart"), post(connectors::restart))
+        .route(
+            &format!("{c}/offsets"),
+            get(connectors::offsets)
+                .patch(connectors::alter_offsets)
+                .delete(connectors::reset_offsets),
+        )
+        .route(&format!("{c}/topics"), get(connectors::topics))
+        .route(&format!("{c}/topics/reset"), put(connectors::reset_topics))
+        .route("/connector-plugins", get(plugins::list))
+        .route(
+            "/connector-plugins/{plugin}/config",
+            get(plugins::config_defs),
+        )
+        .route(
+            "/connector-plugins/{plugin}/config/validate",
+            put(plugins::validate),
+        )
+        .route("/admin/loggers", get(admin::loggers))
+        .route(
+            "/admin/loggers/{logger}",
+            get(admin::logger).put(admin::set_logger),
+        )
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "HTTP 404 Not Found") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "HTTP 405 Method Not Allowed",
+            )
+        })
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::read_only,
+        ))
+        .layer(middleware::from_fn_with_state(state.clone(), auth::check))
+        .with_state(state)
+}
+
+/// Serves `router` on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

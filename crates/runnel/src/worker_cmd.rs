@@ -1,0 +1,300 @@
+//! `runnel worker`: the long-running process with Kafka Connect's REST API.
+//!
+//! Its config file is a Kafka Connect worker properties file (`connect-standalone.properties`
+//! style), so an existing one mostly works: `listeners`, `bootstrap.servers` and
+//! `config.providers` are used; Kafka Connect keys that have no meaning for runnel (converters
+//! are per connector here, storage is embedded) are accepted and logged; anything else is an
+//! error with a suggestion. runnel's own keys start with `runnel.`. Flags and environment
+//! variables override the file.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use runnel_core::Error;
+use runnel_runtime::config_providers::ConfigProviders;
+use runnel_runtime::{StateStore, Worker, WorkerSettings};
+use runnel_server::{Auth, LogControl, ServerOptions};
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::reload::Handle;
+
+/// Keys of a Kafka Connect worker config that runnel reads.
+const USED: &[&str] = &[
+    "listeners",
+    "rest.host.name",
+    "rest.port",
+    "bootstrap.servers",
+    "config.providers",
+    "runnel.state.dir",
+    "runnel.auth.token",
+    "runnel.auth.basic.user",
+    "runnel.auth.basic.password",
+    "runnel.read.only",
+];
+
+/// Kafka Connect worker keys (and prefixes) that do not apply to runnel: accepted, logged.
+const IGNORED: &[&str] = &[
+    "group.id",
+    "key.converter",
+    "value.converter",
+    "internal.",
+    "offset.",
+    "config.storage.",
+    "status.storage.",
+    "plugin.path",
+    "plugin.discovery",
+    "rest.advertised.",
+    "task.shutdown.graceful.timeout.ms",
+    "connector.client.config.override.policy",
+    "producer.",
+    "consumer.",
+    "admin.",
+    "config.providers.",
+    "topic.creation.enable",
+    "exactly.once.source.support",
+    "client.id",
+];
+
+#[derive(Debug, Default)]
+pub(crate) struct WorkerArgs {
+    pub config: Option<PathBuf>,
+    pub listen: Option<String>,
+    pub state_dir: Option<PathBuf>,
+    pub bootstrap_servers: Option<String>,
+    pub auth_token: Option<String>,
+    pub read_only: bool,
+}
+
+struct Settings {
+    listen: String,
+    state_dir: PathBuf,
+    bootstrap_servers: Option<String>,
+    providers: ConfigProviders,
+    auth: Option<Auth>,
+    read_only: bool,
+}
+
+fn read_config(path: &PathBuf) -> Result<BTreeMap<String, String>, Error> {
+    let file = std::fs::File::open(path)
+        .map_err(|e| Error::config(format!("cannot read {}: {e}", path.display())))?;
+    let props: BTreeMap<String, String> = java_properties::read(std::io::BufReader::new(file))
+        .map_err(|e| {
+            Error::config(format!(
+                "{}: not a worker properties file: {e}",
+                path.display()
+            ))
+        })?
+        .into_iter()
+        .collect();
+    for key in props.keys() {
+        if USED.contains(&key.as_str()) {
+            continue;
+        }
+        if IGNORED
+            .iter()
+            .any(|i| key == i || (i.ends_with('.') && key.starts_with(i)))
+        {
+            tracing::info!("worker config: {key} does not apply to runnel; ignored");
+            continue;
+        }
+        let hint = USED
+            .iter()
+            .map(|u| (runnel_core::config::edit_distance(key, u), u))
+            .min()
+            .filter(|(d, _)| *d <= 3)
+            .map(|(_, u)| format!(": did you mean \"{u}\"?"))
+            .unwrap_or_else(|| format!(": runnel's worker keys are {}", USED.join(", ")));
+        return Err(Error::config(format!(
+            "{}: unknown worker config key \"{key}\"{hint}",
+            path.display()
+        )));
+    }
+    Ok(props)
+}
+
+/// `listeners=http://host:port` → `host:port`.
+fn listen_address(listeners: &str) -> Result<String, Error> {
+    let first = listeners.split(',').next().unwrap_or_default().trim();
+    if let Some(rest) = first.strip_prefix("https://") {
+        return Err(Error::config(format!(
+            "listeners: https://{rest}: TLS on the listener is not supported yet; put a TLS \
+             proxy in front, or listen on http:// on 127.0.0.1"
+        )));
+    }
+    let addr = first.strip_prefix("http://").unwrap_or(first);
+    Ok(addr.trim_end_matches('/').to_string())
+}
+
+fn settings(args: WorkerArgs) -> Result<Settings, Error> {
+    let file = match &args.config {
+        Some(p) => read_config(p)?,
+        None => BTreeMap::new(),
+    };
+    let from_file_listen = match (file.get("listeners"), file.get("rest.port")) {
+        (Some(l), _) => Some(listen_address(l)?),
+        (None, Some(port)) => Some(format!(
+            "{}:{port}",
+            file.get("rest.host.name")
+                .map(String::as_str)
+                .unwrap_or("127.0.0.1")
+        )),
+        _ => None,
+    };
+    let listen = args
+        .listen
+        .or(from_file_listen)
+        .unwrap_or_else(|| "127.0.0.1:8083".into());
+    let providers = match file.get("config.providers") {
+        Some(list) => ConfigProviders::from_list(list)?,
+        None => ConfigProviders::default(),
+    };
+    let basic = match (
+        file.get("runnel.auth.basic.user"),
+        file.get("runnel.auth.basic.password"),
+    ) {
+        (Some(user), Some(password)) => Some(Auth::Basic {
+            user: user.clone(),
+            password: password.clone(),
+        }),
+        (None, None) => None,
+        _ => {
+            return Err(Error::config(
+                "worker config: set both runnel.auth.basic.user and runnel.auth.basic.password",
+            ));
+        }
+    };
+    let auth = args
+        .auth_token
+        .or_else(|| file.get("runnel.auth.token").cloned())
+        .map(Auth::Bearer)
+        .or(basic);
+    let read_only = args.read_only
+        || file
+            .get("runnel.read.only")
+            .and_then(|v| runnel_core::config::parse_bool(v))
+            .unwrap_or(false);
+    Ok(Settings {
+        listen,
+        state_dir: args
+            .state_dir
+            .or_else(|| file.get("runnel.state.dir").map(PathBuf::from))
+            .unwrap_or_else(|| "runnel-state".into()),
+        bootstrap_servers: args
+            .bootstrap_servers
+            .or_else(|| file.get("bootstrap.servers").cloned()),
+        providers,
+        auth,
+        read_only,
+    })
+}
+
+/// `/admin/loggers` over the process's `EnvFilter`: `root` is the default level, any other
+/// logger name is a tracing target (`runnel_postgres`, or with dots: `runnel_postgres.source`).
+pub(crate) struct Loggers {
+    handle: Handle<EnvFilter, tracing_subscriber::Registry>,
+    levels: Mutex<BTreeMap<String, String>>,
+}
+
+impl Loggers {
+    pub(crate) fn new(handle: Handle<EnvFilter, tracing_subscriber::Registry>, root: &str) -> Self {
+        let mut levels = BTreeMap::new();
+        levels.insert("root".to_string(), root.to_ascii_uppercase());
+        Self {
+            handle,
+            levels: Mutex::new(levels),
+        }
+    }
+}
+
+impl LogControl for Loggers {
+    fn levels(&self) -> Vec<(String, String)> {
+        let levels = self.levels.lock().map(|l| l.clone()).unwrap_or_default();
+        let mut out: Vec<(String, String)> = levels
+            .iter()
+            .filter(|(k, _)| *k == "root")
+            .chain(levels.iter().filter(|(k, _)| *k != "root"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        out.dedup();
+        out
+    }
+
+    fn set(&self, logger: &str, level: &str) -> Result<Vec<String>, String> {
+        if tracing_level(level).is_none() {
+            return Err(format!(
+                "Invalid log level '{level}': expected TRACE, DEBUG, INFO, WARN, ERROR, FATAL or OFF"
+            ));
+        }
+        let mut levels = self.levels.lock().map_err(|_| "logger state poisoned")?;
+        let mut next = levels.clone();
+        next.insert(logger.to_string(), level.to_ascii_uppercase());
+        let mut directives = Vec::new();
+        for (name, lvl) in &next {
+            let lvl = tracing_level(lvl).unwrap_or("info");
+            if name == "root" {
+                directives.insert(0, lvl.to_string());
+            } else {
+                directives.push(format!("{}={lvl}", name.replace('.', "::")));
+            }
+        }
+        let filter = EnvFilter::try_new(directives.join(","))
+            .map_err(|e| format!("Invalid logger name '{logger}': {e}"))?;
+        self.handle
+            .reload(filter)
+            .map_err(|e| format!("cannot change the log level: {e}"))?;
+        *levels = next;
+        Ok(vec![logger.to_string()])
+    }
+}
+
+/// Kafka Connect's (log4j) level names → tracing's.
+fn tracing_level(level: &str) -> Option<&'static str> {
+    Some(match level.to_ascii_uppercase().as_str() {
+        "TRACE" => "trace",
+        "DEBUG" => "debug",
+        "INFO" => "info",
+        "WARN" => "warn",
+        "ERROR" | "FATAL" => "error",
+        "OFF" => "off",
+        _ => return None,
+    })
+}
+
+pub(crate) async fn run(args: WorkerArgs, logs: Arc<Loggers>) -> Result<(), Error> {
+    let s = settings(args)?;
+    let store = StateStore::open(&s.state_dir)?;
+    let listener = tokio::net::TcpListener::bind(&s.listen)
+        .await
+        .map_err(|e| Error::config(format!("cannot listen on {}: {e}", s.listen)))?;
+    let local = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_else(|_| s.listen.clone());
+    let worker = Worker::open(
+        store,
+        WorkerSettings {
+            bootstrap_servers: s.bootstrap_servers,
+        },
+        s.providers,
+        local.clone(),
+    )
+    .await
+    .map_err(|e| Error::state(e.to_string()))?;
+    let router = runnel_server::router(
+        worker.clone(),
+        ServerOptions {
+            auth: s.auth,
+            read_only: s.read_only,
+            logs,
+        },
+    );
+    // Printed (not only logged) so scripts and tests can find a port chosen by the OS.
+    println!("runnel worker listening on http://{local}");
+    tracing::info!(listen = %local, "worker started");
+    runnel_server::serve(listener, router, crate::wait_for_signal())
+        .await
+        .map_err(|e| Error::internal(format!("HTTP server: {e}")))?;
+    tracing::info!("stopping connectors: committing what is durable");
+    worker.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,476 @@
+//! `runnel worker`: Kafka Connect's REST API against a running worker, checked endpoint by
+//! endpoint for the status codes and JSON shapes Kafka Connect documents; secrets masked; a
+//! failing connector beside a healthy one; configs, target states and offsets across a restart.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+/// A running `runnel worker`; killed and reaped on drop.
+struct WorkerProcess {
+    child: Option<Child>,
+    base: String,
+    log: std::path::PathBuf,
+    token: Option<String>,
+}
+
+impl WorkerProcess {
+    fn start(dir: &Path, port: u16, args: &[&str]) -> Self {
+        let log = dir.join("worker.log");
+        let log_file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_runnel"))
+            .arg("worker")
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .arg("--state-dir")
+            .arg(dir.join("state"))
+            .args(args)
+            .env("RUNNEL_LOG", "info")
+            .env("RUNNEL_TEST_SECRET", "hunter2-secret")
+            .env_remove("RUNNEL_AUTH_TOKEN")
+            .stdout(Stdio::null())
+            .stderr(log_file)
+            .spawn()
+            .expect("spawn runnel worker");
+        let token = args
+            .iter()
+            .position(|a| *a == "--auth-token")
+            .map(|i| args[i + 1].to_string());
+        let w = Self {
+            child: Some(child),
+            base: format!("http://127.0.0.1:{port}"),
+            log,
+            token,
+        };
+        wait_for("the worker to answer", Duration::from_secs(30), || {
+            (w.call("GET", "/health", None).0 == 200).then_some(())
+        });
+        w
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// One request; returns the status and the JSON body (Null when empty).
+    fn call(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+            .into();
+        let url = format!("{}{path}", self.base);
+        let auth = self.token.as_ref().map(|t| format!("Bearer {t}"));
+        let body_text = body.map(|b| b.to_string()).unwrap_or_default();
+        macro_rules! with_auth {
+            ($req:expr) => {{
+                let r = $req.header("Content-Type", "application/json");
+                match &auth {
+                    Some(a) => r.header("Authorization", a.as_str()),
+                    None => r,
+                }
+            }};
+        }
+        let result = match method {
+            "GET" => with_auth!(agent.get(&url)).call(),
+            "DELETE" => with_auth!(agent.delete(&url)).call(),
+            "POST" => with_auth!(agent.post(&url)).send(body_text.as_bytes()),
+            "PUT" => with_auth!(agent.put(&url)).send(body_text.as_bytes()),
+            "PATCH" => with_auth!(agent.patch(&url)).send(body_text.as_bytes()),
+            _ => unreachable!(),
+        };
+        let Ok(mut resp) = result else {
+            return (0, Value::Null);
+        };
+        let status = resp.status().as_u16();
+        let text = resp.body_mut().read_to_string().unwrap_or_default();
+        let json = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, json)
+    }
+
+    fn ok(&self, method: &str, path: &str, body: Option<&Value>, want: u16) -> Value {
+        let (status, json) = self.call(method, path, body);
+        assert_eq!(
+            status,
+            want,
+            "{method} {path} answered {json}; log:\n{}",
+            self.log_text()
+        );
+        json
+    }
+
+    fn task_state(&self, name: &str) -> String {
+        let s = self.ok("GET", &format!("/connectors/{name}/status"), None, 200);
+        s["tasks"][0]["state"]
+            .as_str()
+            .unwrap_or("none")
+            .to_string()
+    }
+
+    fn wait_task_state(&self, name: &str, state: &str) {
+        wait_for(
+            &format!("{name}'s task to be {state}"),
+            Duration::from_secs(60),
+            || (self.task_state(name) == state).then_some(()),
+        );
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &c.id().to_string()])
+                .status();
+            wait_for("the worker to stop", Duration::from_secs(30), || {
+                c.try_wait().ok().flatten()
+            });
+        }
+    }
+}
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn wait_file(path: &Path, what: &str, pred: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    wait_for(what, Duration::from_secs(60), || {
+        let recs = records(path);
+        pred(&recs).then_some(recs)
+    })
+}
+
+fn has_row(recs: &[Value], id: i64) -> bool {
+    recs.iter().any(|r| r["value"]["after"]["id"] == id)
+}
+
+#[test]
+fn the_rest_api_manages_connectors_as_kafka_connect_does() {
+    let pg = PgInstance::start();
+    pg.create_database("shop");
+    pg.psql(
+        "shop",
+        "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (1, 'one');",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("shop.jsonl");
+    let port = runnel_testkit::free_port();
+    let mut w = WorkerProcess::start(dir.path(), port, &[]);
+
+    // GET /, plugins, their config definitions.
+    let root = w.ok("GET", "/", None, 200);
+    assert!(root["version"].is_string() && root.get("commit").is_some());
+    let plugins = w.ok("GET", "/connector-plugins", None, 200);
+    assert!(plugins.as_array().unwrap().iter().any(|p| p["class"]
+        == "io.debezium.connector.postgresql.PostgresConnector"
+        && p["type"] == "source"));
+    let defs = w.ok(
+        "GET",
+        "/connector-plugins/PostgresConnector/config",
+        None,
+        200,
+    );
+    let hostname = defs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "database.hostname")
+        .expect("database.hostname defined");
+    for field in [
+        "type",
+        "required",
+        "default_value",
+        "importance",
+        "documentation",
+        "order",
+    ] {
+        assert!(hostname.get(field).is_some(), "definition lacks {field}");
+    }
+
+    // A config whose password comes from the environment (config provider).
+    let cfg = pg_connector(
+        &pg,
+        "shop",
+        "shop",
+        "shop",
+        &out,
+        json!({"database.password": "${env:RUNNEL_TEST_SECRET}",
+               "key.converter.schemas.enable": "false", "value.converter.schemas.enable": "false"}),
+    );
+
+    // Validation in Kafka Connect's shape: a misspelled key is an error; the password hidden.
+    let mut bad = cfg["config"].clone();
+    bad["slot.nme"] = json!("x");
+    bad["database.password"] = json!("plain-secret");
+    let v = w.ok(
+        "PUT",
+        "/connector-plugins/io.debezium.connector.postgresql.PostgresConnector/config/validate",
+        Some(&bad),
+        200,
+    );
+    assert_eq!(v["error_count"], 1, "{v}");
+    let entry = |name: &str| -> Value {
+        v["configs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["value"]["name"] == name)
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    assert_eq!(entry("database.password")["value"]["value"], "[hidden]");
+    assert_eq!(entry("database.password")["definition"]["type"], "PASSWORD");
+    let misspelled = entry("slot.nme");
+    assert!(
+        misspelled["value"]["errors"][0]
+            .as_str()
+            .unwrap()
+            .contains("did you mean \"slot.name\""),
+        "{misspelled}"
+    );
+    assert!(!v.to_string().contains("plain-secret"));
+
+    // POST /connectors: 400 for an invalid config, 201 for a good one, 409 for a duplicate.
+    let e = w.ok(
+        "POST",
+        "/connectors",
+        Some(&json!({"name": "shop", "config": bad})),
+        400,
+    );
+    assert_eq!(e["error_code"], 400);
+    assert!(e["message"].as_str().unwrap().contains("slot.nme"));
+    let created = w.ok("POST", "/connectors", Some(&cfg), 201);
+    assert_eq!(created["name"], "shop");
+    assert_eq!(created["type"], "source");
+    assert_eq!(created["tasks"], json!([{"connector": "shop", "task": 0}]));
+    assert_eq!(created["config"]["name"], "shop");
+    let dup = w.ok("POST", "/connectors", Some(&cfg), 409);
+    assert_eq!(dup["message"], "Connector shop already exists");
+
+    // It runs: the snapshot and a change reach the file.
+    w.wait_task_state("shop", "RUNNING");
+    wait_file(&out, "the snapshot", |r| has_row(r, 1));
+    pg.psql("shop", "INSERT INTO t VALUES (2, 'two')");
+    wait_file(&out, "a streamed insert", |r| has_row(r, 2));
+
+    // A failing connector beside it (nothing listens on its port) never disturbs it.
+    let dead_port = runnel_testkit::free_port();
+    let mut failing = pg_connector(
+        &pg,
+        "broken",
+        "shop",
+        "broken",
+        &dir.path().join("broken.jsonl"),
+        json!({"database.port": dead_port.to_string()}),
+    );
+    failing["initial_state"] = json!("RUNNING");
+    w.ok("POST", "/connectors", Some(&failing), 201);
+    wait_for(
+        "the broken connector to report its error",
+        Duration::from_secs(60),
+        || {
+            let s = w.ok("GET", "/connectors/broken/status", None, 200);
+            let state = s["tasks"][0]["state"].as_str().unwrap_or("").to_string();
+            ((state == "FAILED" || state == "RESTARTING") && s["tasks"][0]["trace"].is_string())
+                .then_some(())
+        },
+    );
+    pg.psql("shop", "INSERT INTO t VALUES (3, 'three')");
+    wait_file(&out, "a change while the other connector fails", |r| {
+        has_row(r, 3)
+    });
+    assert_eq!(w.task_state("shop"), "RUNNING");
+
+    // Listing, with and without expand.
+    let names = w.ok("GET", "/connectors", None, 200);
+    assert_eq!(names, json!(["broken", "shop"]));
+    let expanded = w.ok("GET", "/connectors?expand=status&expand=info", None, 200);
+    assert_eq!(expanded["shop"]["status"]["connector"]["state"], "RUNNING");
+    assert_eq!(expanded["shop"]["info"]["type"], "source");
+
+    // Info, config (the placeholder, not the secret), tasks, task status, topics.
+    let info = w.ok("GET", "/connectors/shop", None, 200);
+    assert_eq!(
+        info["config"]["database.password"],
+        "${env:RUNNEL_TEST_SECRET}"
+    );
+    let config = w.ok("GET", "/connectors/shop/config", None, 200);
+    assert_eq!(config["database.password"], "${env:RUNNEL_TEST_SECRET}");
+    let tasks = w.ok("GET", "/connectors/shop/tasks", None, 200);
+    assert_eq!(tasks[0]["id"], json!({"connector": "shop", "task": 0}));
+    let ts = w.ok("GET", "/connectors/shop/tasks/0/status", None, 200);
+    assert_eq!(ts["id"], 0);
+    assert_eq!(ts["state"], "RUNNING");
+    assert_eq!(ts["worker_id"], format!("127.0.0.1:{port}"));
+    w.ok("GET", "/connectors/shop/tasks/7/status", None, 404);
+    let topics = w.ok("GET", "/connectors/shop/topics", None, 200);
+    assert_eq!(topics, json!({"shop": {"topics": ["shop.public.t"]}}));
+
+    // Metrics per connector.
+    let (status, metrics) = w.call("GET", "/metrics", None);
+    assert_eq!(status, 200);
+    let metrics = metrics.as_str().unwrap_or_default().to_string();
+    let written = metrics
+        .lines()
+        .find(|l| l.starts_with("runnel_connector_events_written_total{") && l.contains("\"shop\""))
+        .unwrap_or_else(|| panic!("no events metric:\n{metrics}"));
+    let n: f64 = written.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(n >= 3.0, "{written}");
+
+    // Pause and resume (202), restart (204; 202 with a status when asked for tasks).
+    w.ok("PUT", "/connectors/shop/pause", None, 202);
+    let s = w.ok("GET", "/connectors/shop/status", None, 200);
+    assert_eq!(s["connector"]["state"], "PAUSED");
+    assert_eq!(s["tasks"][0]["state"], "PAUSED");
+    pg.psql("shop", "INSERT INTO t VALUES (4, 'four')");
+    w.ok("PUT", "/connectors/shop/resume", None, 202);
+    wait_file(&out, "the change made while paused", |r| has_row(r, 4));
+    w.ok("POST", "/connectors/shop/restart", None, 204);
+    let r = w.ok(
+        "POST",
+        "/connectors/shop/restart?includeTasks=true&onlyFailed=false",
+        None,
+        202,
+    );
+    assert_eq!(r["name"], "shop");
+    w.ok("POST", "/connectors/shop/tasks/0/restart", None, 204);
+    w.wait_task_state("shop", "RUNNING");
+
+    // Offsets (KIP-875): only when STOPPED.
+    let offsets = w.ok("GET", "/connectors/shop/offsets", None, 200);
+    assert_eq!(
+        offsets["offsets"][0]["partition"],
+        json!({"server": "shop"})
+    );
+    assert!(offsets["offsets"][0]["offset"]["lsn"].is_u64(), "{offsets}");
+    let e = w.ok("DELETE", "/connectors/shop/offsets", None, 400);
+    assert!(e["message"].as_str().unwrap().contains("STOPPED state"));
+    w.ok("PUT", "/connectors/shop/stop", None, 204);
+    let s = w.ok("GET", "/connectors/shop/status", None, 200);
+    assert_eq!(s["connector"]["state"], "STOPPED");
+    assert_eq!(s["tasks"], json!([]));
+    let lsn = offsets["offsets"][0]["offset"]["lsn"].clone();
+    let altered = w.ok(
+        "PATCH",
+        "/connectors/shop/offsets",
+        Some(&json!({"offsets": [{"partition": {"server": "shop"}, "offset": {"lsn": lsn}}]})),
+        200,
+    );
+    assert_eq!(
+        altered["message"],
+        "The offsets for this connector have been altered successfully"
+    );
+
+    // Config updates: PUT (200 for an existing connector, 201 for a new one) and PATCH.
+    let mut updated = cfg["config"].clone();
+    updated["poll.interval.ms"] = json!("100");
+    let u = w.ok("PUT", "/connectors/shop/config", Some(&updated), 200);
+    assert_eq!(u["config"]["poll.interval.ms"], "100");
+    let p = w.ok(
+        "PATCH",
+        "/connectors/shop/config",
+        Some(&json!({"poll.interval.ms": null, "heartbeat.interval.ms": "0"})),
+        200,
+    );
+    assert!(p["config"].get("poll.interval.ms").is_none());
+    assert_eq!(p["config"]["heartbeat.interval.ms"], "0");
+    let mut other = cfg["config"].clone();
+    other["slot.name"] = json!("other");
+    other["sink.file.path"] = json!(dir.path().join("other.jsonl").display().to_string());
+    w.ok("PUT", "/connectors/other/config", Some(&other), 201);
+    w.ok("DELETE", "/connectors/other", None, 204);
+    w.ok("GET", "/connectors/other", None, 404);
+
+    // Loggers.
+    let loggers = w.ok("GET", "/admin/loggers", None, 200);
+    assert_eq!(loggers["root"]["level"], "INFO");
+    let changed = w.ok(
+        "PUT",
+        "/admin/loggers/runnel_postgres",
+        Some(&json!({"level": "DEBUG"})),
+        200,
+    );
+    assert_eq!(changed, json!(["runnel_postgres"]));
+    w.ok(
+        "PUT",
+        "/admin/loggers/root",
+        Some(&json!({"level": "LOUD"})),
+        400,
+    );
+
+    // Errors in Kafka Connect's shape for unknown paths and methods.
+    let e = w.ok("GET", "/nope", None, 404);
+    assert_eq!(e["error_code"], 404);
+    w.ok("DELETE", "/connectors", None, 405);
+
+    // Restart the worker: configs, target states and offsets are still there.
+    w.stop();
+    let w = WorkerProcess::start(dir.path(), port, &[]);
+    assert_eq!(
+        w.ok("GET", "/connectors", None, 200),
+        json!(["broken", "shop"])
+    );
+    let s = w.ok("GET", "/connectors/shop/status", None, 200);
+    assert_eq!(s["connector"]["state"], "STOPPED", "{s}");
+    let offsets = w.ok("GET", "/connectors/shop/offsets", None, 200);
+    assert_eq!(offsets["offsets"][0]["offset"]["lsn"], lsn);
+    pg.psql("shop", "INSERT INTO t VALUES (5, 'five')");
+    w.ok("PUT", "/connectors/shop/resume", None, 202);
+    wait_file(&out, "a change after the worker restarted", |r| {
+        has_row(r, 5)
+    });
+    w.ok("DELETE", "/connectors/broken", None, 204);
+
+    // The secret never reached a response or the log.
+    assert!(
+        !w.log_text().contains("hunter2-secret"),
+        "the secret is in the log"
+    );
+}
+
+#[test]
+fn the_api_can_require_a_token_and_be_read_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = runnel_testkit::free_port();
+    let w = WorkerProcess::start(dir.path(), port, &["--auth-token", "t0ken", "--read-only"]);
+    // With the token: reads are served, writes refused (read-only).
+    w.ok("GET", "/connectors", None, 200);
+    let e = w.ok(
+        "POST",
+        "/connectors",
+        Some(&json!({"name": "x", "config": {}})),
+        403,
+    );
+    assert_eq!(e["error_code"], 403);
+    // Without it: 401, except /health.
+    let anonymous = WorkerProcess {
+        child: None,
+        base: w.base.clone(),
+        log: w.log.clone(),
+        token: None,
+    };
+    let e = anonymous.ok("GET", "/connectors", None, 401);
+    assert_eq!(e["error_code"], 401);
+    anonymous.ok("GET", "/health", None, 200);
+    let wrong = WorkerProcess {
+        child: None,
+        base: w.base.clone(),
+        log: w.log.clone(),
+        token: Some("t0ken-not".into()),
+    };
+    wrong.ok("GET", "/connectors", None, 401);
+}
