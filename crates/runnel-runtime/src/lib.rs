@@ -7,6 +7,7 @@ pub mod pipeline;
 pub mod sink;
 #[cfg(feature = "kafka")]
 pub mod sink_connector;
+pub mod slot_monitor;
 pub mod state;
 pub mod worker;
 

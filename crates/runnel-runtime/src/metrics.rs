@@ -8,6 +8,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use runnel_core::SourceStats;
 use runnel_core::encode::EncodedBatch;
 
 #[derive(Debug, Default)]
@@ -30,6 +31,10 @@ pub struct ConnectorMetrics {
     pub restarts: AtomicU64,
     /// Topics the connector has written to (`GET /connectors/{name}/topics`).
     topics: Mutex<BTreeSet<Arc<str>>>,
+    /// What the source reports: snapshot progress, slot health.
+    pub source: Arc<SourceStats>,
+    /// Set while the slot retains more WAL than the connector allows: shown in the status.
+    pub slot_warning: Mutex<Option<String>>,
 }
 
 pub fn now_ms() -> u64 {
@@ -79,6 +84,10 @@ impl ConnectorMetrics {
             .lock()
             .map(|t| t.iter().map(|s| s.to_string()).collect())
             .unwrap_or_default()
+    }
+
+    pub fn slot_warning(&self) -> Option<String> {
+        self.slot_warning.lock().ok().and_then(|w| w.clone())
     }
 
     pub fn reset_topics(&self) {

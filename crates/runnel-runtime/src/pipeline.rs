@@ -190,6 +190,7 @@ pub async fn run_connector(
     let sink_store = store.clone();
     let sink_name = name.clone();
     let sink_shutdown = shutdown.clone();
+    let source_stats = metrics.source.clone();
     let metrics = metrics.clone();
     metrics
         .queue_capacity
@@ -264,6 +265,7 @@ pub async fn run_connector(
 
     let source = PostgresSource::new(PostgresConfig::clone(pg));
     let ctx = SourceContext {
+        stats: source_stats,
         out: tx,
         acked: acked_rx,
         stored,

@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 use crate::config_providers::ConfigProviders;
 use crate::metrics::ConnectorMetrics;
 use crate::pipeline::{WorkerSettings, prepare, supervise};
+use crate::slot_monitor::{self, DropRequest, SlotWatch};
 use crate::state::StateStore;
 
 /// Errors of worker operations, one per HTTP status Kafka Connect answers with.
@@ -504,8 +505,12 @@ impl Worker {
             }
             vec![t]
         };
-        json!({"name": name, "connector": {"state": connector_state, "worker_id": id},
-               "tasks": tasks, "type": entry.kind})
+        let mut connector = json!({"state": connector_state, "worker_id": id});
+        // runnel only: a warning that does not stop the connector (its slot holds too much WAL).
+        if let Some(warning) = entry.metrics.slot_warning() {
+            connector["warning"] = Value::String(warning);
+        }
+        json!({"name": name, "connector": connector, "tasks": tasks, "type": entry.kind})
     }
 
     async fn with_entry<T>(&self, name: &str, f: impl FnOnce(&Entry) -> T) -> WorkerResult<T> {
@@ -651,6 +656,71 @@ impl Worker {
         self.require_stopped(name).await?;
         self.store.delete_offset(name)?;
         Ok(())
+    }
+
+    /// The replication slots of the PostgreSQL source connectors, running or not.
+    pub async fn slot_watches(&self) -> Vec<SlotWatch> {
+        let map = self.connectors.lock().await;
+        map.values()
+            .filter(|e| e.kind == "source")
+            .filter_map(|e| {
+                let resolved = self.providers.resolve(&e.config).ok()?;
+                let pg = runnel_postgres::PostgresConfig::from_connector(&resolved).ok()?;
+                Some(SlotWatch {
+                    connector: e.config.name.clone(),
+                    pg,
+                    metrics: e.metrics.clone(),
+                })
+            })
+            .collect()
+    }
+
+    /// Checks the slots every `interval` until the worker stops; applies the drop policy.
+    pub fn spawn_slot_monitor(self: &Arc<Self>, interval: Duration) -> JoinHandle<()> {
+        let worker = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(w) = worker.upgrade() else { return };
+                let watches = w.slot_watches().await;
+                for request in slot_monitor::check(&watches).await {
+                    w.drop_slot(&request, &watches).await;
+                }
+            }
+        })
+    }
+
+    /// `slot.retained.wal.policy=drop`: stop the connector, drop its slot, and leave it FAILED
+    /// with what happened and how to start again.
+    async fn drop_slot(&self, request: &DropRequest, watches: &[SlotWatch]) {
+        let Some(watch) = watches.iter().find(|w| w.connector == request.connector) else {
+            return;
+        };
+        let mut map = self.connectors.lock().await;
+        let Some(entry) = map.get_mut(&request.connector) else {
+            return;
+        };
+        Self::stop_task(entry).await;
+        let name = &request.connector;
+        let outcome = match slot_monitor::drop_slot(&watch.pg).await {
+            Ok(()) => format!(
+                "{}. The slot was dropped (slot.retained.wal.policy=drop) and the connector \
+                 stopped: changes since its last offset are no longer available. To stream \
+                 again with a new snapshot: PUT /connectors/{name}/stop, DELETE \
+                 /connectors/{name}/offsets, PUT /connectors/{name}/resume",
+                request.message
+            ),
+            Err(e) => format!(
+                "{}. The connector was stopped to drop the slot, but dropping it failed: {}",
+                request.message,
+                e.message()
+            ),
+        };
+        tracing::error!(connector = %name, "{outcome}");
+        let _ = self.store.set_status(name, "FAILED", Some(&outcome));
+        entry.start_error = Some(outcome);
     }
 
     /// Stops every task (the worker is shutting down); target states stay as they are.

@@ -79,6 +79,41 @@ pub(crate) async fn render(State(app): State<AppState>) -> Response {
         "Capacity of the queue between source and sink",
     );
     let state = gauge(&mut registry, "state", "1 for the connector's task state");
+    let snap_running = gauge(
+        &mut registry,
+        "snapshot_running",
+        "1 while the initial snapshot runs",
+    );
+    let snap_tables = gauge(
+        &mut registry,
+        "snapshot_tables_total",
+        "Tables in the running or last snapshot",
+    );
+    let snap_done = gauge(
+        &mut registry,
+        "snapshot_tables_done",
+        "Tables of the snapshot fully read",
+    );
+    let snap_rows = gauge(
+        &mut registry,
+        "snapshot_rows",
+        "Rows read by the running or last snapshot",
+    );
+    let retained = gauge(
+        &mut registry,
+        "slot_retained_wal_bytes",
+        "WAL the server keeps for the connector's replication slot",
+    );
+    let flush_lag = gauge(
+        &mut registry,
+        "slot_flush_lag_bytes",
+        "Current WAL position minus the slot's confirmed_flush_lsn",
+    );
+    let wal_warning = gauge(
+        &mut registry,
+        "slot_wal_warning",
+        "1 while the slot holds more WAL than slot.max.retained.wal.bytes",
+    );
     for (name, kind, task_state, m) in connectors {
         let l: Labels = vec![("connector".into(), name), ("type".into(), kind.into())];
         events
@@ -107,6 +142,30 @@ pub(crate) async fn render(State(app): State<AppState>) -> Response {
         capacity
             .get_or_create(&l)
             .set(m.queue_capacity.load(Relaxed) as f64);
+        let src = &m.source;
+        snap_running
+            .get_or_create(&l)
+            .set(f64::from(u8::from(src.snapshot_running.load(Relaxed))));
+        snap_tables
+            .get_or_create(&l)
+            .set(src.snapshot_tables_total.load(Relaxed) as f64);
+        snap_done
+            .get_or_create(&l)
+            .set(src.snapshot_tables_done.load(Relaxed) as f64);
+        snap_rows
+            .get_or_create(&l)
+            .set(src.snapshot_rows.load(Relaxed) as f64);
+        if src.slot_checked_at_ms.load(Relaxed) > 0 {
+            retained
+                .get_or_create(&l)
+                .set(src.slot_retained_wal_bytes.load(Relaxed) as f64);
+            flush_lag
+                .get_or_create(&l)
+                .set(src.slot_flush_lag_bytes.load(Relaxed) as f64);
+            wal_warning
+                .get_or_create(&l)
+                .set(f64::from(u8::from(m.slot_warning().is_some())));
+        }
         let mut with_state = l.clone();
         with_state.push(("state".into(), task_state));
         state.get_or_create(&with_state).set(1.0);

@@ -60,6 +60,9 @@ enum Command {
         /// Serve only GET requests.
         #[arg(long)]
         read_only: bool,
+        /// How often replication slots are checked for retained WAL [default: 30000].
+        #[arg(long, env = "RUNNEL_SLOT_CHECK_INTERVAL_MS")]
+        slot_check_interval_ms: Option<u64>,
     },
     /// Verify a connector config and every prerequisite on its database.
     Check { connector: PathBuf },
@@ -109,6 +112,7 @@ fn main() -> ExitCode {
                 bootstrap_servers,
                 auth_token,
                 read_only,
+                slot_check_interval_ms,
             } => {
                 let args = worker_cmd::WorkerArgs {
                     config,
@@ -117,6 +121,7 @@ fn main() -> ExitCode {
                     bootstrap_servers,
                     auth_token,
                     read_only,
+                    slot_check_interval_ms,
                 };
                 let logs = Arc::new(worker_cmd::Loggers::new(reload, &root_level));
                 worker_cmd::run(args, logs)

@@ -30,6 +30,7 @@ const USED: &[&str] = &[
     "runnel.auth.basic.user",
     "runnel.auth.basic.password",
     "runnel.read.only",
+    "runnel.slot.check.interval.ms",
 ];
 
 /// Kafka Connect worker keys (and prefixes) that do not apply to runnel: accepted, logged.
@@ -63,6 +64,7 @@ pub(crate) struct WorkerArgs {
     pub bootstrap_servers: Option<String>,
     pub auth_token: Option<String>,
     pub read_only: bool,
+    pub slot_check_interval_ms: Option<u64>,
 }
 
 struct Settings {
@@ -72,6 +74,7 @@ struct Settings {
     providers: ConfigProviders,
     auth: Option<Auth>,
     read_only: bool,
+    slot_check_interval: std::time::Duration,
 }
 
 fn read_config(path: &PathBuf) -> Result<BTreeMap<String, String>, Error> {
@@ -173,7 +176,20 @@ fn settings(args: WorkerArgs) -> Result<Settings, Error> {
             .get("runnel.read.only")
             .and_then(|v| runnel_core::config::parse_bool(v))
             .unwrap_or(false);
+    let slot_check_ms = match (
+        args.slot_check_interval_ms,
+        file.get("runnel.slot.check.interval.ms"),
+    ) {
+        (Some(ms), _) => ms,
+        (None, Some(v)) => v.trim().parse().map_err(|_| {
+            Error::config(format!(
+                "invalid value \"{v}\" for \"runnel.slot.check.interval.ms\": expected milliseconds"
+            ))
+        })?,
+        (None, None) => 30_000,
+    };
     Ok(Settings {
+        slot_check_interval: std::time::Duration::from_millis(slot_check_ms.max(100)),
         listen,
         state_dir: args
             .state_dir
@@ -280,6 +296,7 @@ pub(crate) async fn run(args: WorkerArgs, logs: Arc<Loggers>) -> Result<(), Erro
     )
     .await
     .map_err(|e| Error::state(e.to_string()))?;
+    let monitor = worker.spawn_slot_monitor(s.slot_check_interval);
     let router = runnel_server::router(
         worker.clone(),
         ServerOptions {
@@ -295,6 +312,7 @@ pub(crate) async fn run(args: WorkerArgs, logs: Arc<Loggers>) -> Result<(), Erro
         .await
         .map_err(|e| Error::internal(format!("HTTP server: {e}")))?;
     tracing::info!("stopping connectors: committing what is durable");
+    monitor.abort();
     worker.shutdown().await;
     Ok(())
 }

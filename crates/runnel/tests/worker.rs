@@ -330,6 +330,21 @@ fn the_rest_api_manages_connectors_as_kafka_connect_does() {
         .unwrap_or_else(|| panic!("no events metric:\n{metrics}"));
     let n: f64 = written.rsplit(' ').next().unwrap().parse().unwrap();
     assert!(n >= 3.0, "{written}");
+    for (metric, want) in [
+        ("snapshot_tables_total", "1.0"),
+        ("snapshot_tables_done", "1.0"),
+        ("snapshot_rows", "1.0"),
+        ("snapshot_running", "0.0"),
+    ] {
+        assert!(
+            metrics
+                .lines()
+                .any(|l| l.starts_with(&format!("runnel_connector_{metric}{{"))
+                    && l.contains("\"shop\"")
+                    && l.ends_with(&format!(" {want}"))),
+            "{metric} != {want}:\n{metrics}"
+        );
+    }
 
     // Pause and resume (202), restart (204; 202 with a status when asked for tasks).
     w.ok("PUT", "/connectors/shop/pause", None, 202);
@@ -473,4 +488,101 @@ fn the_api_can_require_a_token_and_be_read_only() {
         token: Some("t0ken-not".into()),
     };
     wrong.ok("GET", "/connectors", None, 401);
+}
+
+/// Two stopped connectors whose slots pin WAL past their limit: one warns (status, metric),
+/// the other's slot is dropped by policy and the connector says how to start again.
+#[test]
+fn a_slot_holding_too_much_wal_warns_or_is_dropped_by_policy() {
+    let pg = PgInstance::start();
+    pg.create_database("shop");
+    pg.psql("shop", "CREATE TABLE t (id int PRIMARY KEY, v text)");
+    let dir = tempfile::tempdir().unwrap();
+    let port = runnel_testkit::free_port();
+    let w = WorkerProcess::start(dir.path(), port, &["--slot-check-interval-ms", "300"]);
+    for (name, policy) in [("warned", "warn"), ("dropped", "drop")] {
+        let cfg = pg_connector(
+            &pg,
+            name,
+            "shop",
+            name,
+            &dir.path().join(format!("{name}.jsonl")),
+            json!({"slot.max.retained.wal.bytes": "1048576", "slot.retained.wal.policy": policy,
+                   "snapshot.mode": "no_data"}),
+        );
+        w.ok("POST", "/connectors", Some(&cfg), 201);
+    }
+    for name in ["warned", "dropped"] {
+        wait_for(
+            &format!("slot {name} to stream"),
+            Duration::from_secs(60),
+            || {
+                (pg.query_value(
+                    "shop",
+                    &format!("SELECT active FROM pg_replication_slots WHERE slot_name = '{name}'"),
+                ) == "t")
+                    .then_some(())
+            },
+        );
+        w.ok("PUT", &format!("/connectors/{name}/stop"), None, 204);
+    }
+    // About 8 MB of WAL that no connector consumes.
+    pg.psql(
+        "shop",
+        "INSERT INTO t SELECT g, repeat('x', 1000) FROM generate_series(1, 8000) g",
+    );
+
+    let status = wait_for("the warning", Duration::from_secs(60), || {
+        let s = w.ok("GET", "/connectors/warned/status", None, 200);
+        s["connector"]["warning"].is_string().then_some(s)
+    });
+    let warning = status["connector"]["warning"].as_str().unwrap();
+    assert!(
+        warning.contains("slot.max.retained.wal.bytes") && warning.contains("\"warned\""),
+        "{warning}"
+    );
+    assert_eq!(status["connector"]["state"], "STOPPED");
+    let (_, metrics) = w.call("GET", "/metrics", None);
+    let metrics = metrics.as_str().unwrap_or_default().to_string();
+    let line = metrics
+        .lines()
+        .find(|l| {
+            l.starts_with("runnel_connector_slot_retained_wal_bytes{") && l.contains("\"warned\"")
+        })
+        .unwrap_or_else(|| panic!("no retained-WAL metric:\n{metrics}"));
+    let bytes: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(bytes > 1_048_576.0, "{line}");
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("runnel_connector_slot_wal_warning{")
+                && l.contains("\"warned\"")
+                && l.ends_with(" 1.0")),
+        "{metrics}"
+    );
+
+    let status = wait_for("the drop", Duration::from_secs(60), || {
+        let s = w.ok("GET", "/connectors/dropped/status", None, 200);
+        (s["connector"]["state"] == "FAILED").then_some(s)
+    });
+    let trace = status["connector"]["trace"].as_str().unwrap();
+    assert!(
+        trace.contains("slot was dropped") && trace.contains("DELETE /connectors/dropped/offsets"),
+        "{trace}"
+    );
+    assert_eq!(
+        pg.query_value(
+            "shop",
+            "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'dropped'"
+        ),
+        "0"
+    );
+    // The warned connector's slot is kept.
+    assert_eq!(
+        pg.query_value(
+            "shop",
+            "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'warned'"
+        ),
+        "1"
+    );
 }

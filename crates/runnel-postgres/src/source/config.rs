@@ -136,6 +136,21 @@ pub const POSTGRES_KEYS: &[ConfigKey] = &[
     )
     .default("false"),
     ConfigKey::new(
+        "slot.max.retained.wal.bytes",
+        T::Long,
+        "runnel only: WAL the slot may hold on the server before the worker raises a warning \
+         (status, log, metric) and applies slot.retained.wal.policy; 0 turns the check off.",
+    )
+    .default("10737418240"),
+    ConfigKey::new(
+        "slot.retained.wal.policy",
+        T::Enum(&["warn", "drop"]),
+        "runnel only: what the worker does when the slot holds more than \
+         slot.max.retained.wal.bytes: warn, or drop the slot (stopping the connector) so the \
+         database's disk cannot fill; the connector then needs a new snapshot.",
+    )
+    .default("warn"),
+    ConfigKey::new(
         "slot.stream.params",
         T::String,
         "Extra pgoutput parameters.",
@@ -540,6 +555,9 @@ pub struct PostgresConfig {
     pub heartbeat_topic_prefix: String,
     pub slot_name: String,
     pub slot_drop_on_stop: bool,
+    /// 0: no limit.
+    pub slot_max_retained_wal_bytes: u64,
+    pub slot_drop_on_wal_limit: bool,
     pub publication_name: String,
     pub publication_autocreate: PublicationAutocreate,
     pub schema_include: Vec<Regex>,
@@ -731,6 +749,12 @@ impl PostgresConfig {
                 .unwrap_or_else(|| "__debezium-heartbeat".into()),
             slot_name: p.require("slot.name")?,
             slot_drop_on_stop: p.bool("slot.drop.on.stop")?.unwrap_or(false),
+            slot_max_retained_wal_bytes: positive(
+                "slot.max.retained.wal.bytes",
+                p.int("slot.max.retained.wal.bytes")?
+                    .unwrap_or(10 * 1024 * 1024 * 1024),
+            )? as u64,
+            slot_drop_on_wal_limit: p.choice("slot.retained.wal.policy").as_deref() == Some("drop"),
             publication_name: p.require("publication.name")?,
             publication_autocreate,
             schema_include: regexes(&p, "schema.include.list")?,

@@ -12,7 +12,7 @@ pub mod types;
 use std::time::Duration;
 
 use pgwire_replication::{Lsn, ReplicationClient, ReplicationConfig, TlsConfig};
-use runnel_core::{Batch, Error, Result, SourceOffset};
+use runnel_core::{Batch, Error, Result, SourceOffset, SourceStats};
 use tokio::sync::{mpsc, watch};
 
 use self::catalog::{TableRef, TableState};
@@ -28,6 +28,8 @@ pub struct SourceContext {
     /// The offset stored when the connector last stopped.
     pub stored: Option<SourceOffset>,
     pub shutdown: watch::Receiver<bool>,
+    /// Progress for metrics.
+    pub stats: std::sync::Arc<SourceStats>,
 }
 
 /// How a run ended.
@@ -143,7 +145,14 @@ impl PostgresSource {
                 ));
             }
             let started = std::time::Instant::now();
-            let rows = snapshot::run(cfg, states, &point, &ctx.out).await?;
+            ctx.stats
+                .snapshot_running
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            let rows = snapshot::run(cfg, states, &point, &ctx.out, &ctx.stats).await;
+            ctx.stats
+                .snapshot_running
+                .store(false, std::sync::atomic::Ordering::Relaxed);
+            let rows = rows?;
             tracing::info!(connector = %cfg.name, rows, elapsed_ms = started.elapsed().as_millis() as u64, "snapshot completed");
             let done = Batch {
                 offset: Some(

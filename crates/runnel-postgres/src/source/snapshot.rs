@@ -13,7 +13,7 @@ use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use runnel_core::{
     Batch, ChangeEvent, Datum, Error, Event, Op, Result, SnapshotMarker, SourcePosition,
-    TableSchema,
+    SourceStats, TableSchema,
 };
 use tokio::sync::mpsc;
 use tokio_postgres::Client;
@@ -99,7 +99,13 @@ pub async fn run(
     tables: Vec<(TableRef, TableState)>,
     point: &SnapshotPoint,
     out: &mpsc::Sender<Batch>,
+    stats: &SourceStats,
 ) -> Result<u64> {
+    stats
+        .snapshot_tables_total
+        .store(tables.len() as u64, Ordering::Relaxed);
+    stats.snapshot_tables_done.store(0, Ordering::Relaxed);
+    stats.snapshot_rows.store(0, Ordering::Relaxed);
     let threads = cfg.snapshot_max_threads.min(tables.len()).max(1);
     // Open and pin every connection to the snapshot before anything else can run on the
     // exporting session: the exported snapshot lives only until then.
@@ -166,9 +172,17 @@ pub async fn run(
             for row in chunk.datums.chunks(width) {
                 emitter.row(&schema, row, out).await?;
             }
+            stats.snapshot_rows.store(emitter.rows, Ordering::Relaxed);
+        }
+        if parts
+            .get(i + 1)
+            .is_none_or(|next| next.table != parts[i].table)
+        {
+            stats.snapshot_tables_done.fetch_add(1, Ordering::Relaxed);
         }
     }
     let rows = emitter.finish(out).await?;
+    stats.snapshot_rows.store(rows, Ordering::Relaxed);
     while let Some(r) = readers.join_next().await {
         r.map_err(|e| Error::internal(format!("snapshot reader failed: {e}")))?;
     }
