@@ -10,6 +10,7 @@ use runnel_core::{Error, ErrorKind};
 use runnel_runtime::{StateStore, WorkerSettings, prepare, supervise};
 use tokio::sync::watch;
 
+mod connectors_cmd;
 mod worker_cmd;
 
 #[derive(Parser)]
@@ -66,6 +67,20 @@ enum Command {
     },
     /// Verify a connector config and every prerequisite on its database.
     Check { connector: PathBuf },
+    /// Manage the connectors of a running worker through its REST API.
+    Connectors {
+        /// The worker's REST API.
+        #[arg(long, env = "RUNNEL_URL", default_value = "http://127.0.0.1:8083")]
+        url: String,
+        /// Bearer token, when the worker requires one.
+        #[arg(long, env = "RUNNEL_AUTH_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// Output format: table (default) or json (the API's own JSON).
+        #[arg(short = 'o', long, default_value = "table", value_parser = ["table", "json"])]
+        output: String,
+        #[command(subcommand)]
+        command: connectors_cmd::ConnectorsCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -129,6 +144,19 @@ fn main() -> ExitCode {
                     .map(|()| ExitCode::SUCCESS)
             }
             Command::Check { connector } => check(connector).await,
+            Command::Connectors {
+                url,
+                token,
+                output,
+                command,
+            } => {
+                // A blocking HTTP client: off the async runtime's threads.
+                tokio::task::spawn_blocking(move || {
+                    connectors_cmd::Client::new(url, token, output == "json").run(command)
+                })
+                .await
+                .map_err(|e| Error::internal(format!("client thread failed: {e}")))?
+            }
         }
     });
     match result {

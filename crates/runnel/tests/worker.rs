@@ -586,3 +586,66 @@ fn a_slot_holding_too_much_wal_warns_or_is_dropped_by_policy() {
         "1"
     );
 }
+
+/// `runnel connectors …` against a worker: create from a file, list as a table and as JSON,
+/// status, stop, offsets, delete; an API error is one line and exit code 2.
+#[test]
+fn the_connectors_command_drives_a_worker() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = runnel_testkit::free_port();
+    let w = WorkerProcess::start(dir.path(), port, &["--auth-token", "t0ken"]);
+    let cli = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_runnel"))
+            .arg("connectors")
+            .args(["--url", &w.base, "--token", "t0ken"])
+            .args(args)
+            .env_remove("RUNNEL_URL")
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // A connector whose database is not there: it exists and reports its error.
+    let file = dir.path().join("c.json");
+    let cfg = json!({"name": "orders", "config": {
+        "connector.class": "io.debezium.connector.postgresql.PostgresConnector",
+        "database.hostname": "127.0.0.1", "database.port": runnel_testkit::free_port().to_string(),
+        "database.user": "u", "database.dbname": "d", "topic.prefix": "orders",
+        "sink.type": "file", "sink.file.path": dir.path().join("o.jsonl").display().to_string()}});
+    std::fs::write(&file, cfg.to_string()).unwrap();
+    let (code, out, err) = cli(&["create", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(out, "created orders\n");
+    let (code, out, _) = cli(&["list"]);
+    assert_eq!(code, 0);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines[0].starts_with("NAME") && lines[0].contains("TASK"),
+        "{out}"
+    );
+    assert!(lines[1].starts_with("orders  source  RUNNING"), "{out}");
+    let (_, out, _) = cli(&["-o", "json", "list"]);
+    let json: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(json["orders"]["status"]["type"], "source");
+    let (code, out, _) = cli(&["stop", "orders"]);
+    assert_eq!((code, out.as_str()), (0, "orders: stopped\n"));
+    let (_, out, _) = cli(&["status", "orders"]);
+    assert!(
+        out.starts_with("orders (source): connector STOPPED"),
+        "{out}"
+    );
+    let (code, out, _) = cli(&["offsets", "orders", "--reset"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("reset successfully"), "{out}");
+    let (code, out, _) = cli(&["delete", "orders"]);
+    assert_eq!((code, out.as_str()), (0, "orders: deleted\n"));
+    let (code, _, err) = cli(&["status", "orders"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("Connector orders not found (HTTP 404)"),
+        "{err}"
+    );
+}
