@@ -14,6 +14,12 @@ if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || ! command -v psql 
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql postgresql-client >/dev/null
 fi
 
+if ! command -v openssl >/dev/null || ! command -v curl >/dev/null; then
+  echo "==> installing openssl and curl (the worker's HTTPS test and the scale benchmark)"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl curl >/dev/null
+fi
+
 if ! id postgres >/dev/null 2>&1; then
   echo "==> creating the postgres user (PostgreSQL refuses to run as root)"
   as_root useradd --system --home /var/lib/postgresql --shell /bin/bash postgres

@@ -8,6 +8,7 @@ mod connectors;
 mod error;
 mod metrics;
 mod plugins;
+pub mod tls;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -116,13 +117,26 @@ pub fn router(worker: Arc<Worker>, options: ServerOptions) -> Router {
         .with_state(state)
 }
 
-/// Serves `router` on `listener` until `shutdown` completes.
+/// Serves `router` on `listener` until `shutdown` completes; over TLS when `tls` is given.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
+    tls: Option<axum_server::tls_rustls::RustlsConfig>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
+    let Some(tls) = tls else {
+        return axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await;
+    };
+    let handle = axum_server::Handle::new();
+    let stopper = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        stopper.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+    });
+    axum_server::from_tcp_rustls(listener.into_std()?, tls)?
+        .handle(handle)
+        .serve(router.into_make_service())
         .await
 }

@@ -64,6 +64,12 @@ enum Command {
         /// How often replication slots are checked for retained WAL [default: 30000].
         #[arg(long, env = "RUNNEL_SLOT_CHECK_INTERVAL_MS")]
         slot_check_interval_ms: Option<u64>,
+        /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
+        #[arg(long, env = "RUNNEL_TLS_CERT")]
+        tls_cert: Option<PathBuf>,
+        /// The certificate's private key (PEM).
+        #[arg(long, env = "RUNNEL_TLS_KEY")]
+        tls_key: Option<PathBuf>,
     },
     /// Verify a connector config and every prerequisite on its database.
     Check { connector: PathBuf },
@@ -128,6 +134,8 @@ fn main() -> ExitCode {
                 auth_token,
                 read_only,
                 slot_check_interval_ms,
+                tls_cert,
+                tls_key,
             } => {
                 let args = worker_cmd::WorkerArgs {
                     config,
@@ -137,6 +145,8 @@ fn main() -> ExitCode {
                     auth_token,
                     read_only,
                     slot_check_interval_ms,
+                    tls_cert,
+                    tls_key,
                 };
                 let logs = Arc::new(worker_cmd::Loggers::new(reload, &root_level));
                 worker_cmd::run(args, logs)

@@ -31,6 +31,8 @@ const USED: &[&str] = &[
     "runnel.auth.basic.password",
     "runnel.read.only",
     "runnel.slot.check.interval.ms",
+    "runnel.tls.cert",
+    "runnel.tls.key",
 ];
 
 /// Kafka Connect worker keys (and prefixes) that do not apply to runnel: accepted, logged.
@@ -65,6 +67,8 @@ pub(crate) struct WorkerArgs {
     pub auth_token: Option<String>,
     pub read_only: bool,
     pub slot_check_interval_ms: Option<u64>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 struct Settings {
@@ -75,6 +79,8 @@ struct Settings {
     auth: Option<Auth>,
     read_only: bool,
     slot_check_interval: std::time::Duration,
+    /// Certificate chain and private key (PEM) to serve HTTPS.
+    tls: Option<(PathBuf, PathBuf)>,
 }
 
 fn read_config(path: &PathBuf) -> Result<BTreeMap<String, String>, Error> {
@@ -115,17 +121,14 @@ fn read_config(path: &PathBuf) -> Result<BTreeMap<String, String>, Error> {
     Ok(props)
 }
 
-/// `listeners=http://host:port` → `host:port`.
-fn listen_address(listeners: &str) -> Result<String, Error> {
+/// `listeners=http://host:port` (or `https://`) → (`host:port`, is https).
+fn listen_address(listeners: &str) -> (String, bool) {
     let first = listeners.split(',').next().unwrap_or_default().trim();
-    if let Some(rest) = first.strip_prefix("https://") {
-        return Err(Error::config(format!(
-            "listeners: https://{rest}: TLS on the listener is not supported yet; put a TLS \
-             proxy in front, or listen on http:// on 127.0.0.1"
-        )));
-    }
-    let addr = first.strip_prefix("http://").unwrap_or(first);
-    Ok(addr.trim_end_matches('/').to_string())
+    let (addr, https) = match first.strip_prefix("https://") {
+        Some(rest) => (rest, true),
+        None => (first.strip_prefix("http://").unwrap_or(first), false),
+    };
+    (addr.trim_end_matches('/').to_string(), https)
 }
 
 fn settings(args: WorkerArgs) -> Result<Settings, Error> {
@@ -133,8 +136,13 @@ fn settings(args: WorkerArgs) -> Result<Settings, Error> {
         Some(p) => read_config(p)?,
         None => BTreeMap::new(),
     };
+    let mut https_listener = false;
     let from_file_listen = match (file.get("listeners"), file.get("rest.port")) {
-        (Some(l), _) => Some(listen_address(l)?),
+        (Some(l), _) => {
+            let (addr, https) = listen_address(l);
+            https_listener = https;
+            Some(addr)
+        }
         (None, Some(port)) => Some(format!(
             "{}:{port}",
             file.get("rest.host.name")
@@ -188,7 +196,29 @@ fn settings(args: WorkerArgs) -> Result<Settings, Error> {
         })?,
         (None, None) => 30_000,
     };
+    let tls = match (
+        args.tls_cert
+            .or_else(|| file.get("runnel.tls.cert").map(PathBuf::from)),
+        args.tls_key
+            .or_else(|| file.get("runnel.tls.key").map(PathBuf::from)),
+    ) {
+        (Some(cert), Some(key)) => Some((cert, key)),
+        (None, None) if https_listener => {
+            return Err(Error::config(
+                "listeners is https:// but no certificate is configured: set runnel.tls.cert and \
+                 runnel.tls.key (PEM files), or --tls-cert and --tls-key",
+            ));
+        }
+        (None, None) => None,
+        _ => {
+            return Err(Error::config(
+                "TLS needs both a certificate and a key: set runnel.tls.cert and runnel.tls.key \
+                 (or --tls-cert and --tls-key)",
+            ));
+        }
+    };
     Ok(Settings {
+        tls,
         slot_check_interval: std::time::Duration::from_millis(slot_check_ms.max(100)),
         listen,
         state_dir: args
@@ -278,6 +308,11 @@ fn tracing_level(level: &str) -> Option<&'static str> {
 
 pub(crate) async fn run(args: WorkerArgs, logs: Arc<Loggers>) -> Result<(), Error> {
     let s = settings(args)?;
+    let tls = match &s.tls {
+        Some((cert, key)) => Some(runnel_server::tls::load(cert, key).map_err(Error::config)?),
+        None => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let store = StateStore::open(&s.state_dir)?;
     let listener = tokio::net::TcpListener::bind(&s.listen)
         .await
@@ -306,9 +341,9 @@ pub(crate) async fn run(args: WorkerArgs, logs: Arc<Loggers>) -> Result<(), Erro
         },
     );
     // Printed (not only logged) so scripts and tests can find a port chosen by the OS.
-    println!("runnel worker listening on http://{local}");
+    println!("runnel worker listening on {scheme}://{local}");
     tracing::info!(listen = %local, "worker started");
-    runnel_server::serve(listener, router, crate::wait_for_signal())
+    runnel_server::serve(listener, router, tls, crate::wait_for_signal())
         .await
         .map_err(|e| Error::internal(format!("HTTP server: {e}")))?;
     tracing::info!("stopping connectors: committing what is durable");

@@ -649,3 +649,72 @@ fn the_connectors_command_drives_a_worker() {
         "{err}"
     );
 }
+
+/// `--tls-cert`/`--tls-key`: the API speaks HTTPS (checked with curl against the certificate).
+#[test]
+fn the_api_serves_https_with_a_pem_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args([
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(Stdio::null())
+        .status()
+        .expect("run openssl");
+    assert!(made.success());
+    let port = runnel_testkit::free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_runnel"))
+        .arg("worker")
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .arg("--tls-cert")
+        .arg(&cert)
+        .arg("--tls-key")
+        .arg(&key)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Reaped on drop, also when an assertion fails.
+    let _worker = WorkerProcess {
+        child: Some(child),
+        base: String::new(),
+        log: dir.path().join("none.log"),
+        token: None,
+    };
+    let curl = |url: &str| {
+        Command::new("curl")
+            .args(["-s", "--max-time", "5", "--cacert"])
+            .arg(&cert)
+            .arg(url)
+            .output()
+            .map(|o| {
+                (
+                    o.status.success(),
+                    String::from_utf8_lossy(&o.stdout).into_owned(),
+                )
+            })
+            .unwrap_or((false, String::new()))
+    };
+    let https = format!("https://127.0.0.1:{port}/connectors");
+    let body = wait_for("the HTTPS API", Duration::from_secs(30), || {
+        let (ok, body) = curl(&https);
+        ok.then_some(body)
+    });
+    assert_eq!(body, "[]");
+    // Plain HTTP on the same port gets no API answer.
+    let (_, body) = curl(&format!("http://127.0.0.1:{port}/connectors"));
+    assert_ne!(body, "[]");
+}
