@@ -120,10 +120,20 @@ impl Sink {
 
 /// One JSON line per record: `{"topic": …, "key": …, "value": …}` (key and value as JSON).
 pub(crate) fn write_lines(batch: &EncodedBatch, out: &mut Vec<u8>) {
+    // The topic's JSON is escaped once per run of records of the same table, not per record.
+    let mut last: Option<(&std::sync::Arc<str>, String)> = None;
     for r in &batch.records {
         out.extend_from_slice(b"{\"topic\":");
-        let topic = serde_json::to_string(&*r.topic).unwrap_or_else(|_| "\"\"".into());
-        out.extend_from_slice(topic.as_bytes());
+        if !last
+            .as_ref()
+            .is_some_and(|(t, _)| std::sync::Arc::ptr_eq(t, &r.topic))
+        {
+            let json = serde_json::to_string(&*r.topic).unwrap_or_else(|_| "\"\"".into());
+            last = Some((&r.topic, json));
+        }
+        if let Some((_, topic)) = &last {
+            out.extend_from_slice(topic.as_bytes());
+        }
         out.extend_from_slice(b",\"key\":");
         out.extend_from_slice(batch.key(r).unwrap_or(b"null"));
         out.extend_from_slice(b",\"value\":");
