@@ -47,20 +47,50 @@ pub struct JsonOptions {
 pub struct JsonEncoder {
     opts: JsonOptions,
     source_schema: Arc<str>,
+    /// `{"version":…,"connector":…,"name":…,"ts_ms":`: the constant start of every source block.
+    source_prefix: Arc<[u8]>,
 }
 
-/// The schema JSON of one table, cached in [`TableSchema::json_cache`].
+/// What is the same for every event of one table, written once and cached in
+/// [`TableSchema::json_cache`]: the schema JSON, each column's `"name":` token and the source
+/// block's `"schema"`/`"table"` fields (escaping them per row was a tenth of the snapshot's
+/// instructions).
 struct CachedSchemas {
     key: Vec<u8>,
     envelope: Vec<u8>,
+    /// `"column":` for each column, concatenated; `column_keys_at[i]` is where column i's ends.
+    column_keys: Vec<u8>,
+    column_keys_at: Vec<usize>,
+    /// `,"schema":"…","table":"…"`.
+    source_table: Vec<u8>,
+}
+
+impl CachedSchemas {
+    fn column_key(&self, i: usize) -> &[u8] {
+        let start = if i == 0 {
+            0
+        } else {
+            self.column_keys_at[i - 1]
+        };
+        &self.column_keys[start..self.column_keys_at[i]]
+    }
 }
 
 impl JsonEncoder {
     pub fn new(opts: JsonOptions) -> Self {
         let source_schema = postgres_source_schema().into();
+        let mut prefix = Vec::new();
+        prefix.extend_from_slice(b"{\"version\":");
+        w::str(&mut prefix, &opts.source.version);
+        prefix.extend_from_slice(b",\"connector\":");
+        w::str(&mut prefix, opts.source.connector);
+        prefix.extend_from_slice(b",\"name\":");
+        w::str(&mut prefix, &opts.source.name);
+        prefix.extend_from_slice(b",\"ts_ms\":");
         Self {
             opts,
             source_schema,
+            source_prefix: prefix.into(),
         }
     }
 
@@ -97,9 +127,22 @@ impl JsonEncoder {
 
     fn schemas<'a>(&self, table: &'a TableSchema) -> &'a CachedSchemas {
         let any = table.json_cache.get_or_init(|| {
+            let mut column_keys = Vec::new();
+            let mut column_keys_at = Vec::with_capacity(table.columns.len());
+            for c in &table.columns {
+                w::key(&mut column_keys, &c.name);
+                column_keys_at.push(column_keys.len());
+            }
+            let mut source_table = b",\"schema\":".to_vec();
+            w::str(&mut source_table, &table.id.schema);
+            source_table.extend_from_slice(b",\"table\":");
+            w::str(&mut source_table, &table.id.table);
             Arc::new(CachedSchemas {
                 key: key_schema(table),
                 envelope: envelope_schema(table, &self.source_schema),
+                column_keys,
+                column_keys_at,
+                source_table,
             })
         });
         any.downcast_ref::<CachedSchemas>()
@@ -128,7 +171,8 @@ impl JsonEncoder {
                 _ => return Err(Error::internal("change event without a row")),
             };
             let start = buf.len();
-            let schemas = self.opts.key_schemas.then(|| self.schemas(table));
+            let cached = self.schemas(table);
+            let schemas = self.opts.key_schemas.then_some(cached);
             if let Some(s) = schemas {
                 buf.extend_from_slice(b"{\"schema\":");
                 buf.extend_from_slice(&s.key);
@@ -140,7 +184,7 @@ impl JsonEncoder {
                     buf.push(b',');
                 }
                 let column = &table.columns[c];
-                w::key(buf, &column.name);
+                buf.extend_from_slice(cached.column_key(c));
                 self.write_datum(buf, column, &column.encoding, &row[c])?;
             }
             buf.push(b'}');
@@ -151,18 +195,19 @@ impl JsonEncoder {
         };
 
         let start = buf.len();
-        let schemas = self.opts.value_schemas.then(|| self.schemas(table));
+        let cached = self.schemas(table);
+        let schemas = self.opts.value_schemas.then_some(cached);
         if let Some(s) = schemas {
             buf.extend_from_slice(b"{\"schema\":");
             buf.extend_from_slice(&s.envelope);
             buf.extend_from_slice(b",\"payload\":");
         }
         buf.extend_from_slice(b"{\"before\":");
-        self.write_row(buf, table, ev.before.as_ref().map(|r| batch.row(r)))?;
+        self.write_row(buf, table, cached, ev.before.as_ref().map(|r| batch.row(r)))?;
         buf.extend_from_slice(b",\"after\":");
-        self.write_row(buf, table, ev.after.as_ref().map(|r| batch.row(r)))?;
+        self.write_row(buf, table, cached, ev.after.as_ref().map(|r| batch.row(r)))?;
         buf.extend_from_slice(b",\"source\":");
-        self.write_source(buf, &ev.source, &table.id.schema, &table.id.table);
+        self.write_source(buf, &ev.source, &cached.source_table);
         buf.extend_from_slice(b",\"transaction\":null,\"op\":\"");
         buf.extend_from_slice(ev.op.code().as_bytes());
         buf.extend_from_slice(b"\",\"ts_ms\":");
@@ -197,6 +242,7 @@ impl JsonEncoder {
         &self,
         buf: &mut Vec<u8>,
         table: &TableSchema,
+        cached: &CachedSchemas,
         row: Option<&[Datum]>,
     ) -> Result<()> {
         let Some(row) = row else {
@@ -208,22 +254,17 @@ impl JsonEncoder {
             if i > 0 {
                 buf.push(b',');
             }
-            w::key(buf, &column.name);
+            buf.extend_from_slice(cached.column_key(i));
             self.write_datum(buf, column, &column.encoding, datum)?;
         }
         buf.push(b'}');
         Ok(())
     }
 
-    fn write_source(&self, buf: &mut Vec<u8>, pos: &SourcePosition, schema: &str, table: &str) {
+    /// `source_table` is `,"schema":…,"table":…` (cached per table).
+    fn write_source(&self, buf: &mut Vec<u8>, pos: &SourcePosition, source_table: &[u8]) {
         let s = &self.opts.source;
-        buf.extend_from_slice(b"{\"version\":");
-        w::str(buf, &s.version);
-        buf.extend_from_slice(b",\"connector\":");
-        w::str(buf, s.connector);
-        buf.extend_from_slice(b",\"name\":");
-        w::str(buf, &s.name);
-        buf.extend_from_slice(b",\"ts_ms\":");
+        buf.extend_from_slice(&self.source_prefix);
         w::int(buf, pos.ts_us.div_euclid(1000));
         buf.extend_from_slice(b",\"snapshot\":\"");
         buf.extend_from_slice(pos.snapshot.as_str().as_bytes());
@@ -251,10 +292,7 @@ impl JsonEncoder {
         w::int(buf, pos.ts_us);
         buf.extend_from_slice(b",\"ts_ns\":");
         w::int(buf, pos.ts_us.saturating_mul(1000));
-        buf.extend_from_slice(b",\"schema\":");
-        w::str(buf, schema);
-        buf.extend_from_slice(b",\"table\":");
-        w::str(buf, table);
+        buf.extend_from_slice(source_table);
         buf.extend_from_slice(b",\"txId\":");
         match pos.tx_id {
             Some(x) => w::uint(buf, x),
@@ -305,7 +343,7 @@ impl JsonEncoder {
         if !transactional {
             pos.tx_id = None;
         }
-        self.write_source(buf, &pos, "", "");
+        self.write_source(buf, &pos, b",\"schema\":\"\",\"table\":\"\"");
         buf.extend_from_slice(b",\"message\":{\"prefix\":");
         w::str(buf, prefix);
         buf.extend_from_slice(b",\"content\":");
