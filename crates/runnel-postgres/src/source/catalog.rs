@@ -304,12 +304,14 @@ pub async fn ensure_publication(client: &Client, cfg: &PostgresConfig) -> Result
             }
         };
         let created = client.batch_execute(&sql).await;
-        // Another connector sharing the publication may have created it concurrently.
+        // Another connector sharing the publication may have created it concurrently: then
+        // PostgreSQL answers duplicate_object (42710), or, when both inserted into the catalog
+        // at the same moment, unique_violation (23505) on pg_publication's name index.
         let duplicate = created
             .as_ref()
             .err()
             .and_then(|e| e.as_db_error())
-            .is_some_and(|db| db.code().code() == "42710");
+            .is_some_and(|db| matches!(db.code().code(), "42710" | "23505"));
         if !duplicate {
             created.map_err(|e| {
             let text = db_error_text(&e);
