@@ -128,9 +128,34 @@ struct Entry {
     metrics: Arc<ConnectorMetrics>,
 }
 
+impl Entry {
+    /// A connector not started yet.
+    fn new(config: ConnectorConfig, target: TargetState) -> Self {
+        Self {
+            kind: kind_of(&config),
+            config,
+            target,
+            task: None,
+            start_error: None,
+            metrics: Arc::default(),
+        }
+    }
+}
+
 struct Task {
     stop: watch::Sender<bool>,
     handle: JoinHandle<()>,
+}
+
+/// Waits for a stopping task, aborting it after [`STOP_TIMEOUT`].
+async fn join_or_abort(mut handle: JoinHandle<()>, name: &str) {
+    if tokio::time::timeout(STOP_TIMEOUT, &mut handle)
+        .await
+        .is_err()
+    {
+        tracing::warn!(connector = %name, "did not stop within {STOP_TIMEOUT:?}; aborted");
+        handle.abort();
+    }
 }
 
 /// How long a stopping task may take before it is aborted.
@@ -174,14 +199,7 @@ impl Worker {
                 .target(&name)?
                 .and_then(|t| TargetState::parse(&t))
                 .unwrap_or(TargetState::Started);
-            let mut entry = Entry {
-                kind: kind_of(&config),
-                config,
-                target,
-                task: None,
-                start_error: None,
-                metrics: Arc::default(),
-            };
+            let mut entry = Entry::new(config, target);
             if target == TargetState::Started {
                 worker.start_task(&mut entry);
             }
@@ -271,14 +289,7 @@ impl Worker {
     async fn stop_task(entry: &mut Entry) {
         if let Some(task) = entry.task.take() {
             let _ = task.stop.send(true);
-            let mut handle = task.handle;
-            if tokio::time::timeout(STOP_TIMEOUT, &mut handle)
-                .await
-                .is_err()
-            {
-                tracing::warn!(connector = %entry.config.name, "did not stop within {STOP_TIMEOUT:?}; aborted");
-                handle.abort();
-            }
+            join_or_abort(task.handle, &entry.config.name).await;
         }
     }
 
@@ -312,14 +323,7 @@ impl Worker {
             return Err(WorkerError::AlreadyExists(config.name));
         }
         self.validate(&config)?;
-        let mut entry = Entry {
-            kind: kind_of(&config),
-            config,
-            target,
-            task: None,
-            start_error: None,
-            metrics: Arc::default(),
-        };
+        let mut entry = Entry::new(config, target);
         self.save(&entry)?;
         if target == TargetState::Started {
             self.start_task(&mut entry);
@@ -336,14 +340,9 @@ impl Worker {
         self.validate(&config)?;
         let name = config.name.clone();
         let created = !map.contains_key(&name);
-        let entry = map.entry(name).or_insert_with(|| Entry {
-            kind: kind_of(&config),
-            config: config.clone(),
-            target: TargetState::Started,
-            task: None,
-            start_error: None,
-            metrics: Arc::default(),
-        });
+        let entry = map
+            .entry(name)
+            .or_insert_with(|| Entry::new(config.clone(), TargetState::Started));
         Self::stop_task(entry).await;
         entry.kind = kind_of(&config);
         entry.config = config;
@@ -727,19 +726,15 @@ impl Worker {
     pub async fn shutdown(&self) {
         let mut map = self.connectors.lock().await;
         let mut stopping = Vec::new();
+        // Signal every task first, so they all stop at once, then wait for each.
         for entry in map.values_mut() {
             if let Some(task) = entry.task.take() {
                 let _ = task.stop.send(true);
-                stopping.push(task.handle);
+                stopping.push((task.handle, entry.config.name.clone()));
             }
         }
-        for mut handle in stopping {
-            if tokio::time::timeout(STOP_TIMEOUT, &mut handle)
-                .await
-                .is_err()
-            {
-                handle.abort();
-            }
+        for (handle, name) in stopping {
+            join_or_abort(handle, &name).await;
         }
     }
 }

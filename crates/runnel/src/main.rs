@@ -41,36 +41,7 @@ enum Command {
     },
     /// Run the worker: Kafka Connect's REST API, connectors added and managed through it,
     /// state kept across restarts.
-    Worker {
-        /// A Kafka Connect worker properties file (listeners, bootstrap.servers,
-        /// config.providers, runnel.*).
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// Address of the REST API [default: 127.0.0.1:8083].
-        #[arg(long, env = "RUNNEL_LISTEN")]
-        listen: Option<String>,
-        /// Where configs, offsets and status are kept [default: runnel-state].
-        #[arg(long, env = "RUNNEL_STATE_DIR")]
-        state_dir: Option<PathBuf>,
-        /// The Kafka cluster connectors write to and read from by default.
-        #[arg(long, env = "RUNNEL_BOOTSTRAP_SERVERS")]
-        bootstrap_servers: Option<String>,
-        /// Require `Authorization: Bearer <token>` on every request but /health.
-        #[arg(long, env = "RUNNEL_AUTH_TOKEN", hide_env_values = true)]
-        auth_token: Option<String>,
-        /// Serve only GET requests.
-        #[arg(long)]
-        read_only: bool,
-        /// How often replication slots are checked for retained WAL [default: 30000].
-        #[arg(long, env = "RUNNEL_SLOT_CHECK_INTERVAL_MS")]
-        slot_check_interval_ms: Option<u64>,
-        /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
-        #[arg(long, env = "RUNNEL_TLS_CERT")]
-        tls_cert: Option<PathBuf>,
-        /// The certificate's private key (PEM).
-        #[arg(long, env = "RUNNEL_TLS_KEY")]
-        tls_key: Option<PathBuf>,
-    },
+    Worker(worker_cmd::WorkerArgs),
     /// Verify a connector config and every prerequisite on its database.
     Check { connector: PathBuf },
     /// Manage the connectors of a running worker through its REST API.
@@ -126,28 +97,7 @@ fn main() -> ExitCode {
                 let worker = WorkerSettings { bootstrap_servers };
                 run(connectors, state_dir, worker).await
             }
-            Command::Worker {
-                config,
-                listen,
-                state_dir,
-                bootstrap_servers,
-                auth_token,
-                read_only,
-                slot_check_interval_ms,
-                tls_cert,
-                tls_key,
-            } => {
-                let args = worker_cmd::WorkerArgs {
-                    config,
-                    listen,
-                    state_dir,
-                    bootstrap_servers,
-                    auth_token,
-                    read_only,
-                    slot_check_interval_ms,
-                    tls_cert,
-                    tls_key,
-                };
+            Command::Worker(args) => {
                 let logs = Arc::new(worker_cmd::Loggers::new(reload, &root_level));
                 worker_cmd::run(args, logs)
                     .await

@@ -58,16 +58,36 @@ const IGNORED: &[&str] = &[
     "client.id",
 ];
 
-#[derive(Debug, Default)]
+/// `runnel worker`'s flags (each also settable in the config file or the environment).
+#[derive(Debug, Default, clap::Args)]
 pub(crate) struct WorkerArgs {
+    /// A Kafka Connect worker properties file (listeners, bootstrap.servers,
+    /// config.providers, runnel.*).
+    #[arg(long)]
     pub config: Option<PathBuf>,
+    /// Address of the REST API [default: 127.0.0.1:8083].
+    #[arg(long, env = "RUNNEL_LISTEN")]
     pub listen: Option<String>,
+    /// Where configs, offsets and status are kept [default: runnel-state].
+    #[arg(long, env = "RUNNEL_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
+    /// The Kafka cluster connectors write to and read from by default.
+    #[arg(long, env = "RUNNEL_BOOTSTRAP_SERVERS")]
     pub bootstrap_servers: Option<String>,
+    /// Require `Authorization: Bearer <token>` on every request but /health.
+    #[arg(long, env = "RUNNEL_AUTH_TOKEN", hide_env_values = true)]
     pub auth_token: Option<String>,
+    /// Serve only GET requests.
+    #[arg(long)]
     pub read_only: bool,
+    /// How often replication slots are checked for retained WAL [default: 30000].
+    #[arg(long, env = "RUNNEL_SLOT_CHECK_INTERVAL_MS")]
     pub slot_check_interval_ms: Option<u64>,
+    /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, env = "RUNNEL_TLS_CERT")]
     pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, env = "RUNNEL_TLS_KEY")]
     pub tls_key: Option<PathBuf>,
 }
 
