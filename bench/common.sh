@@ -14,8 +14,10 @@ bench_backlog() {
   for slot in $SLOTS; do
     "${PSQL[@]}" -d rig -c "SELECT pg_create_logical_replication_slot('$slot', 'pgoutput')" >/dev/null
   done
-  echo "==> generating $N changes"
-  "${PSQL[@]}" -d rig -c "CALL rig_mixed($N, 100)" >/dev/null
+  if [ "$N" -gt 0 ]; then
+    echo "==> generating $N changes"
+    "${PSQL[@]}" -d rig -c "CALL rig_mixed($N, 100)" >/dev/null
+  fi
   END=$("${PSQL[@]}" -d rig -Atc "SELECT pg_current_wal_lsn()")
   END_NUM=$("${PSQL[@]}" -d rig -Atc "SELECT (pg_current_wal_lsn() - '0/0')::int8")
 }

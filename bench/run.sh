@@ -11,22 +11,27 @@
 #             poll.interval.ms=10);
 #   memory    peak RSS of every contender (GNU time).
 # Writes bench/results/<date>.md. Defaults are the issue's; N=100000 SNAP_N=100000 LAT_SECS=10
-# make a quick run.
+# make a quick run; WORKLOADS picks some of "drain snapshot latency" (the 10,000,000-row snapshot,
+# outside CI: WORKLOADS=snapshot SNAP_N=10000000, written to <date>-snapshot-10000000.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-1000000}
 SNAP_N=${SNAP_N:-1000000}
 LAT_RATE=${LAT_RATE:-1000}
 LAT_SECS=${LAT_SECS:-60}
+WORKLOADS=${WORKLOADS:-drain snapshot latency}
+want() { [[ " $WORKLOADS " == *" $1 "* ]]; }
+want drain || N=0
 ROOT=$PWD
 source scripts/install-deps.sh
 source tools/debezium/libs.sh
 cargo build --release --locked -p runnel >/dev/null 2>&1 || cargo build --release --locked -p runnel
 RUNNEL="$ROOT/target/release/runnel"
-SLOTS="raw runnel runnel_s dbz dbz_s"
+SLOTS="raw runnel runnel_n runnel_s dbz dbz_s"
 source bench/common.sh
 bench_backlog
 RESULTS="$ROOT/bench/results/$(date +%F).md"
+[ "$WORKLOADS" = "drain snapshot latency" ] || RESULTS="$ROOT/bench/results/$(date +%F)-${WORKLOADS// /-}-$SNAP_N.md"
 mkdir -p "$ROOT/bench/results"
 ROWS=()   # one markdown table row per measurement
 
@@ -39,13 +44,15 @@ measure() {
   RSS_MB=$(echo "$MAXKB / 1024" | bc -l)
 }
 
-runnel_config() {  # name slot schemas(true|false) out [extra json]
+runnel_config() {  # name slot schemas(true|false) out(file, or - for stdout) [extra json]
+  local sink="\"sink.type\": \"file\", \"sink.file.path\": \"$4\""
+  [ "$4" = - ] && sink='"sink.type": "stdout"'
   cat <<JSON
 {"name": "$1", "config": {"connector.class": "io.debezium.connector.postgresql.PostgresConnector",
  "database.hostname": "127.0.0.1", "database.port": "$PORT", "database.user": "postgres", "database.dbname": "${DB:-rig}",
  "topic.prefix": "rig", "slot.name": "$2", "publication.autocreate.mode": "disabled",
  "key.converter.schemas.enable": "$3", "value.converter.schemas.enable": "$3",
- "sink.type": "file", "sink.file.path": "$4" ${5:-, \"snapshot.mode\": \"no_data\"}}}
+ $sink ${5:-, \"snapshot.mode\": \"no_data\"}}}
 JSON
 }
 
@@ -74,18 +81,21 @@ PROPS
 }
 
 # ---------------------------------------------------------------- drain
+if want drain; then
 echo "==> drain: pg_recvlogical"
 measure raw pg_recvlogical -h 127.0.0.1 -p "$PORT" -U postgres -d rig --slot raw --start \
   -o proto_version=1 -o publication_names=dbz_publication --endpos="$END" -f /dev/null
 RAW_RATE=$(echo "$N / $ELAPSED" | bc -l)
 ROWS+=("| drain | pg_recvlogical (pgoutput v1, /dev/null) | $(printf %.0f "$RAW_RATE") rows/s | $(printf %.2f "$CPU") | $(printf %.0f "$RSS_MB") MB |")
 
-drain_runnel() {  # slot schemas label
-  runnel_config "drain-$1" "$1" "$2" "$WORK/$1.jsonl" > "$WORK/$1.json"
+drain_runnel() {  # slot schemas label [null: stdout sink to /dev/null]
+  local out="$WORK/$1.jsonl"
+  [ "${4:-}" = null ] && out=-
+  runnel_config "drain-$1" "$1" "$2" "$out" > "$WORK/$1.json"
   local t0 t1
   t0=$(date +%s.%N)
   RUNNEL_LOG=warn /usr/bin/time -f "%e %U %S %M" -o "$WORK/time.$1" \
-    "$RUNNEL" run "$WORK/$1.json" --state-dir "$WORK/state-$1" &
+    "$RUNNEL" run "$WORK/$1.json" --state-dir "$WORK/state-$1" > /dev/null &
   local pid=$!
   local rpid
   for _ in $(seq 1 100); do rpid=$(pgrep -P $pid || true); [ -n "$rpid" ] && break; sleep 0.05; done
@@ -96,7 +106,7 @@ drain_runnel() {  # slot schemas label
   local secs; secs=$(echo "$t1 - $t0" | bc -l)
   CPU=$(echo "($USER + $SYS) / $secs" | bc -l); RSS_MB=$(echo "$MAXKB / 1024" | bc -l)
   RATE=$(echo "$N / $secs" | bc -l)
-  RECORDS=$(wc -l < "$WORK/$1.jsonl")
+  [ "$out" = - ] || RECORDS=$(wc -l < "$out")
   rm -f "$WORK/$1.jsonl"
   ROWS+=("| drain | runnel, $3 | $(printf %.0f "$RATE") rows/s | $(printf %.2f "$CPU") | $(printf %.0f "$RSS_MB") MB |")
 }
@@ -115,6 +125,8 @@ drain_dbz() {  # slot schemas label
 echo "==> drain: runnel, schemas off"
 drain_runnel runnel false "schemas off"; RUNNEL_RATE=$RATE; RUNNEL_RSS=$RSS_MB
 RECORDS_OFF=$RECORDS
+echo "==> drain: runnel, schemas off, stdout sink to /dev/null"
+drain_runnel runnel_n false "schemas off, stdout → /dev/null" null; RUNNEL_N_RATE=$RATE
 echo "==> drain: runnel, schemas on"
 drain_runnel runnel_s true "schemas on"; RUNNEL_S_RATE=$RATE
 RECORDS=$RECORDS_OFF
@@ -122,8 +134,10 @@ echo "==> drain: Debezium, schemas off"
 drain_dbz dbz false "schemas off"; DBZ_RATE=$RATE; DBZ_RSS=$RSS_MB
 echo "==> drain: Debezium, schemas on"
 drain_dbz dbz_s true "schemas on"; DBZ_S_RATE=$RATE
+fi
 
 # ---------------------------------------------------------------- snapshot
+if want snapshot; then
 echo "==> snapshot: loading $SNAP_N orders"
 "${PSQL[@]}" -d postgres -c "CREATE DATABASE snap" >/dev/null
 "${PSQL[@]}" -d snap -f crates/runnel/tests/fixtures/postgres/schema.sql >/dev/null
@@ -133,30 +147,35 @@ echo "==> snapshot: COPY orders TO STDOUT"
 measure copy "${PSQL[@]}" -d snap -c "COPY orders TO STDOUT" -o /dev/null
 COPY_RATE=$(echo "$SNAP_N / $ELAPSED" | bc -l)
 ROWS+=("| snapshot | COPY orders TO STDOUT (psql, /dev/null) | $(printf %.0f "$COPY_RATE") rows/s | $(printf %.2f "$CPU") | $(printf %.0f "$RSS_MB") MB |")
-for threads in 1 2; do
-  echo "==> snapshot: runnel, snapshot.max.threads=$threads"
-  runnel_config "snap$threads" "snap$threads" false "$WORK/snap$threads.jsonl" \
-    ", \"snapshot.mode\": \"initial_only\", \"table.include.list\": \"public.orders\", \"snapshot.max.threads\": \"$threads\"" \
-    > "$WORK/snap$threads.json"
-  RUNNEL_LOG=warn measure "snap$threads" "$RUNNEL" run "$WORK/snap$threads.json" --state-dir "$WORK/state-snap$threads"
+snap_runnel() {  # label threads out(file, or - for /dev/null)
+  local name="snap$2"
+  [ "$3" = - ] && name="snapnull$2"
+  runnel_config "$name" "$name" false "$3" \
+    ", \"snapshot.mode\": \"initial_only\", \"table.include.list\": \"public.orders\", \"snapshot.max.threads\": \"$2\"" \
+    > "$WORK/$name.json"
+  echo "==> snapshot: runnel, $1"
+  RUNNEL_LOG=warn measure "$name" "$RUNNEL" run "$WORK/$name.json" --state-dir "$WORK/state-$name" > /dev/null
   RATE=$(echo "$SNAP_N / $ELAPSED" | bc -l)
-  [ "$threads" = 1 ] && SNAP_RUNNEL_RATE=$RATE && SNAP_RUNNEL_RSS=$RSS_MB
-  [ "$threads" = 2 ] && SNAP_RUNNEL2_RATE=$RATE
-  ROWS+=("| snapshot | runnel, snapshot.max.threads=$threads | $(printf %.0f "$RATE") rows/s | $(printf %.2f "$CPU") | $(printf %.0f "$RSS_MB") MB |")
-  rm -f "$WORK/snap$threads.jsonl"
-done
+  ROWS+=("| snapshot | runnel, $1 | $(printf %.0f "$RATE") rows/s | $(printf %.2f "$CPU") | $(printf %.0f "$RSS_MB") MB |")
+  rm -f "$3"
+}
+snap_runnel "snapshot.max.threads=1" 1 "$WORK/snap1.jsonl"; SNAP_RUNNEL_RATE=$RATE; SNAP_RUNNEL_RSS=$RSS_MB
+snap_runnel "snapshot.max.threads=2" 2 "$WORK/snap2.jsonl"; SNAP_RUNNEL2_RATE=$RATE
+snap_runnel "snapshot.max.threads=1, stdout → /dev/null" 1 -; SNAP_RUNNEL_N_RATE=$RATE
 echo "==> snapshot: Debezium"
 dbz_props snapdbz false "$WORK/snapdbz.props"
 sed -i 's/^snapshot.mode=.*/snapshot.mode=initial_only/' "$WORK/snapdbz.props"
 echo "table.include.list=public.orders" >> "$WORK/snapdbz.props"
 measure snapdbz java -cp "$DBZ_CP" DbzCapture "$WORK/snapdbz.props" "$WORK/snapdbz.jsonl" "$SNAP_N" 5000 > "$WORK/snapdbz.log" 2>&1
 secs=$(sed -n 's/.*seconds=\([0-9.]*\).*/\1/p' "$WORK/snapdbz.log" | tail -1)
-SNAP_DBZ_RATE=$(echo "$SNAP_N / $secs" | bc -l)
+SNAP_DBZ_RATE=$(echo "$SNAP_N / $secs" | bc -l); SNAP_DBZ_RSS=$RSS_MB
 ROWS+=("| snapshot | Debezium 3.6.3 (first to last record) | $(printf %.0f "$SNAP_DBZ_RATE") rows/s | $(printf %.2f "$CPU") | $(printf %.0f "$RSS_MB") MB |")
 rm -f "$WORK/snapdbz.jsonl"
 unset DB
+fi
 
 # ---------------------------------------------------------------- latency
+if want latency; then
 echo "==> latency: $LAT_RATE commits/s for $LAT_SECS s per contender"
 "${PSQL[@]}" -d rig -c "CREATE TABLE lat (id bigserial PRIMARY KEY, v text NOT NULL)" >/dev/null
 echo "INSERT INTO lat (v) VALUES ('x');" > "$WORK/lat.sql"
@@ -191,6 +210,7 @@ latency_run "Debezium 3.6.3, defaults" latd java -cp "$DBZ_CP" DbzCapture "$WORK
 dbz_props latd10 false "$WORK/latd10.props"
 echo "poll.interval.ms=10" >> "$WORK/latd10.props"
 latency_run "Debezium 3.6.3, poll.interval.ms=10" latd10 java -cp "$DBZ_CP" DbzCapture "$WORK/latd10.props" "$WORK/latd10.jsonl" 1000000000 600000
+fi
 
 # ---------------------------------------------------------------- report
 ratio() { printf %.2f "$(echo "$1 / $2" | bc -l)"; }
@@ -215,10 +235,14 @@ ratio() { printf %.2f "$(echo "$1 / $2" | bc -l)"; }
   printf '%s\n' "${ROWS[@]}"
   echo
   echo "Ratios:"
-  echo "- drain, schemas off: runnel/pg_recvlogical $(ratio "$RUNNEL_RATE" "$RAW_RATE"), runnel/Debezium $(ratio "$RUNNEL_RATE" "$DBZ_RATE")"
-  echo "- drain, schemas on: runnel/Debezium $(ratio "$RUNNEL_S_RATE" "$DBZ_S_RATE")"
-  echo "- snapshot: runnel/Debezium $(ratio "$SNAP_RUNNEL_RATE" "$SNAP_DBZ_RATE") (2 threads: $(ratio "$SNAP_RUNNEL2_RATE" "$SNAP_DBZ_RATE")), runnel/COPY $(ratio "$SNAP_RUNNEL_RATE" "$COPY_RATE")"
-  echo "- latency p99: runnel ${LAT_latr} ms, Debezium ${LAT_latd} ms (defaults), ${LAT_latd10} ms (poll.interval.ms=10)"
-  echo "- memory (drain): runnel $(printf %.0f "$RUNNEL_RSS") MB, Debezium $(printf %.0f "$DBZ_RSS") MB; snapshot: runnel $(printf %.0f "$SNAP_RUNNEL_RSS") MB"
+  if want drain; then
+    echo "- drain, schemas off: runnel/pg_recvlogical $(ratio "$RUNNEL_RATE" "$RAW_RATE"), runnel/Debezium $(ratio "$RUNNEL_RATE" "$DBZ_RATE") (to /dev/null: $(ratio "$RUNNEL_N_RATE" "$RAW_RATE") and $(ratio "$RUNNEL_N_RATE" "$DBZ_RATE"))"
+    echo "- drain, schemas on: runnel/Debezium $(ratio "$RUNNEL_S_RATE" "$DBZ_S_RATE")"
+  fi
+  want snapshot && echo "- snapshot: runnel/Debezium $(ratio "$SNAP_RUNNEL_RATE" "$SNAP_DBZ_RATE") (2 threads: $(ratio "$SNAP_RUNNEL2_RATE" "$SNAP_DBZ_RATE")), runnel/COPY $(ratio "$SNAP_RUNNEL_RATE" "$COPY_RATE") (to /dev/null: $(ratio "$SNAP_RUNNEL_N_RATE" "$SNAP_DBZ_RATE") and $(ratio "$SNAP_RUNNEL_N_RATE" "$COPY_RATE"))"
+  want latency && echo "- latency p99: runnel ${LAT_latr} ms, Debezium ${LAT_latd} ms (defaults), ${LAT_latd10} ms (poll.interval.ms=10)"
+  want drain && echo "- memory (drain): runnel $(printf %.0f "$RUNNEL_RSS") MB, Debezium $(printf %.0f "$DBZ_RSS") MB"
+  want snapshot && echo "- memory (snapshot): runnel $(printf %.0f "$SNAP_RUNNEL_RSS") MB, Debezium $(printf %.0f "$SNAP_DBZ_RSS") MB"
+  true
 } > "$RESULTS"
 cat "$RESULTS"

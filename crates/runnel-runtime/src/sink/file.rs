@@ -3,16 +3,15 @@
 //! commit): one fsync for everything queued, not one per transaction.
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use runnel_core::encode::EncodedBatch;
 use runnel_core::{Error, Result};
 
 pub struct FileSink {
-    file: File,
+    file: BufWriter<File>,
     path: String,
-    buf: Vec<u8>,
     /// Batches appended since the last fsync.
     unsynced: usize,
 }
@@ -38,9 +37,8 @@ impl FileSink {
                 ))
             })?;
         Ok(Self {
-            file,
+            file: BufWriter::with_capacity(super::WRITE_BUFFER, file),
             path: path.display().to_string(),
-            buf: Vec::with_capacity(1 << 20),
             unsynced: 0,
         })
     }
@@ -51,10 +49,7 @@ impl FileSink {
         if batch.records.is_empty() {
             return Ok(());
         }
-        self.buf.clear();
-        super::write_lines(batch, &mut self.buf);
-        self.file
-            .write_all(&self.buf)
+        super::write_lines(batch, &mut self.file)
             .map_err(|e| Error::sink(format!("writing {}: {e}", self.path)))
     }
 
@@ -62,6 +57,10 @@ impl FileSink {
     pub fn settle(&mut self) -> Result<usize> {
         if self.unsynced > 0 {
             self.file
+                .flush()
+                .map_err(|e| Error::sink(format!("writing {}: {e}", self.path)))?;
+            self.file
+                .get_ref()
                 .sync_data()
                 .map_err(|e| Error::sink(format!("syncing {}: {e}", self.path)))?;
         }

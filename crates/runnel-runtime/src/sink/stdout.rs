@@ -1,12 +1,12 @@
 //! Standard output sink: the same JSON lines as the file sink; durable = flushed.
 
-use std::io::Write;
+use std::io::{BufWriter, Stdout, Write};
 
 use runnel_core::encode::EncodedBatch;
 use runnel_core::{Error, Result};
 
 pub struct StdoutSink {
-    buf: Vec<u8>,
+    out: BufWriter<Stdout>,
     /// Batches written since the last flush.
     unflushed: usize,
 }
@@ -14,27 +14,19 @@ pub struct StdoutSink {
 impl StdoutSink {
     pub fn new() -> Self {
         Self {
-            buf: Vec::with_capacity(1 << 16),
+            out: BufWriter::with_capacity(super::WRITE_BUFFER, std::io::stdout()),
             unflushed: 0,
         }
     }
 
     pub fn submit(&mut self, batch: &EncodedBatch) -> Result<()> {
         self.unflushed += 1;
-        if batch.records.is_empty() {
-            return Ok(());
-        }
-        self.buf.clear();
-        super::write_lines(batch, &mut self.buf);
-        std::io::stdout()
-            .lock()
-            .write_all(&self.buf)
+        super::write_lines(batch, &mut self.out)
             .map_err(|e| Error::sink(format!("writing to stdout: {e}")))
     }
 
     pub fn settle(&mut self) -> Result<usize> {
-        std::io::stdout()
-            .lock()
+        self.out
             .flush()
             .map_err(|e| Error::sink(format!("writing to stdout: {e}")))?;
         Ok(std::mem::take(&mut self.unflushed))
