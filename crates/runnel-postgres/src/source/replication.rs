@@ -92,7 +92,9 @@ impl<'a> Streamer<'a> {
                     let Some(ev) = ev.map_err(replication_error)? else { return Ok(()) };
                     self.handle(ev).await?;
                     // Take whatever else is already buffered, up to a full batch.
-                    while self.events_in_batch < self.cfg.max_batch_size {
+                    while self.events_in_batch < self.cfg.max_batch_size
+                        && self.batch.datums.len() < Batch::FULL_DATUMS
+                    {
                         match repl.recv().now_or_never() {
                             Some(Ok(Some(ev))) => self.handle(ev).await?,
                             Some(Ok(None)) => break,

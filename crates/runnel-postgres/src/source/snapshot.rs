@@ -214,9 +214,14 @@ struct PartReader<'a> {
 }
 
 impl PartReader<'_> {
+    /// Rows per batch: `max.batch.size`, fewer for wide tables (see [`Batch::FULL_DATUMS`]).
+    fn batch_rows(&self) -> usize {
+        Batch::rows_per_batch(self.max_batch, self.state.schema.columns.len())
+    }
+
     fn new_batch(&self) -> Batch {
-        let width = self.state.schema.columns.len();
-        Batch::with_capacity(self.max_batch, self.max_batch * width)
+        let rows = self.batch_rows();
+        Batch::with_capacity(rows, rows * self.state.schema.columns.len())
     }
 
     async fn read(
@@ -234,6 +239,7 @@ impl PartReader<'_> {
             })?;
         futures_util::pin_mut!(stream);
         let width = state.schema.columns.len();
+        let batch_rows = self.batch_rows();
         let mut carry = BytesMut::new();
         let mut batch = self.new_batch();
         let mut fields: Vec<Option<Bytes>> = Vec::with_capacity(state.source_columns.len());
@@ -271,7 +277,7 @@ impl PartReader<'_> {
                 }
                 // A full batch goes out only when another row follows, so that the part's
                 // last row is always in the batch marked `last_of_part`.
-                if batch.events.len() >= self.max_batch {
+                if batch.events.len() >= batch_rows {
                     let full = std::mem::replace(&mut batch, self.new_batch());
                     if !self.send(full, false).await {
                         return Ok(());
