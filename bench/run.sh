@@ -88,9 +88,9 @@ measure raw pg_recvlogical -h 127.0.0.1 -p "$PORT" -U postgres -d rig --slot raw
 RAW_RATE=$(echo "$N / $ELAPSED" | bc -l)
 ROWS+=("| drain | pg_recvlogical (pgoutput v1, /dev/null) | $(printf %.0f "$RAW_RATE") rows/s | $(printf %.2f "$CPU") | $(printf %.0f "$RSS_MB") MB |")
 
-drain_runnel() {  # slot schemas label [null: stdout sink to /dev/null]
+drain_runnel() {  # slot schemas label [- : stdout sink to /dev/null]
   local out="$WORK/$1.jsonl"
-  [ "${4:-}" = null ] && out=-
+  [ "${4:-}" = - ] && out=-
   runnel_config "drain-$1" "$1" "$2" "$out" > "$WORK/$1.json"
   local t0 t1
   t0=$(date +%s.%N)
@@ -126,7 +126,7 @@ echo "==> drain: runnel, schemas off"
 drain_runnel runnel false "schemas off"; RUNNEL_RATE=$RATE; RUNNEL_RSS=$RSS_MB
 RECORDS_OFF=$RECORDS
 echo "==> drain: runnel, schemas off, stdout sink to /dev/null"
-drain_runnel runnel_n false "schemas off, stdout → /dev/null" null; RUNNEL_N_RATE=$RATE
+drain_runnel runnel_n false "schemas off, stdout → /dev/null" -; RUNNEL_N_RATE=$RATE
 echo "==> drain: runnel, schemas on"
 drain_runnel runnel_s true "schemas on"; RUNNEL_S_RATE=$RATE
 RECORDS=$RECORDS_OFF

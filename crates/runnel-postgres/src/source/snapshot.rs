@@ -44,8 +44,8 @@ struct PartBatch {
 }
 
 /// Batches a reader may run ahead of the emitter per part. With the pipeline's own queue
-/// behind the emitter one is enough to keep the reader busy; each costs `max.batch.size`
-/// rows of memory.
+/// behind the emitter one is enough to keep the reader busy; each costs one batch of memory
+/// (at most [`Batch::FULL_DATUMS`] values).
 const BATCHES_AHEAD: usize = 1;
 
 /// A unit of snapshot work: a whole table, or a range of its heap blocks.
@@ -172,7 +172,8 @@ pub async fn run(
                 let reader = PartReader {
                     state,
                     position,
-                    max_batch,
+                    // `max.batch.size`, fewer for wide tables (see `Batch::FULL_DATUMS`).
+                    rows: Batch::rows_per_batch(max_batch, state.schema.columns.len()),
                     tx: &tx,
                 };
                 if let Err(e) = reader.read(&client, table, parts[i].blocks).await {
@@ -209,19 +210,14 @@ pub async fn run(
 struct PartReader<'a> {
     state: &'a TableState,
     position: SourcePosition,
-    max_batch: usize,
+    /// Rows per batch.
+    rows: usize,
     tx: &'a mpsc::Sender<Result<PartBatch>>,
 }
 
 impl PartReader<'_> {
-    /// Rows per batch: `max.batch.size`, fewer for wide tables (see [`Batch::FULL_DATUMS`]).
-    fn batch_rows(&self) -> usize {
-        Batch::rows_per_batch(self.max_batch, self.state.schema.columns.len())
-    }
-
     fn new_batch(&self) -> Batch {
-        let rows = self.batch_rows();
-        Batch::with_capacity(rows, rows * self.state.schema.columns.len())
+        Batch::with_capacity(self.rows, self.rows * self.state.schema.columns.len())
     }
 
     async fn read(
@@ -239,7 +235,6 @@ impl PartReader<'_> {
             })?;
         futures_util::pin_mut!(stream);
         let width = state.schema.columns.len();
-        let batch_rows = self.batch_rows();
         let mut carry = BytesMut::new();
         let mut batch = self.new_batch();
         let mut fields: Vec<Option<Bytes>> = Vec::with_capacity(state.source_columns.len());
@@ -277,7 +272,7 @@ impl PartReader<'_> {
                 }
                 // A full batch goes out only when another row follows, so that the part's
                 // last row is always in the batch marked `last_of_part`.
-                if batch.events.len() >= batch_rows {
+                if batch.events.len() >= self.rows {
                     let full = std::mem::replace(&mut batch, self.new_batch());
                     if !self.send(full, false).await {
                         return Ok(());

@@ -46,9 +46,6 @@ impl FileSink {
     /// Appends `batch` (not yet durable).
     pub fn submit(&mut self, batch: &EncodedBatch) -> Result<()> {
         self.unsynced += 1;
-        if batch.records.is_empty() {
-            return Ok(());
-        }
         super::write_lines(batch, &mut self.file)
             .map_err(|e| Error::sink(format!("writing {}: {e}", self.path)))
     }
