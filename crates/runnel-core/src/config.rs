@@ -146,10 +146,19 @@ impl ConfigKey {
     }
 }
 
-/// Everything one connector class accepts: exact keys plus key prefixes (`transforms.`, …).
+/// Keys shown together, as Kafka Connect's `ConfigDef` groups them (`config/validate` lists
+/// the groups in order and each key's definition names its group).
+#[derive(Debug, Clone, Copy)]
+pub struct ConfigGroup {
+    pub name: &'static str,
+    pub keys: &'static [ConfigKey],
+}
+
+/// Everything one connector class accepts: exact keys (in groups) plus key prefixes
+/// (`transforms.`, `consumer.override.`, …).
 #[derive(Debug, Clone, Copy)]
 pub struct ConfigSpec {
-    pub keys: &'static [&'static [ConfigKey]],
+    pub groups: &'static [&'static [ConfigGroup]],
     pub prefixes: &'static [&'static [&'static str]],
 }
 
@@ -160,14 +169,33 @@ pub struct ConfigIssue {
     pub message: String,
 }
 
+impl ConfigIssue {
+    pub fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
 impl std::fmt::Display for ConfigIssue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.message)
     }
 }
 
-/// Keys every connector accepts: Kafka Connect's own.
-pub const CONNECT_COMMON_KEYS: &[ConfigKey] = &[
+/// One config error carrying every issue, one line each (the key of the first, for callers
+/// that report a single key).
+pub fn issues_error(issues: &[ConfigIssue]) -> Error {
+    let lines: Vec<&str> = issues.iter().map(|i| i.message.as_str()).collect();
+    let e = Error::config(lines.join("\n"));
+    match issues.first() {
+        Some(i) => e.with_key(&i.key),
+        None => e,
+    }
+}
+
+const COMMON_KEYS: &[ConfigKey] = &[
     ConfigKey::new(
         "connector.class",
         ValueType::String,
@@ -200,23 +228,35 @@ pub const CONNECT_COMMON_KEYS: &[ConfigKey] = &[
     )
     .not_implemented(),
     ConfigKey::new(
-        "transforms",
-        ValueType::List,
-        "Aliases of the transformations to apply.",
-    )
-    .not_implemented(),
-    ConfigKey::new(
-        "predicates",
-        ValueType::List,
-        "Aliases of the predicates used by transforms.",
-    )
-    .not_implemented(),
-    ConfigKey::new(
         "config.action.reload",
         ValueType::Enum(&["none", "restart"]),
         "Kafka Connect: what to do when a config provider's value changes.",
     )
     .default("restart"),
+];
+
+const SINK_COMMON_KEYS: &[ConfigKey] = &[
+    ConfigKey::new("topics", ValueType::List, "Topics to consume."),
+    ConfigKey::new(
+        "topics.regex",
+        ValueType::String,
+        "Regular expression of topics to consume.",
+    ),
+];
+
+const TRANSFORM_KEYS: &[ConfigKey] = &[ConfigKey::new(
+    "transforms",
+    ValueType::List,
+    "Aliases of the transformations to apply, in order.",
+)];
+
+const PREDICATE_KEYS: &[ConfigKey] = &[ConfigKey::new(
+    "predicates",
+    ValueType::List,
+    "Aliases of the predicates used by transforms.",
+)];
+
+const ERROR_KEYS: &[ConfigKey] = &[
     ConfigKey::new(
         "errors.retry.timeout",
         ValueType::Long,
@@ -247,6 +287,29 @@ pub const CONNECT_COMMON_KEYS: &[ConfigKey] = &[
         "Kafka Connect: include records in error logs.",
     )
     .default("false"),
+];
+
+const DLQ_KEYS: &[ConfigKey] = &[
+    ConfigKey::new(
+        "errors.deadletterqueue.topic.name",
+        ValueType::String,
+        "Topic for records the converter rejects (with errors.tolerance=all).",
+    ),
+    ConfigKey::new(
+        "errors.deadletterqueue.topic.replication.factor",
+        ValueType::Int,
+        "Replication factor of the dead letter queue topic.",
+    )
+    .default("3"),
+    ConfigKey::new(
+        "errors.deadletterqueue.context.headers.enable",
+        ValueType::Boolean,
+        "Add __connect.errors.* headers to dead-lettered records.",
+    )
+    .default("false"),
+];
+
+const EXACTLY_ONCE_KEYS: &[ConfigKey] = &[
     ConfigKey::new(
         "exactly.once.support",
         ValueType::Enum(&["requested", "required"]),
@@ -259,23 +322,89 @@ pub const CONNECT_COMMON_KEYS: &[ConfigKey] = &[
         "Kafka Connect: transaction boundaries for exactly-once sources.",
     )
     .default("poll"),
-    ConfigKey::new(
-        "offsets.storage.topic",
-        ValueType::String,
-        "Kafka Connect: per-connector offsets topic.",
-    )
-    .not_implemented(),
-    ConfigKey::new(
-        "sink.type",
-        ValueType::Enum(&["stdout", "file", "kafka"]),
-        "runnel: where a source connector's records go (`stdout`, `file` or `kafka`; `kafka` by \
-         default when the worker has bootstrap servers).",
-    )
-    .default("stdout"),
 ];
 
-/// Key prefixes every connector accepts.
-pub const CONNECT_COMMON_PREFIXES: &[&str] = &[
+const OFFSETS_TOPIC_KEYS: &[ConfigKey] = &[ConfigKey::new(
+    "offsets.storage.topic",
+    ValueType::String,
+    "Kafka Connect: per-connector offsets topic.",
+)
+.not_implemented()];
+
+/// `sink.type` and the keys of the sink it names (`sink.<type>.*`): runnel's direct sink of a
+/// source connector.
+pub const SINK_TYPE_KEY: &str = "sink.type";
+
+const RUNNEL_SOURCE_KEYS: &[ConfigKey] = &[ConfigKey::new(
+    SINK_TYPE_KEY,
+    ValueType::String,
+    "runnel: where a source connector's records go without Kafka (`stdout`, `file`, or any sink \
+     of this build; `kafka` by default when the worker has bootstrap servers). The sink's own \
+     keys follow as `sink.<type>.<key>`.",
+)];
+
+/// Kafka Connect's keys of every source connector, in its groups.
+pub const CONNECT_SOURCE_GROUPS: &[ConfigGroup] = &[
+    ConfigGroup {
+        name: "Common",
+        keys: COMMON_KEYS,
+    },
+    ConfigGroup {
+        name: "Transforms",
+        keys: TRANSFORM_KEYS,
+    },
+    ConfigGroup {
+        name: "Predicates",
+        keys: PREDICATE_KEYS,
+    },
+    ConfigGroup {
+        name: "Error Handling",
+        keys: ERROR_KEYS,
+    },
+    ConfigGroup {
+        name: "Exactly Once Support",
+        keys: EXACTLY_ONCE_KEYS,
+    },
+    ConfigGroup {
+        name: "offsets.topic",
+        keys: OFFSETS_TOPIC_KEYS,
+    },
+    ConfigGroup {
+        name: "runnel",
+        keys: RUNNEL_SOURCE_KEYS,
+    },
+];
+
+/// Kafka Connect's keys of every sink connector, in its groups.
+pub const CONNECT_SINK_GROUPS: &[ConfigGroup] = &[
+    ConfigGroup {
+        name: "Common",
+        keys: COMMON_KEYS,
+    },
+    ConfigGroup {
+        name: "Common",
+        keys: SINK_COMMON_KEYS,
+    },
+    ConfigGroup {
+        name: "Transforms",
+        keys: TRANSFORM_KEYS,
+    },
+    ConfigGroup {
+        name: "Predicates",
+        keys: PREDICATE_KEYS,
+    },
+    ConfigGroup {
+        name: "Error Handling",
+        keys: ERROR_KEYS,
+    },
+    ConfigGroup {
+        name: "Error Handling",
+        keys: DLQ_KEYS,
+    },
+];
+
+/// Key prefixes every source connector accepts.
+pub const CONNECT_SOURCE_PREFIXES: &[&str] = &[
     "key.converter.",
     "value.converter.",
     "header.converter.",
@@ -283,21 +412,56 @@ pub const CONNECT_COMMON_PREFIXES: &[&str] = &[
     "predicates.",
     "topic.creation.",
     "producer.override.",
-    "consumer.override.",
     "admin.override.",
     "sink.",
 ];
 
+/// Key prefixes every sink connector accepts.
+pub const CONNECT_SINK_PREFIXES: &[&str] = &[
+    "key.converter.",
+    "value.converter.",
+    "header.converter.",
+    "transforms.",
+    "predicates.",
+    "consumer.override.",
+    "producer.override.",
+    "admin.override.",
+];
+
 impl ConfigSpec {
+    /// Every key with its group, in order.
+    pub fn keys(&self) -> impl Iterator<Item = (&'static str, &'static ConfigKey)> + '_ {
+        self.groups
+            .iter()
+            .flat_map(|gs| gs.iter())
+            .flat_map(|g| g.keys.iter().map(move |k| (g.name, k)))
+    }
+
+    /// Group names in order of first appearance.
+    pub fn group_names(&self) -> Vec<&'static str> {
+        let mut names: Vec<&'static str> = Vec::new();
+        for g in self.groups.iter().flat_map(|gs| gs.iter()) {
+            if !names.contains(&g.name) {
+                names.push(g.name);
+            }
+        }
+        names
+    }
+
     pub fn find(&self, key: &str) -> Option<&'static ConfigKey> {
-        self.keys
+        self.keys().map(|(_, k)| k).find(|k| k.name == key)
+    }
+
+    /// Whether `key` is one of the spec's prefixes (`transforms.…`).
+    pub fn has_prefix_of(&self, key: &str) -> bool {
+        self.prefixes
             .iter()
             .flat_map(|g| g.iter())
-            .find(|k| k.name == key)
+            .any(|p| key.starts_with(p))
     }
 
     fn all_names(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.keys.iter().flat_map(|g| g.iter()).map(|k| k.name)
+        self.keys().map(|(_, k)| k.name)
     }
 
     /// Every problem in `config`, one line each (empty when valid).
@@ -313,11 +477,7 @@ impl ConfigSpec {
                         });
                     }
                 }
-                None if self
-                    .prefixes
-                    .iter()
-                    .flat_map(|g| g.iter())
-                    .any(|p| key.starts_with(p)) => {}
+                None if self.has_prefix_of(key) => {}
                 None => {
                     let hint = match self.suggest(key) {
                         Some(s) => format!("did you mean \"{s}\"?"),
@@ -333,7 +493,7 @@ impl ConfigSpec {
                 }
             }
         }
-        for key in self.keys.iter().flat_map(|g| g.iter()) {
+        for (_, key) in self.keys() {
             if key.required && !config.props.contains_key(key.name) {
                 issues.push(ConfigIssue {
                     key: key.name.to_string(),
@@ -453,16 +613,17 @@ impl<'a> Props<'a> {
     pub fn require(&self, key: &str) -> Result<String> {
         self.string(key)
             .filter(|s| !s.is_empty())
-            .ok_or_else(|| Error::config(format!("missing required config key \"{key}\"")))
+            .ok_or_else(|| Error::invalid(key, format!("missing required config key \"{key}\"")))
     }
 
     pub fn int(&self, key: &str) -> Result<Option<i64>> {
         match self.string(key) {
             None => Ok(None),
             Some(v) => v.trim().parse::<i64>().map(Some).map_err(|_| {
-                Error::config(format!(
-                    "invalid value \"{v}\" for \"{key}\": expected a whole number"
-                ))
+                Error::invalid(
+                    key,
+                    format!("invalid value \"{v}\" for \"{key}\": expected a whole number"),
+                )
             }),
         }
     }
@@ -471,9 +632,10 @@ impl<'a> Props<'a> {
         match self.string(key) {
             None => Ok(None),
             Some(v) => parse_bool(&v).map(Some).ok_or_else(|| {
-                Error::config(format!(
-                    "invalid value \"{v}\" for \"{key}\": expected true or false"
-                ))
+                Error::invalid(
+                    key,
+                    format!("invalid value \"{v}\" for \"{key}\": expected true or false"),
+                )
             }),
         }
     }
@@ -501,9 +663,13 @@ mod tests {
         )
         .default("initial"),
     ];
+    const GROUPS: &[ConfigGroup] = &[ConfigGroup {
+        name: "CONNECTION",
+        keys: KEYS,
+    }];
     const SPEC: ConfigSpec = ConfigSpec {
-        keys: &[KEYS, CONNECT_COMMON_KEYS],
-        prefixes: &[CONNECT_COMMON_PREFIXES],
+        groups: &[GROUPS, CONNECT_SOURCE_GROUPS],
+        prefixes: &[CONNECT_SOURCE_PREFIXES],
     };
 
     #[test]

@@ -1,6 +1,10 @@
-//! Decoded column values. Sources parse the database's representation once into a [`Datum`];
+//! Decoded values. Sources parse the database's representation once into a [`Datum`];
 //! encoders write it in the configured format. Text and bytes stay slices of the buffer they
-//! arrived in (`Bytes`), so decoding a row copies no strings.
+//! arrived in (`Bytes`), so decoding a row copies no strings. Structs and maps hold no values of
+//! their own: their fields are a range of the batch's value vector (`Batch::datums`), so a
+//! nested record costs no allocation either.
+
+use std::ops::Range;
 
 use bytes::Bytes;
 
@@ -52,6 +56,10 @@ pub enum Datum {
         y: f64,
     },
     Array(Box<[Datum]>),
+    /// A Connect struct: its fields, in schema order, are `batch.datums[range]`.
+    Struct(Range<u32>),
+    /// A Connect map: keys and values alternate in `batch.datums[range]`.
+    Map(Range<u32>),
 }
 
 /// An exact decimal, kept as the database printed it until it is encoded.

@@ -128,6 +128,64 @@ fn digits_to_twos_complement(digits: &[u8], negative: bool, out: &mut Vec<u8>) {
     push_minimal(&bytes, out);
 }
 
+/// Kafka Connect `Decimal` bytes (big-endian two's complement of the unscaled value) back to
+/// plain decimal text at `scale` (`-12.50` for `0xfb 0x1e` at scale 2).
+pub fn from_unscaled(bytes: &[u8], scale: u32) -> String {
+    let negative = bytes.first().is_some_and(|b| b & 0x80 != 0);
+    let mut magnitude = bytes.to_vec();
+    if negative {
+        // Two's complement: invert and add one.
+        for b in magnitude.iter_mut() {
+            *b = !*b;
+        }
+        for b in magnitude.iter_mut().rev() {
+            let (v, overflow) = b.overflowing_add(1);
+            *b = v;
+            if !overflow {
+                break;
+            }
+        }
+    }
+    let mut digits = if magnitude.len() <= 16 {
+        let mut v: u128 = 0;
+        for &b in &magnitude {
+            v = (v << 8) | u128::from(b);
+        }
+        v.to_string()
+    } else {
+        // Base 10^9 limbs, least significant first.
+        let mut limbs: Vec<u32> = vec![0];
+        for &b in &magnitude {
+            let mut carry = u64::from(b);
+            for limb in limbs.iter_mut() {
+                let v = u64::from(*limb) * 256 + carry;
+                *limb = (v % 1_000_000_000) as u32;
+                carry = v / 1_000_000_000;
+            }
+            while carry > 0 {
+                limbs.push((carry % 1_000_000_000) as u32);
+                carry /= 1_000_000_000;
+            }
+        }
+        let mut s = limbs.last().map_or_else(String::new, u32::to_string);
+        for limb in limbs.iter().rev().skip(1) {
+            s.push_str(&format!("{limb:09}"));
+        }
+        s
+    };
+    let scale = scale as usize;
+    if scale > 0 {
+        if digits.len() <= scale {
+            digits = format!("{}{digits}", "0".repeat(scale + 1 - digits.len()));
+        }
+        digits.insert(digits.len() - scale, '.');
+    }
+    if negative {
+        digits.insert(0, '-');
+    }
+    digits
+}
+
 /// Drops redundant sign-extension bytes, keeping at least one byte.
 fn push_minimal(bytes: &[u8], out: &mut Vec<u8>) {
     let mut i = 0;
@@ -164,6 +222,22 @@ mod tests {
         assert_eq!(bytes("-129", 0), vec![0xff, 0x7f]);
         assert_eq!(bytes("128", 0), vec![0x00, 0x80]);
         assert_eq!(bytes("1.005", 2), vec![0x65]);
+    }
+
+    #[test]
+    fn unscaled_bytes_read_back() {
+        for (text, scale) in [
+            ("19.99", 2),
+            ("0.00", 2),
+            ("-1", 0),
+            ("-128", 0),
+            ("-0.000000000000000001", 18),
+            ("1234.5678", 4),
+            ("12345678901234567890123456789012345678901234567890.12", 2),
+            ("-12345678901234567890123456789012345678901234567890.12", 2),
+        ] {
+            assert_eq!(from_unscaled(&bytes(text, scale), scale), text, "{text}");
+        }
     }
 
     #[test]

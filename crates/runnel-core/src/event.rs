@@ -1,16 +1,20 @@
-//! Change events and the batches that carry them from a source to a sink.
+//! The typed records that travel from a source through the transforms to a sink, in batches.
 //!
-//! A [`Batch`] owns one flat vector of [`Datum`]s; each event's `before`/`after` rows are ranges
-//! into it, so a batch of thousands of rows costs a handful of allocations, not one per row.
+//! A [`Batch`] owns one flat vector of [`Datum`]s; each event's rows (and every struct or map
+//! value) are ranges into it, so a batch of thousands of rows costs a handful of allocations, not
+//! one per row. Two kinds of event:
+//! - [`ChangeEvent`]: a row change as a database source captures it, compact: the table's schema,
+//!   the op, before/after rows and the per-event part of Debezium's `source` block. Its Debezium
+//!   envelope (`before`, `after`, `source`, `op`, `ts_ms`, …) is implied and written by the
+//!   encoder, never materialized on the hot path.
+//! - [`Record`]: any Kafka Connect record (topic, key, value, headers, timestamp): tombstones,
+//!   heartbeats and messages a source emits, records read from Kafka, records a transform rewrote.
 
 use std::ops::Range;
 use std::sync::Arc;
 
-use bytes::Bytes;
-
 use crate::datum::Datum;
-use crate::offset::SourceOffset;
-use crate::schema::TableSchema;
+use crate::schema::{Schema, TableSchema};
 
 /// Debezium's `op` field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +40,17 @@ impl Op {
             Op::Delete => "d",
             Op::Truncate => "t",
         }
+    }
+
+    pub fn from_code(code: &str) -> Option<Self> {
+        Some(match code {
+            "r" => Op::Read,
+            "c" => Op::Create,
+            "u" => Op::Update,
+            "d" => Op::Delete,
+            "t" => Op::Truncate,
+            _ => return None,
+        })
     }
 }
 
@@ -65,17 +80,17 @@ impl SnapshotMarker {
     }
 }
 
-/// Where an event came from: the fields of Debezium's `source` block that vary per event.
+/// What Debezium's `source` block says about one event beyond the connector and the table:
+/// when, whether it is a snapshot read, and where in the source's log it is. The meaning of
+/// `coords` is the source's own, and its [`crate::source::SourceBlock`] writes them
+/// (PostgreSQL: `[lsn, last commit lsn, txId]`; a binlog source: `[pos, row, server_id]`): the
+/// event stays a small `Copy` value whatever the source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SourcePosition {
+pub struct EventSource {
     /// Commit (or snapshot start) time, microseconds since the epoch.
     pub ts_us: i64,
     pub snapshot: SnapshotMarker,
-    /// PostgreSQL: the LSN of the change.
-    pub lsn: Option<u64>,
-    /// PostgreSQL: the commit LSN of the last transaction completely processed before this one.
-    pub last_commit_lsn: Option<u64>,
-    pub tx_id: Option<u64>,
+    pub coords: [Option<u64>; 3],
 }
 
 /// One row change.
@@ -85,34 +100,104 @@ pub struct ChangeEvent {
     pub op: Op,
     pub before: Option<Range<u32>>,
     pub after: Option<Range<u32>>,
-    pub source: SourcePosition,
+    pub source: EventSource,
+}
+
+/// A record's key, value or header value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Payload {
+    /// A typed Connect value; no schema when it was read with `schemas.enable=false`.
+    Value {
+        schema: Option<Arc<Schema>>,
+        datum: Datum,
+    },
+    /// The bytes a converter wrote, at `batch.bytes[range]`, not decoded: a record read from
+    /// Kafka passes to a sink that writes bytes with the same converter unchanged. Sinks that
+    /// read typed values and transforms never see this (the engine has the source decode).
+    Encoded(Range<u32>),
+}
+
+impl Payload {
+    pub fn value(schema: &Arc<Schema>, datum: Datum) -> Self {
+        Payload::Value {
+            schema: Some(schema.clone()),
+            datum,
+        }
+    }
+}
+
+/// A Kafka record header.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Header {
+    pub key: Arc<str>,
+    pub value: Option<Payload>,
+}
+
+/// Any Kafka Connect record. A tombstone has `value: None`; a null value *with* a schema is not
+/// a tombstone (`Some(Payload::Value { schema: Some(..), datum: Null })`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    pub topic: Arc<str>,
+    /// The Kafka partition it was read from (or a transform chose); `None`: the sink picks.
+    pub partition: Option<i32>,
+    /// Its Kafka offset, when read from Kafka.
+    pub offset: Option<i64>,
+    /// Kafka record timestamp (milliseconds); `None`: the time it is written.
+    pub timestamp_ms: Option<i64>,
+    pub key: Option<Payload>,
+    pub value: Option<Payload>,
+    pub headers: Vec<Header>,
+}
+
+impl Record {
+    pub fn new(topic: Arc<str>, key: Option<Payload>, value: Option<Payload>) -> Self {
+        Self {
+            topic,
+            partition: None,
+            offset: None,
+            timestamp_ms: None,
+            key,
+            value,
+            headers: Vec::new(),
+        }
+    }
+
+    pub fn is_tombstone(&self) -> bool {
+        self.value.is_none()
+    }
 }
 
 /// Anything a source emits.
 #[derive(Debug, Clone)]
 pub enum Event {
     Change(ChangeEvent),
-    /// A logical decoding message (`pg_logical_emit_message`), Debezium's `op: "m"`.
-    Message {
-        prefix: Arc<str>,
-        content: Bytes,
-        transactional: bool,
-        source: SourcePosition,
-    },
-    /// A heartbeat: lets an idle or filtered source still advance its position downstream.
-    Heartbeat {
-        ts_ms: i64,
-    },
+    Record(Record),
+}
+
+impl Event {
+    pub fn topic(&self) -> &Arc<str> {
+        match self {
+            Event::Change(c) => &c.table.topic,
+            Event::Record(r) => &r.topic,
+        }
+    }
+
+    /// Whether the event carries a value (every change event; a record unless a tombstone).
+    pub fn has_value(&self) -> bool {
+        match self {
+            Event::Change(_) => true,
+            Event::Record(r) => r.value.is_some(),
+        }
+    }
 }
 
 /// A unit of work between a source and a sink.
 #[derive(Debug, Default)]
 pub struct Batch {
     pub datums: Vec<Datum>,
+    /// Bytes of [`Payload::Encoded`] values.
+    pub bytes: Vec<u8>,
     pub events: Vec<Event>,
-    /// Set when everything up to and including this batch completes a source position: once the
-    /// sink has made this batch (and all before it) durable, this offset may be committed.
-    pub offset: Option<SourceOffset>,
 }
 
 impl Batch {
@@ -131,8 +216,8 @@ impl Batch {
     pub fn with_capacity(events: usize, datums: usize) -> Self {
         Self {
             datums: Vec::with_capacity(datums),
+            bytes: Vec::new(),
             events: Vec::with_capacity(events),
-            offset: None,
         }
     }
 
@@ -147,15 +232,39 @@ impl Batch {
         &self.datums[range.start as usize..range.end as usize]
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.events.is_empty() && self.offset.is_none()
+    /// The fields of a struct (or the alternating keys and values of a map) datum.
+    pub fn fields(&self, range: &Range<u32>) -> &[Datum] {
+        self.row(range)
     }
 
-    /// Number of row-change events.
-    pub fn change_count(&self) -> usize {
-        self.events
-            .iter()
-            .filter(|e| matches!(e, Event::Change(_)))
-            .count()
+    /// Appends Debezium's tombstone for a delete of `row` in `table`: a record with the row's
+    /// key and no value, so log compaction can drop the key.
+    pub fn push_tombstone(&mut self, table: &Arc<TableSchema>, row: &Range<u32>) {
+        let start = self.datums.len();
+        for &k in &table.key {
+            let d = self.datums[row.start as usize + k].clone();
+            self.datums.push(d);
+        }
+        let key = Datum::Struct(start as u32..self.datums.len() as u32);
+        self.events.push(Event::Record(Record::new(
+            table.topic.clone(),
+            Some(Payload::value(table.key_schema(), key)),
+            None,
+        )));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+
+    /// Number of events that carry a value (change events, records but tombstones).
+    pub fn value_count(&self) -> usize {
+        self.events.iter().filter(|e| e.has_value()).count()
+    }
+
+    pub fn clear(&mut self) {
+        self.datums.clear();
+        self.bytes.clear();
+        self.events.clear();
     }
 }

@@ -1,23 +1,36 @@
-//! runnel's core: the event model, positions, Debezium-compatible encoders, connector configs
-//! and typed errors. No I/O happens here.
+//! runnel's core: the typed event model (Kafka Connect's data model, Debezium's change
+//! events), the contracts every connector plugs into (`Source`, `Sink`, `Transform`), positions,
+//! the JsonConverter encoder and decoder, connector configs and typed errors. No I/O happens
+//! here.
 
 pub mod config;
 pub mod datum;
+pub mod debezium;
 pub mod decimal;
+pub mod decode;
 pub mod encode;
 pub mod error;
 pub mod event;
 pub mod offset;
+pub mod plugin;
 pub mod schema;
-pub mod stats;
+pub mod sink;
+pub mod source;
 pub mod temporal;
+pub mod transform;
 
 pub use datum::{Datum, Numeric};
 pub use error::{Error, ErrorKind, Result, Retry};
-pub use event::{Batch, ChangeEvent, Event, Op, SnapshotMarker, SourcePosition};
+pub use event::{
+    Batch, ChangeEvent, Event, EventSource, Header, Op, Payload, Record, SnapshotMarker,
+};
 pub use offset::SourceOffset;
-pub use schema::{BinaryMode, Column, Encoding, TableId, TableSchema};
-pub use stats::SourceStats;
+pub use schema::{BinaryMode, Column, Encoding, Schema, SchemaMeta, TableId, TableSchema};
+pub use sink::{Sink, SinkInput};
+pub use source::{
+    Emitted, Envelope, Position, RunEnd, Source, SourceBlock, SourceContext, SourceStats,
+};
+pub use transform::{Chain, Predicate, Stage, Transform};
 
 /// The version runnel reports in `source.version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,4 +1,8 @@
-//! Table schemas: columns with the Kafka Connect encoding Debezium gives them. A schema is
+//! Kafka Connect's type system as runnel holds it. A [`Column`] is a Connect struct field: a name
+//! and an [`Encoding`] (Connect type plus logical type, nested schemas for arrays, maps and
+//! structs), optional, a default and, where a record read from Kafka or a transform says so,
+//! its own name/version/doc/parameters ([`SchemaMeta`]). A [`Schema`] is the same without a
+//! name (a record's key or value, an array's items). A [`TableSchema`] is a table's row struct,
 //! built once per table version and shared (`Arc`) by every event of that version.
 
 use std::sync::{Arc, OnceLock};
@@ -37,11 +41,13 @@ pub enum BinaryMode {
     Hex,
 }
 
-/// The Kafka Connect type and Debezium logical type a column is encoded as. The source picks
-/// one per column from its native type and the connector's handling modes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The Kafka Connect type and Debezium logical type a value is encoded as. The source picks
+/// one per column from its native type and the connector's handling modes; a record read from
+/// Kafka gets the one its Connect schema names.
+#[derive(Debug, Clone, PartialEq)]
 pub enum Encoding {
     Boolean,
+    Int8,
     Int16,
     Int32,
     Int64,
@@ -100,14 +106,142 @@ pub enum Encoding {
     },
     /// `io.debezium.data.geometry.Point`.
     Point,
-    Array(Box<Encoding>),
+    Array(Arc<Schema>),
+    /// A Connect map; datums are [`Datum::Map`].
+    Map {
+        keys: Arc<Schema>,
+        values: Arc<Schema>,
+    },
+    /// A Connect struct; datums are [`Datum::Struct`], fields in this order.
+    Struct(Arc<[Column]>),
+    /// No schema (`schemas.enable=false` on the way in): the datum says what it is.
+    Dynamic,
 }
 
-/// One column of a table.
+/// A schema's Connect name, version, doc and parameters where they are not the ones its
+/// [`Encoding`] implies: records read from Kafka keep theirs exactly, transforms set their own.
+/// When present it replaces the implied ones entirely.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SchemaMeta {
+    pub name: Option<Arc<str>>,
+    pub version: Option<i32>,
+    pub doc: Option<Arc<str>>,
+    pub parameters: Vec<(Arc<str>, Arc<str>)>,
+}
+
+impl SchemaMeta {
+    pub fn named(name: &str) -> Arc<Self> {
+        Arc::new(Self {
+            name: Some(name.into()),
+            ..Self::default()
+        })
+    }
+}
+
+/// A Connect schema outside a struct: a record's key or value, an array's items, a map's keys.
 #[derive(Debug, Clone)]
+pub struct Schema {
+    pub encoding: Encoding,
+    pub optional: bool,
+    pub default: Option<Datum>,
+    pub meta: Option<Arc<SchemaMeta>>,
+    /// The schema's JSON, written once by the JSON encoder.
+    pub json_cache: OnceLock<Box<[u8]>>,
+}
+
+impl PartialEq for Schema {
+    fn eq(&self, other: &Self) -> bool {
+        self.encoding == other.encoding
+            && self.optional == other.optional
+            && self.default == other.default
+            && self.meta == other.meta
+    }
+}
+
+impl Schema {
+    pub fn new(encoding: Encoding, optional: bool) -> Self {
+        Self {
+            encoding,
+            optional,
+            default: None,
+            meta: None,
+            json_cache: OnceLock::new(),
+        }
+    }
+
+    pub fn with_meta(mut self, meta: Arc<SchemaMeta>) -> Self {
+        self.meta = Some(meta);
+        self
+    }
+
+    pub fn with_default(mut self, default: Option<Datum>) -> Self {
+        self.default = default;
+        self
+    }
+
+    /// A struct named `name` of `fields`.
+    pub fn structure(name: &str, fields: Vec<Column>, optional: bool) -> Self {
+        Self::new(Encoding::Struct(fields.into()), optional).with_meta(SchemaMeta::named(name))
+    }
+
+    /// The struct's fields, if it is one.
+    pub fn fields(&self) -> Option<&[Column]> {
+        match &self.encoding {
+            Encoding::Struct(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// The schema's Connect name (its own, or the one its encoding implies).
+    pub fn name(&self) -> Option<&str> {
+        match &self.meta {
+            Some(m) => m.name.as_deref(),
+            None => self.encoding.logical_name(),
+        }
+    }
+}
+
+impl Encoding {
+    /// An array of optional items (the shape every database array column has).
+    pub fn array_of(items: Encoding) -> Self {
+        Encoding::Array(Arc::new(Schema::new(items, true)))
+    }
+
+    /// The logical type name this encoding implies (`io.debezium.time.MicroTimestamp`, …).
+    pub fn logical_name(&self) -> Option<&'static str> {
+        Some(match self {
+            Encoding::Decimal { .. } => "org.apache.kafka.connect.data.Decimal",
+            Encoding::VariableScaleDecimal => "io.debezium.data.VariableScaleDecimal",
+            Encoding::Date => "io.debezium.time.Date",
+            Encoding::ConnectDate => "org.apache.kafka.connect.data.Date",
+            Encoding::MilliTime => "io.debezium.time.Time",
+            Encoding::MicroTime => "io.debezium.time.MicroTime",
+            Encoding::ConnectTime => "org.apache.kafka.connect.data.Time",
+            Encoding::MilliTimestamp => "io.debezium.time.Timestamp",
+            Encoding::MicroTimestamp => "io.debezium.time.MicroTimestamp",
+            Encoding::ConnectTimestamp => "org.apache.kafka.connect.data.Timestamp",
+            Encoding::ZonedTimestamp { .. } => "io.debezium.time.ZonedTimestamp",
+            Encoding::ZonedTime => "io.debezium.time.ZonedTime",
+            Encoding::MicroDuration => "io.debezium.time.MicroDuration",
+            Encoding::IntervalString => "io.debezium.time.Interval",
+            Encoding::Uuid => "io.debezium.data.Uuid",
+            Encoding::Json => "io.debezium.data.Json",
+            Encoding::Xml => "io.debezium.data.Xml",
+            Encoding::Ltree => "io.debezium.data.Ltree",
+            Encoding::Enum { .. } => "io.debezium.data.Enum",
+            Encoding::Bits { .. } => "io.debezium.data.Bits",
+            Encoding::Point => "io.debezium.data.geometry.Point",
+            _ => return None,
+        })
+    }
+}
+
+/// One column of a table: a Connect struct field.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Column {
     pub name: Arc<str>,
-    /// The database's type name (for `column.propagate.source.type`, DDL and messages).
+    /// The database's type name (for `column.propagate.source.type`, DDL and messages); the
+    /// Connect type for fields of records read from Kafka.
     pub type_name: Arc<str>,
     pub encoding: Encoding,
     /// Nullable in the database (Connect `optional`).
@@ -115,6 +249,44 @@ pub struct Column {
     /// The parsed column default, written as the Connect schema default and used where a
     /// non-optional value is missing (as Debezium does for the columns a DELETE does not carry).
     pub default: Option<Datum>,
+    /// The field schema's own name/version/doc/parameters, when not the encoding's.
+    pub meta: Option<Arc<SchemaMeta>>,
+}
+
+impl Column {
+    pub fn new(name: &str, encoding: Encoding, optional: bool) -> Self {
+        Self {
+            name: name.into(),
+            type_name: "".into(),
+            encoding,
+            optional,
+            default: None,
+            meta: None,
+        }
+    }
+
+    /// This field's schema, without its name.
+    pub fn schema(&self) -> Schema {
+        Schema {
+            encoding: self.encoding.clone(),
+            optional: self.optional,
+            default: self.default.clone(),
+            meta: self.meta.clone(),
+            json_cache: OnceLock::new(),
+        }
+    }
+
+    /// A field named `name` with `schema`.
+    pub fn of(name: &str, schema: &Schema) -> Self {
+        Self {
+            name: name.into(),
+            type_name: "".into(),
+            encoding: schema.encoding.clone(),
+            optional: schema.optional,
+            default: schema.default.clone(),
+            meta: schema.meta.clone(),
+        }
+    }
 }
 
 /// A table's structure at one point in time.
@@ -132,6 +304,7 @@ pub struct TableSchema {
     pub version: u32,
     /// The encoders' cache of this schema's JSON (per encoder configuration).
     pub json_cache: OnceLock<Arc<dyn std::any::Any + Send + Sync>>,
+    key_schema: OnceLock<Arc<Schema>>,
 }
 
 impl TableSchema {
@@ -151,7 +324,20 @@ impl TableSchema {
             key,
             version,
             json_cache: OnceLock::new(),
+            key_schema: OnceLock::new(),
         }
+    }
+
+    /// The key struct's schema (`<schema_name>.Key`: the key columns), built once.
+    pub fn key_schema(&self) -> &Arc<Schema> {
+        self.key_schema.get_or_init(|| {
+            let fields = self.key.iter().map(|&i| self.columns[i].clone()).collect();
+            Arc::new(Schema::structure(
+                &format!("{}.Key", self.schema_name),
+                fields,
+                false,
+            ))
+        })
     }
 
     pub fn column_index(&self, name: &str) -> Option<usize> {
@@ -167,6 +353,7 @@ impl TableSchema {
                     && a.encoding == b.encoding
                     && a.optional == b.optional
                     && a.default == b.default
+                    && a.meta == b.meta
             })
     }
 }

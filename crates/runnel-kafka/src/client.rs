@@ -3,6 +3,7 @@
 //! that have no librdkafka meaning dropped with a warning (never silently).
 
 use rdkafka::ClientConfig;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use runnel_core::{Error, Result};
 
 /// Java producer/consumer properties librdkafka has no equivalent for; they tune the JVM client.
@@ -77,4 +78,49 @@ pub fn client_config<'a>(
 /// The error of creating a client, as a config error naming the bad property.
 pub fn creation_error(what: &str, e: rdkafka::error::KafkaError) -> Error {
     Error::config(format!("{what}: {e}"))
+}
+
+/// Whether Kafka refusing something with `code` stays refused until the user acts
+/// (authorization, a record or request too large, an invalid topic or config) rather than
+/// passing (a broker down, a leader moving, a timeout).
+pub fn is_permanent(code: RDKafkaErrorCode) -> bool {
+    use RDKafkaErrorCode as C;
+    matches!(
+        code,
+        C::TopicAuthorizationFailed
+            | C::ClusterAuthorizationFailed
+            | C::GroupAuthorizationFailed
+            | C::TransactionalIdAuthorizationFailed
+            | C::SaslAuthenticationFailed
+            | C::Authentication
+            | C::MessageSizeTooLarge
+            | C::MessageBatchTooLarge
+            | C::InvalidMessageSize
+            | C::InvalidRecord
+            | C::InvalidTopic
+            | C::InvalidPartitions
+            | C::InvalidReplicationFactor
+            | C::InvalidConfig
+            | C::PolicyViolation
+            | C::UnsupportedVersion
+            | C::UnsupportedForMessageFormat
+            | C::UnsupportedCompressionType
+    )
+}
+
+/// A sink error for Kafka refusing `what` with `code`, permanent or transient as the code says.
+pub fn sink_error(what: &str, code: RDKafkaErrorCode) -> Error {
+    if is_permanent(code) {
+        Error::sink_permanent(format!("{what}: {code}"))
+    } else {
+        Error::sink_transient(format!("{what}: {code}"))
+    }
+}
+
+/// A sink error for a client call that failed with `e`.
+pub fn kafka_error(what: &str, e: KafkaError) -> Error {
+    match e.rdkafka_error_code() {
+        Some(code) => sink_error(what, code).caused_by(e),
+        None => Error::sink_transient(format!("{what}: {e}")).caused_by(e),
+    }
 }

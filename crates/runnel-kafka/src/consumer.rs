@@ -1,23 +1,31 @@
 //! The Kafka source of sink connectors: a consumer group `connect-<connector name>` over
-//! `topics` or `topics.regex`. Each polled batch is checked as Kafka Connect's JsonConverter
-//! would, written to the destination, and only when the destination made it durable are the
-//! group's offsets committed (at-least-once, as Kafka Connect). A record the converter rejects
-//! fails the connector with `errors.tolerance=none`; with `all` it is logged
-//! (`errors.log.enable`) and sent to `errors.deadletterqueue.topic.name` with Kafka Connect's
-//! `__connect.errors.*` headers, and the connector goes on.
+//! `topics` or `topics.regex`. Each polled record is converted as Kafka Connect's
+//! JsonConverter would (decoded into typed values when transforms or a typed sink follow;
+//! checked and passed on as bytes otherwise) and handed to the engine; the group's offsets are
+//! committed only once the engine acknowledges that the destination made the records durable
+//! (at-least-once, as Kafka Connect). A record the converter rejects fails the connector with
+//! `errors.tolerance=none`; with `all` it is logged (`errors.log.enable`) and sent to
+//! `errors.deadletterqueue.topic.name` with Kafka Connect's `__connect.errors.*` headers, and
+//! the connector goes on.
 
-use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
 
+use bytes::Bytes;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, DefaultConsumerContext};
-use rdkafka::message::{Header, Message, OwnedHeaders};
+use rdkafka::message::{BorrowedMessage, Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 use runnel_core::config::{ConnectorConfig, parse_bool, split_list};
-use runnel_core::encode::{EncodedBatch, Record};
-use runnel_core::{Error, Result};
+use runnel_core::decode::json::JsonDecoder;
+use runnel_core::{
+    Batch, Error, Event, Payload, Position, Record, Result, RunEnd, Source, SourceContext,
+    SourceOffset,
+};
+use serde_json::{Value, json};
 
-use crate::client::{client_config, creation_error};
+use crate::client::{client_config, creation_error, kafka_error};
 
 /// What a sink connector reads and how it treats bad records (Kafka Connect's keys).
 #[derive(Debug, Clone)]
@@ -51,12 +59,14 @@ impl SinkConnectorConfig {
             .filter(|s| !s.is_empty());
         match (topics.is_empty(), &topics_regex) {
             (true, None) => {
-                return Err(Error::config(
+                return Err(Error::invalid(
+                    "topics",
                     "a sink connector needs \"topics\" (a comma-separated list) or \"topics.regex\"",
                 ));
             }
             (false, Some(_)) => {
-                return Err(Error::config(
+                return Err(Error::invalid(
+                    "topics.regex",
                     "\"topics\" and \"topics.regex\" are both set: give only one",
                 ));
             }
@@ -64,7 +74,10 @@ impl SinkConnectorConfig {
         }
         if let Some(re) = &topics_regex {
             regex::Regex::new(re).map_err(|e| {
-                Error::config(format!("\"topics.regex\": invalid regular expression: {e}"))
+                Error::invalid(
+                    "topics.regex",
+                    format!("\"topics.regex\": invalid regular expression: {e}"),
+                )
             })?;
         }
         let tolerate_all = match config.get("errors.tolerance").unwrap_or("none") {
@@ -100,22 +113,62 @@ impl SinkConnectorConfig {
     }
 }
 
-/// Consumed records waiting for the destination; their offsets commit together.
-#[derive(Default)]
-pub struct PendingOffsets {
-    next: HashMap<(String, i32), i64>,
+/// Where a sink connector resumes: the next offset of every partition it has read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KafkaPosition {
+    pub next: Arc<BTreeMap<(Arc<str>, i32), i64>>,
 }
 
-impl PendingOffsets {
-    pub fn is_empty(&self) -> bool {
-        self.next.is_empty()
+impl Position for KafkaPosition {
+    /// `{"partitions": [{"kafka_topic": …, "kafka_partition": …, "kafka_offset": …}, …]}`: the
+    /// pairs Kafka Connect's offsets API shows for a sink connector.
+    fn to_offset(&self) -> SourceOffset {
+        let list: Vec<Value> = self
+            .next
+            .iter()
+            .map(
+                |((t, p), o)| json!({"kafka_topic": &**t, "kafka_partition": p, "kafka_offset": o}),
+            )
+            .collect();
+        SourceOffset::new().set("partitions", list)
     }
 }
 
+/// The Kafka Connect (partition, offset) pairs of a stored sink connector offset.
+pub fn offsets_of(stored: &SourceOffset) -> Vec<(Value, Value)> {
+    stored
+        .0
+        .get("partitions")
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .map(|p| {
+                    (
+                        json!({"kafka_topic": p["kafka_topic"], "kafka_partition": p["kafka_partition"]}),
+                        json!({"kafka_offset": p["kafka_offset"]}),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A sink connector's Kafka source. Building it only reads the config; the consumer (and the
+/// dead letter queue's producer) are created when it runs.
 pub struct KafkaSource {
+    cfg: SinkConnectorConfig,
+    config: ConnectorConfig,
+    worker_bootstrap: Option<String>,
+    /// Records per batch.
+    max_batch: usize,
+}
+
+/// The running consumer.
+struct Consuming {
     cfg: SinkConnectorConfig,
     consumer: BaseConsumer<DefaultConsumerContext>,
     dlq: Option<BaseProducer>,
+    max_batch: usize,
 }
 
 /// Consumer settings, lowest precedence first: Kafka Connect's sink defaults, the worker's
@@ -143,30 +196,52 @@ fn consumer_settings(
     pairs
 }
 
+/// The cluster a sink connector reads: `consumer.override.bootstrap.servers`, else the worker's.
+pub fn bootstrap_of(config: &ConnectorConfig, worker_bootstrap: Option<&str>) -> Result<String> {
+    consumer_settings(config, worker_bootstrap)
+        .into_iter()
+        .rev()
+        .find(|(k, _)| k == "bootstrap.servers")
+        .map(|(_, v)| v)
+        .ok_or_else(|| {
+            Error::invalid(
+                "connector.class",
+                "a sink connector reads Kafka: run with --bootstrap-servers (or set \"consumer.override.bootstrap.servers\")",
+            )
+        })
+}
+
+/// What happened to one polled record.
+enum Polled {
+    /// Handed on in the batch.
+    Kept,
+    /// Rejected by the converter and dead-lettered (`errors.tolerance=all`).
+    Skipped,
+}
+
 impl KafkaSource {
+    /// Reads the config (no I/O, no client yet).
     pub fn new(config: &ConnectorConfig, worker_bootstrap: Option<&str>) -> Result<Self> {
         let cfg = SinkConnectorConfig::from_connector(config)?;
+        bootstrap_of(config, worker_bootstrap)?;
+        Ok(Self {
+            cfg,
+            config: config.clone(),
+            worker_bootstrap: worker_bootstrap.map(str::to_string),
+            max_batch: 4096,
+        })
+    }
+
+    /// Creates the consumer and the dead letter queue's producer.
+    fn connect(self) -> Result<Consuming> {
+        let (config, worker_bootstrap) = (&self.config, self.worker_bootstrap.as_deref());
+        let cfg = self.cfg;
+        let bootstrap = bootstrap_of(config, worker_bootstrap)?;
         let pairs = consumer_settings(config, worker_bootstrap);
-        let Some(bootstrap) = pairs
-            .iter()
-            .rev()
-            .find(|(k, _)| k == "bootstrap.servers")
-            .map(|(_, v)| v.clone())
-        else {
-            return Err(Error::config(
-                "a sink connector needs the Kafka cluster: run with --bootstrap-servers (or set \"consumer.override.bootstrap.servers\")",
-            ));
-        };
         let consumer: BaseConsumer<DefaultConsumerContext> =
             client_config(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?
                 .create()
                 .map_err(|e| creation_error("Kafka consumer settings", e))?;
-        match &cfg.topics_regex {
-            // librdkafka subscribes by pattern when the name starts with `^`.
-            Some(re) => consumer.subscribe(&[&format!("^{}", re.trim_start_matches('^'))]),
-            None => consumer.subscribe(&cfg.topics.iter().map(String::as_str).collect::<Vec<_>>()),
-        }
-        .map_err(|e| Error::config(format!("subscribing: {e}")))?;
         let dlq = match &cfg.dlq_topic {
             Some(_) if cfg.tolerate_all => {
                 let mut dlq_pairs = vec![
@@ -185,83 +260,183 @@ impl KafkaSource {
             }
             _ => None,
         };
-        Ok(Self { cfg, consumer, dlq })
+        Ok(Consuming {
+            cfg,
+            consumer,
+            dlq,
+            max_batch: self.max_batch,
+        })
+    }
+}
+
+impl Consuming {
+    fn subscribe(&self) -> Result<()> {
+        match &self.cfg.topics_regex {
+            // librdkafka subscribes by pattern when the name starts with `^`.
+            Some(re) => self
+                .consumer
+                .subscribe(&[&format!("^{}", re.trim_start_matches('^'))]),
+            None => self.consumer.subscribe(
+                &self
+                    .cfg
+                    .topics
+                    .iter()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>(),
+            ),
+        }
+        .map_err(|e| Error::config(format!("subscribing: {e}")))
     }
 
-    /// Polls up to `max` records (waiting at most `wait` for the first) into `batch`, in
-    /// partition order. Records the converter rejects are handled per `errors.tolerance`.
-    pub fn poll_batch(
-        &mut self,
-        batch: &mut EncodedBatch,
-        pending: &mut PendingOffsets,
-        max: usize,
-        wait: Duration,
-    ) -> Result<()> {
-        let deadline = Instant::now() + wait;
-        let mut timeout = wait;
-        while batch.records.len() < max {
-            let Some(polled) = self.consumer.poll(timeout) else {
-                break;
-            };
-            // After the first record, take only what is already here.
-            timeout = Duration::ZERO;
-            let msg = match polled {
-                Ok(m) => m,
-                Err(e) => {
-                    tracing::warn!(connector = %self.cfg.name, "kafka consumer: {e}");
-                    if Instant::now() > deadline {
+    /// The consume loop, on its own thread (librdkafka's consumer blocks).
+    fn consume(self, ctx: SourceContext<KafkaPosition>) -> Result<RunEnd> {
+        self.subscribe()?;
+        let mut key_decoder = JsonDecoder::new(self.cfg.key_schemas);
+        let mut value_decoder = JsonDecoder::new(self.cfg.value_schemas);
+        let mut next: BTreeMap<(Arc<str>, i32), i64> = BTreeMap::new();
+        let mut topics: HashMap<String, Arc<str>> = HashMap::new();
+        let mut committed: Option<KafkaPosition> = None;
+        let mut acked = ctx.acked.clone();
+        loop {
+            if *ctx.shutdown.borrow() {
+                self.commit(&acked.borrow(), &mut committed, CommitMode::Sync);
+                return Ok(RunEnd::Stopped);
+            }
+            if acked.has_changed().unwrap_or(false) {
+                let position = acked.borrow_and_update().clone();
+                self.commit(&position, &mut committed, CommitMode::Async);
+            }
+            let mut batch = Batch::default();
+            let mut advanced = false;
+            let mut timeout = Duration::from_millis(200);
+            while batch.events.len() < self.max_batch {
+                let Some(polled) = self.consumer.poll(timeout) else {
+                    break;
+                };
+                // After the first record, take only what is already here.
+                timeout = Duration::ZERO;
+                let msg = match polled {
+                    Ok(m) => m,
+                    Err(e) => {
+                        tracing::warn!(connector = %self.cfg.name, "kafka consumer: {e}");
                         break;
                     }
-                    continue;
-                }
-            };
-            let (topic, partition, offset) =
-                (msg.topic().to_string(), msg.partition(), msg.offset());
-            let key = msg.key();
-            let value = msg.payload();
-            let checked = check_json(key, self.cfg.key_schemas, "key")
-                .and_then(|_| check_json(value, self.cfg.value_schemas, "value"));
-            match checked {
-                Ok(()) => {
-                    let start = batch.buf.len();
-                    let key_range = key.map(|k| {
-                        batch.buf.extend_from_slice(k);
-                        start..batch.buf.len()
-                    });
-                    let vstart = batch.buf.len();
-                    let value_range = value.map(|v| {
-                        batch.buf.extend_from_slice(v);
-                        vstart..batch.buf.len()
-                    });
-                    batch.records.push(Record {
-                        topic: topic.as_str().into(),
-                        key: key_range,
-                        value: value_range,
-                        timestamp_ms: msg.timestamp().to_millis().unwrap_or(0),
-                    });
-                }
-                Err(reason) => {
-                    let what = format!(
-                        "record {topic}-{partition}@{offset} cannot be converted by JsonConverter: {reason}"
-                    );
-                    if !self.cfg.tolerate_all {
-                        return Err(Error::conversion(format!(
-                            "{what}; set \"errors.tolerance\": \"all\" (with \"errors.deadletterqueue.topic.name\") to skip such records"
-                        )));
-                    }
-                    if self.cfg.log_errors {
-                        if self.cfg.log_messages {
-                            tracing::error!(connector = %self.cfg.name, key = ?key.map(String::from_utf8_lossy), value = ?value.map(String::from_utf8_lossy), "{what}");
-                        } else {
-                            tracing::error!(connector = %self.cfg.name, "{what}");
-                        }
-                    }
-                    self.dead_letter(&topic, partition, offset, key, value, &reason)?;
-                }
+                };
+                let topic = topics
+                    .entry(msg.topic().to_string())
+                    .or_insert_with(|| msg.topic().into())
+                    .clone();
+                let (partition, offset) = (msg.partition(), msg.offset());
+                self.take(
+                    &msg,
+                    &topic,
+                    ctx.decode,
+                    &mut key_decoder,
+                    &mut value_decoder,
+                    &mut batch,
+                )?;
+                next.insert((topic, partition), offset + 1);
+                advanced = true;
             }
-            pending.next.insert((topic, partition), offset + 1);
+            if !advanced {
+                continue;
+            }
+            // Also a batch of only dead-lettered records: their offsets are handled too.
+            let position = KafkaPosition {
+                next: Arc::new(next.clone()),
+            };
+            if ctx
+                .out
+                .blocking_send(runnel_core::Emitted {
+                    batch,
+                    position: Some(position),
+                })
+                .is_err()
+            {
+                return Ok(RunEnd::Stopped);
+            }
         }
-        Ok(())
+    }
+
+    /// Converts one message into the batch (or dead-letters it).
+    fn take(
+        &self,
+        msg: &BorrowedMessage<'_>,
+        topic: &Arc<str>,
+        decode: bool,
+        key_decoder: &mut JsonDecoder,
+        value_decoder: &mut JsonDecoder,
+        batch: &mut Batch,
+    ) -> Result<Polled> {
+        let key = msg.key();
+        let value = msg.payload();
+        let converted = if decode {
+            let datums = &mut batch.datums;
+            let mut convert = |bytes: Option<&[u8]>, decoder: &mut JsonDecoder, what: &str| {
+                bytes
+                    .map(|b| {
+                        decoder
+                            .decode(&Bytes::copy_from_slice(b), datums)
+                            .map_err(|e| format!("{what}: {}", e.message()))
+                    })
+                    .transpose()
+            };
+            convert(key, key_decoder, "key")
+                .and_then(|k| convert(value, value_decoder, "value").map(|v| (k, v)))
+        } else {
+            check_json(key, self.cfg.key_schemas, "key")
+                .and_then(|_| check_json(value, self.cfg.value_schemas, "value"))
+                .map(|()| {
+                    let mut raw = |b: &[u8]| {
+                        let start = batch.bytes.len() as u32;
+                        batch.bytes.extend_from_slice(b);
+                        Payload::Encoded(start..batch.bytes.len() as u32)
+                    };
+                    (key.map(&mut raw), value.map(&mut raw))
+                })
+        };
+        let (key_payload, value_payload) = match converted {
+            Ok(kv) => kv,
+            Err(reason) => {
+                let (partition, offset) = (msg.partition(), msg.offset());
+                let what = format!(
+                    "record {topic}-{partition}@{offset} cannot be converted by JsonConverter: {reason}"
+                );
+                if !self.cfg.tolerate_all {
+                    return Err(Error::conversion(format!(
+                        "{what}; set \"errors.tolerance\": \"all\" (with \"errors.deadletterqueue.topic.name\") to skip such records"
+                    )));
+                }
+                if self.cfg.log_errors {
+                    if self.cfg.log_messages {
+                        tracing::error!(connector = %self.cfg.name, key = ?key.map(String::from_utf8_lossy), value = ?value.map(String::from_utf8_lossy), "{what}");
+                    } else {
+                        tracing::error!(connector = %self.cfg.name, "{what}");
+                    }
+                }
+                self.dead_letter(topic, partition, offset, key, value, &reason)?;
+                return Ok(Polled::Skipped);
+            }
+        };
+        let mut record = Record::new(topic.clone(), key_payload, value_payload);
+        record.partition = Some(msg.partition());
+        record.offset = Some(msg.offset());
+        record.timestamp_ms = msg.timestamp().to_millis();
+        if let Some(headers) = msg.headers() {
+            for h in headers.iter() {
+                let value = h.value.map(|v| {
+                    let start = batch.bytes.len() as u32;
+                    batch.bytes.extend_from_slice(v);
+                    Payload::Encoded(start..batch.bytes.len() as u32)
+                });
+                record.headers.push(runnel_core::Header {
+                    key: h.key.into(),
+                    value,
+                });
+            }
+        }
+        batch.events.push(Event::Record(record));
+        Ok(Polled::Kept)
     }
 
     /// Sends a rejected record to the dead letter queue and waits for the broker's ack.
@@ -314,28 +489,54 @@ impl KafkaSource {
             record = record.headers(h);
         }
         dlq.send(record)
-            .map_err(|(e, _)| Error::sink(format!("dead letter queue {dlq_topic}: {e}")))?;
+            .map_err(|(e, _)| kafka_error(&format!("dead letter queue {dlq_topic}"), e))?;
         dlq.flush(Duration::from_secs(60))
-            .map_err(|e| Error::sink(format!("dead letter queue {dlq_topic}: {e}")))?;
+            .map_err(|e| kafka_error(&format!("dead letter queue {dlq_topic}"), e))?;
         Ok(())
     }
 
-    /// Commits the offsets of records the destination has made durable.
-    pub fn commit(&mut self, pending: &mut PendingOffsets) -> Result<()> {
-        if pending.next.is_empty() {
-            return Ok(());
+    /// Commits the acknowledged position to the group, if it moved.
+    fn commit(
+        &self,
+        acked: &Option<KafkaPosition>,
+        committed: &mut Option<KafkaPosition>,
+        mode: CommitMode,
+    ) {
+        let Some(position) = acked else { return };
+        if committed.as_ref() == Some(position) {
+            return;
         }
         let mut list = TopicPartitionList::new();
-        for ((topic, partition), next) in pending.next.drain() {
-            list.add_partition_offset(&topic, partition, Offset::Offset(next))
-                .map_err(|e| Error::internal(format!("offset list: {e}")))?;
+        for ((topic, partition), next) in position.next.iter() {
+            if list
+                .add_partition_offset(topic, *partition, Offset::Offset(*next))
+                .is_err()
+            {
+                return;
+            }
         }
-        if let Err(e) = self.consumer.commit(&list, CommitMode::Sync) {
-            // A rebalance took the partition away: its records come again to the new owner
+        match self.consumer.commit(&list, mode) {
+            Ok(()) => *committed = Some(position.clone()),
+            // A rebalance took a partition away: its records come again to the new owner
             // (at-least-once), nothing is lost.
-            tracing::warn!(connector = %self.cfg.name, "committing offsets: {e}; the records will be delivered again");
+            Err(e) => {
+                tracing::warn!(connector = %self.cfg.name, "committing offsets: {e}; the records will be delivered again")
+            }
         }
-        Ok(())
+    }
+}
+
+impl Source for KafkaSource {
+    type Position = KafkaPosition;
+
+    fn envelope(&self) -> Option<runnel_core::Envelope> {
+        None
+    }
+
+    async fn run(self, ctx: SourceContext<KafkaPosition>) -> Result<RunEnd> {
+        tokio::task::spawn_blocking(move || self.connect()?.consume(ctx))
+            .await
+            .map_err(|e| Error::internal(format!("Kafka source thread failed: {e}")))?
     }
 }
 
@@ -360,33 +561,3 @@ fn check_json(bytes: Option<&[u8]>, schemas: bool, what: &str) -> std::result::R
             .map_err(|e| format!("{what} is not valid JSON: {e}"))
     }
 }
-
-/// Keys of Kafka Connect sink connectors that runnel acts on (beside the common ones).
-pub const SINK_CONNECTOR_KEYS: &[runnel_core::config::ConfigKey] = {
-    use runnel_core::config::{ConfigKey, ValueType as T};
-    &[
-        ConfigKey::new("topics", T::List, "Topics to consume."),
-        ConfigKey::new(
-            "topics.regex",
-            T::String,
-            "Regular expression of topics to consume.",
-        ),
-        ConfigKey::new(
-            "errors.deadletterqueue.topic.name",
-            T::String,
-            "Topic for records the converter rejects (with errors.tolerance=all).",
-        ),
-        ConfigKey::new(
-            "errors.deadletterqueue.topic.replication.factor",
-            T::Int,
-            "Replication factor of the dead letter queue topic.",
-        )
-        .default("3"),
-        ConfigKey::new(
-            "errors.deadletterqueue.context.headers.enable",
-            T::Boolean,
-            "Add __connect.errors.* headers to dead-lettered records.",
-        )
-        .default("false"),
-    ]
-};

@@ -5,9 +5,10 @@
 pub mod client;
 pub mod consumer;
 pub mod partition;
+pub mod plugin;
 pub mod producer;
 pub mod topics;
 
-pub use consumer::{KafkaSource, PendingOffsets, SinkConnectorConfig};
-
+pub use consumer::{KafkaPosition, KafkaSource, SinkConnectorConfig};
+pub use plugin::{sink_plugin, source_plugin};
 pub use producer::KafkaSink;

@@ -18,12 +18,14 @@ use std::time::{Duration, Instant};
 
 use rdkafka::ClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use runnel_core::config::ConnectorConfig;
 use runnel_core::encode::EncodedBatch;
-use runnel_core::{Error, Result};
+use runnel_core::plugin::SinkConfig;
+use runnel_core::{Batch, Error, Result, Sink, SinkInput};
 
-use crate::client::{client_config, creation_error};
+use crate::client::{client_config, creation_error, kafka_error, sink_error};
 use crate::topics::TopicCreator;
 
 /// Delivery reports still owed, per submitted batch. Callbacks run inside `poll` on the sink's
@@ -35,7 +37,8 @@ struct InFlight {
     /// Records of each batch not yet reported, oldest batch first.
     remaining: VecDeque<usize>,
     failed: usize,
-    first_error: Option<String>,
+    /// The first failure: its code (which decides retry or fail) and text.
+    first_error: Option<(Option<RDKafkaErrorCode>, String)>,
 }
 
 #[derive(Default)]
@@ -66,7 +69,8 @@ impl ProducerContext for Deliveries {
         };
         if let Err((e, _)) = result {
             f.failed += 1;
-            f.first_error.get_or_insert_with(|| e.to_string());
+            f.first_error
+                .get_or_insert_with(|| (e.rdkafka_error_code(), e.to_string()));
         }
         let index = (seq as u64).wrapping_sub(f.base) as usize;
         if let Some(n) = f.remaining.get_mut(index) {
@@ -84,12 +88,9 @@ pub struct KafkaSink {
 }
 
 /// The producer settings of a connector, lowest precedence first: runnel's defaults (those of
-/// a safe Kafka Connect worker), the worker's `bootstrap.servers`, `sink.kafka.*`, then
-/// `producer.override.*` as in Kafka Connect.
-pub fn producer_settings(
-    config: &ConnectorConfig,
-    worker_bootstrap: Option<&str>,
-) -> Vec<(String, String)> {
+/// a safe Kafka Connect worker), the worker's `bootstrap.servers`, the sink's own keys
+/// (`sink.kafka.*` of the connector), then `producer.override.*` as in Kafka Connect.
+pub fn producer_settings(sink: &SinkConfig) -> Vec<(String, String)> {
     let mut pairs: Vec<(String, String)> = [
         ("acks", "all"),
         ("enable.idempotence", "true"),
@@ -103,25 +104,35 @@ pub fn producer_settings(
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
-    if let Some(b) = worker_bootstrap {
-        pairs.push(("bootstrap.servers".into(), b.into()));
+    if let Some(b) = &sink.worker.bootstrap_servers {
+        pairs.push(("bootstrap.servers".into(), b.clone()));
     }
-    for prefix in ["sink.kafka.", "producer.override."] {
-        for (k, v) in config.with_prefix(prefix) {
-            pairs.push((k.to_string(), v.to_string()));
-        }
+    for (k, v) in &sink.keys {
+        pairs.push((k.clone(), v.clone()));
+    }
+    for (k, v) in sink.connector.with_prefix("producer.override.") {
+        pairs.push((k.to_string(), v.to_string()));
     }
     pairs
 }
 
+/// Checks what can be checked without a broker: that there is one to write to.
+pub fn validate(sink: &SinkConfig) -> Result<()> {
+    let pairs = producer_settings(sink);
+    if !pairs.iter().any(|(k, _)| k == "bootstrap.servers") {
+        return Err(Error::invalid(
+            "sink.type",
+            "sink.type=kafka needs \"sink.kafka.bootstrap.servers\" (or the worker's bootstrap servers)",
+        ));
+    }
+    Ok(())
+}
+
 impl KafkaSink {
-    pub fn new(config: &ConnectorConfig, worker_bootstrap: Option<&str>) -> Result<Self> {
-        let pairs = producer_settings(config, worker_bootstrap);
-        if !pairs.iter().any(|(k, _)| k == "bootstrap.servers") {
-            return Err(Error::config(
-                "sink.type=kafka needs \"sink.kafka.bootstrap.servers\" (or the worker's bootstrap servers)",
-            ));
-        }
+    pub fn new(sink: &SinkConfig) -> Result<Self> {
+        validate(sink)?;
+        let pairs = producer_settings(sink);
+        let config: &ConnectorConfig = &sink.connector;
         let cfg = client_config(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
         let producer = cfg
             .create_with_context::<_, BaseProducer<Deliveries>>(Deliveries::default())
@@ -145,7 +156,7 @@ impl KafkaSink {
 
     /// Hands every record of `batch` to the producer. Blocks only while librdkafka's queue is
     /// full.
-    pub fn submit(&mut self, batch: &EncodedBatch) -> Result<()> {
+    fn send(&mut self, batch: &EncodedBatch) -> Result<()> {
         let (seq, was_idle) = {
             let mut f = self.lock();
             let was_idle = f.remaining.is_empty();
@@ -172,6 +183,16 @@ impl KafkaSink {
             if r.timestamp_ms > 0 {
                 record = record.timestamp(r.timestamp_ms);
             }
+            if let Some(p) = r.partition {
+                record = record.partition(p);
+            }
+            if !r.headers.is_empty() {
+                let mut headers = OwnedHeaders::new_with_capacity(r.headers.len());
+                for (key, value) in batch.headers(r) {
+                    headers = headers.insert(Header { key, value });
+                }
+                record = record.headers(headers);
+            }
             loop {
                 match self.producer.send(record) {
                     Ok(()) => break,
@@ -181,7 +202,7 @@ impl KafkaSink {
                         self.warn_if_stalled();
                     }
                     Err((e, _)) => {
-                        return Err(Error::sink(format!("producing to {}: {e}", r.topic)));
+                        return Err(kafka_error(&format!("producing to {}", r.topic), e));
                     }
                 }
             }
@@ -191,16 +212,19 @@ impl KafkaSink {
 
     /// Serves delivery reports for at most `wait` and returns how many of the oldest submitted
     /// batches are now fully acknowledged.
-    pub fn settle(&mut self, wait: Duration) -> Result<usize> {
+    fn settle_reports(&mut self, wait: Duration) -> Result<usize> {
         if self.lock().remaining.front().is_some_and(|n| *n > 0) {
             self.producer.poll(wait);
         }
         let mut f = self.lock();
         if f.failed > 0 {
-            let (failed, first) = (f.failed, f.first_error.clone().unwrap_or_default());
-            return Err(Error::sink(format!(
-                "Kafka did not accept {failed} record(s): {first}"
-            )));
+            let failed = f.failed;
+            let (code, first) = f.first_error.clone().unwrap_or_default();
+            let what = format!("Kafka did not accept {failed} record(s)");
+            return Err(match code {
+                Some(code) => sink_error(&what, code),
+                None => Error::sink_transient(format!("{what}: {first}")),
+            });
         }
         let mut done = 0;
         while f.remaining.front() == Some(&0) {
@@ -242,6 +266,20 @@ impl KafkaSink {
                 "Kafka has not acknowledged anything for a while (broker down or unreachable?); retrying"
             );
         }
+    }
+}
+
+impl Sink for KafkaSink {
+    fn input(&self) -> SinkInput {
+        SinkInput::Encoded
+    }
+
+    fn submit(&mut self, _batch: &Batch, encoded: &EncodedBatch) -> Result<()> {
+        self.send(encoded)
+    }
+
+    fn settle(&mut self, wait: Duration) -> Result<usize> {
+        self.settle_reports(wait)
     }
 }
 

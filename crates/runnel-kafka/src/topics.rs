@@ -135,12 +135,15 @@ impl TopicCreator {
             .map_err(|_| Error::internal("topic creation needs the tokio runtime"))?;
         let results = handle
             .block_on(admin.create_topics([&new], &opts))
-            .map_err(|e| Error::sink(format!("creating topic {topic}: {e}")))?;
+            .map_err(|e| crate::client::kafka_error(&format!("creating topic {topic}"), e))?;
         for r in results {
             match r {
                 Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
                 Err((t, code)) => {
-                    return Err(Error::sink(format!("creating topic {t}: {code}")));
+                    return Err(crate::client::sink_error(
+                        &format!("creating topic {t}"),
+                        code,
+                    ));
                 }
             }
         }

@@ -3,5 +3,7 @@
 
 pub mod source;
 
+pub use source::PostgresSource;
 pub use source::config::{CONNECTOR_CLASS, PostgresConfig};
-pub use source::{PostgresSource, RunEnd, SourceContext};
+pub use source::plugin::plugin as source_plugin;
+pub use source::source_block::{PgPosition, PgSourceBlock};

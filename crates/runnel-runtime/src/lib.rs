@@ -1,16 +1,19 @@
-//! runnel's runtime: connector pipelines with supervision, the sinks of the standalone mode and
-//! the embedded state store.
+//! runnel's runtime: one registry of everything a build can run, one engine loop for every
+//! connector (source → transforms → sink → committer), supervision, the worker that manages many
+//! connectors, the built-in sinks, and the embedded state store.
 
 pub mod config_providers;
+pub mod engine;
 pub mod metrics;
-pub mod pipeline;
+pub mod registry;
 pub mod sink;
-#[cfg(feature = "kafka")]
-pub mod sink_connector;
-pub mod slot_monitor;
 pub mod state;
+pub mod status;
+pub mod supervisor;
 pub mod worker;
 
-pub use pipeline::{Prepared, Role, WorkerSettings, prepare, run_connector, supervise};
+pub use registry::{ConnectorKind, Job, Registry};
 pub use state::StateStore;
-pub use worker::{TargetState, Worker, WorkerError};
+pub use status::{State, TargetState};
+pub use supervisor::supervise;
+pub use worker::{Worker, WorkerError, WorkerSettings};

@@ -8,12 +8,12 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use runnel_core::SourceStats;
-use runnel_core::encode::EncodedBatch;
+use runnel_core::{Batch, Event, SourceStats};
 
 #[derive(Debug, Default)]
 pub struct ConnectorMetrics {
-    /// Change events (rows, tombstones excluded) handed to the sink.
+    /// Events with a value (change events, messages, heartbeats, records read from Kafka;
+    /// not tombstones) handed to the sink.
     pub events_written: AtomicU64,
     /// Records (events, tombstones, heartbeats) the sink made durable.
     pub records_durable: AtomicU64,
@@ -31,10 +31,11 @@ pub struct ConnectorMetrics {
     pub restarts: AtomicU64,
     /// Topics the connector has written to (`GET /connectors/{name}/topics`).
     topics: Mutex<BTreeSet<Arc<str>>>,
-    /// What the source reports: snapshot progress, slot health.
+    /// What the source reports: snapshot progress, its own gauges (a slot's retained WAL).
     pub source: Arc<SourceStats>,
-    /// Set while the slot retains more WAL than the connector allows: shown in the status.
-    pub slot_warning: Mutex<Option<String>>,
+    /// A watch's warning that does not stop the connector (its slot retains more WAL than
+    /// allowed): shown in the status.
+    pub warning: Mutex<Option<String>>,
 }
 
 pub fn now_ms() -> u64 {
@@ -46,23 +47,29 @@ pub fn now_ms() -> u64 {
 
 impl ConnectorMetrics {
     /// Counts a batch handed to the sink and remembers its topics.
-    pub(crate) fn submitted(&self, batch: &EncodedBatch) {
-        self.events_written
-            .fetch_add(batch.changes as u64, Ordering::Relaxed);
+    pub(crate) fn submitted(&self, batch: &Batch) {
+        let mut values = 0;
         let mut last: Option<&Arc<str>> = None;
         let mut newest = 0;
-        for r in &batch.records {
-            newest = newest.max(r.timestamp_ms.max(0) as u64);
-            if last.is_some_and(|t| Arc::ptr_eq(t, &r.topic)) {
+        for event in &batch.events {
+            let ts_ms = match event {
+                Event::Change(c) => c.source.ts_us / 1000,
+                Event::Record(r) => r.timestamp_ms.unwrap_or(0),
+            };
+            newest = newest.max(ts_ms.max(0) as u64);
+            values += u64::from(event.has_value());
+            let topic = event.topic();
+            if last.is_some_and(|t| Arc::ptr_eq(t, topic)) {
                 continue;
             }
-            last = Some(&r.topic);
+            last = Some(topic);
             if let Ok(mut topics) = self.topics.lock()
-                && !topics.contains(&r.topic)
+                && !topics.contains(topic)
             {
-                topics.insert(r.topic.clone());
+                topics.insert(topic.clone());
             }
         }
+        self.events_written.fetch_add(values, Ordering::Relaxed);
         if newest > 0 {
             self.last_event_ms.fetch_max(newest, Ordering::Relaxed);
         }
@@ -86,8 +93,18 @@ impl ConnectorMetrics {
             .unwrap_or_default()
     }
 
-    pub fn slot_warning(&self) -> Option<String> {
-        self.slot_warning.lock().ok().and_then(|w| w.clone())
+    pub fn warning(&self) -> Option<String> {
+        self.warning.lock().ok().and_then(|w| w.clone())
+    }
+
+    /// Sets the watch's warning; returns whether it changed.
+    pub fn set_warning(&self, warning: Option<String>) -> bool {
+        let Ok(mut w) = self.warning.lock() else {
+            return false;
+        };
+        let changed = *w != warning;
+        *w = warning;
+        changed
     }
 
     pub fn reset_topics(&self) {

@@ -5,6 +5,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use runnel_core::{Error, Result, SourceOffset};
+
+use crate::status::{State, TargetState};
 use rusqlite::{Connection, OptionalExtension, params};
 
 /// File name of the store inside `--state-dir`.
@@ -98,7 +100,8 @@ impl StateStore {
 
     /// The state a connector should be in (`STARTED`, `PAUSED`, `STOPPED`), as Kafka Connect's
     /// target states.
-    pub fn set_target(&self, name: &str, state: &str) -> Result<()> {
+    pub fn set_target(&self, name: &str, state: TargetState) -> Result<()> {
+        let state = state.as_str();
         self.with(|c| {
             c.execute(
                 "INSERT INTO targets (name, state, updated_at) VALUES (?1, ?2, ?3)
@@ -110,14 +113,15 @@ impl StateStore {
         })
     }
 
-    pub fn target(&self, name: &str) -> Result<Option<String>> {
-        self.with(|c| {
+    pub fn target(&self, name: &str) -> Result<Option<TargetState>> {
+        let state: Option<String> = self.with(|c| {
             c.query_row("SELECT state FROM targets WHERE name = ?1", [name], |r| {
                 r.get(0)
             })
             .optional()
             .map_err(db_err("reading a target state"))
-        })
+        })?;
+        Ok(state.as_deref().and_then(TargetState::parse))
     }
 
     pub fn offset(&self, name: &str) -> Result<Option<SourceOffset>> {
@@ -153,7 +157,8 @@ impl StateStore {
         })
     }
 
-    pub fn set_status(&self, name: &str, state: &str, trace: Option<&str>) -> Result<()> {
+    pub fn set_status(&self, name: &str, state: State, trace: Option<&str>) -> Result<()> {
+        let state = state.as_str();
         self.with(|c| {
             c.execute(
                 "INSERT INTO status (name, state, trace, updated_at) VALUES (?1, ?2, ?3, ?4)
@@ -165,8 +170,9 @@ impl StateStore {
         })
     }
 
-    pub fn status(&self, name: &str) -> Result<Option<(String, Option<String>)>> {
-        self.with(|c| {
+    /// The stored state and its trace (a failure's, or what a running task retries).
+    pub fn status(&self, name: &str) -> Result<Option<(State, Option<String>)>> {
+        let row: Option<(String, Option<String>)> = self.with(|c| {
             c.query_row(
                 "SELECT state, trace FROM status WHERE name = ?1",
                 [name],
@@ -174,7 +180,8 @@ impl StateStore {
             )
             .optional()
             .map_err(db_err("reading status"))
-        })
+        })?;
+        Ok(row.and_then(|(s, trace)| State::parse(&s).map(|s| (s, trace))))
     }
 }
 
@@ -197,10 +204,10 @@ mod tests {
             assert!(s.offset("a").unwrap().is_none());
             s.save_offset("a", &SourceOffset::new().set("lsn", 42u64))
                 .unwrap();
-            s.set_status("a", "RUNNING", None).unwrap();
+            s.set_status("a", State::Running, None).unwrap();
         }
         let s = StateStore::open(dir.path()).unwrap();
         assert_eq!(s.offset("a").unwrap().unwrap().u64("lsn"), Some(42));
-        assert_eq!(s.status("a").unwrap().unwrap().0, "RUNNING");
+        assert_eq!(s.status("a").unwrap().unwrap().0, State::Running);
     }
 }

@@ -2,144 +2,132 @@
 //! Kafka Connect manages them (create, reconfigure, pause, resume, stop, restart, delete, offsets)
 //! with configs, target states, offsets and status in the embedded state store, so a restarted
 //! worker picks up where it was. One connector failing, being added or being removed never
-//! touches another.
+//! touches another. The REST layer (`runnel-server`) turns the typed answers here into Kafka
+//! Connect's JSON.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use runnel_core::config::{ConfigSpec, ConnectorConfig};
-use runnel_core::{Error, SourceOffset};
+use runnel_core::config::{ConfigIssue, ConnectorConfig};
+use runnel_core::plugin::{CheckScope, WatchOutcome, Watched, WorkerContext};
+use runnel_core::{Error, ErrorKind};
 use serde_json::{Map, Value, json};
 use tokio::sync::{Mutex, watch};
 use tokio::task::JoinHandle;
 
 use crate::config_providers::ConfigProviders;
+use crate::engine::EngineContext;
 use crate::metrics::ConnectorMetrics;
-use crate::pipeline::{WorkerSettings, prepare, supervise};
-use crate::slot_monitor::{self, DropRequest, SlotWatch};
+use crate::registry::{ConnectorClass, ConnectorKind, Registry};
 use crate::state::StateStore;
+use crate::status::{State, TargetState};
+use crate::supervisor::supervise;
 
 /// Errors of worker operations, one per HTTP status Kafka Connect answers with.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 pub enum WorkerError {
-    #[error("Connector {0} not found")]
     NotFound(String),
-    #[error("Connector {0} already exists")]
     AlreadyExists(String),
     /// A request Kafka Connect rejects with 400 (invalid config, wrong state, bad body).
-    #[error("{0}")]
     BadRequest(String),
-    #[error("{0}")]
-    Internal(String),
+    Internal(Error),
+}
+
+impl std::fmt::Display for WorkerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WorkerError::NotFound(name) => write!(f, "Connector {name} not found"),
+            WorkerError::AlreadyExists(name) => write!(f, "Connector {name} already exists"),
+            WorkerError::BadRequest(m) => f.write_str(m),
+            WorkerError::Internal(e) => f.write_str(e.message()),
+        }
+    }
+}
+
+impl std::error::Error for WorkerError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            WorkerError::Internal(e) => Some(e),
+            _ => None,
+        }
+    }
 }
 
 impl From<Error> for WorkerError {
     fn from(e: Error) -> Self {
-        WorkerError::Internal(e.message().to_string())
+        match e.kind() {
+            ErrorKind::Config => WorkerError::BadRequest(e.message().to_string()),
+            _ => WorkerError::Internal(e),
+        }
     }
 }
 
 pub type WorkerResult<T> = std::result::Result<T, WorkerError>;
 
-/// Kafka Connect's target states: what the user asked for, kept across restarts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TargetState {
-    Started,
-    Paused,
-    Stopped,
+/// The worker's own settings (Kafka Connect's worker config).
+#[derive(Debug, Clone, Default)]
+pub struct WorkerSettings {
+    /// The worker's Kafka cluster: source connectors write to it unless `sink.type` says
+    /// otherwise, sink connectors read from it.
+    pub bootstrap_servers: Option<String>,
 }
 
-impl TargetState {
-    fn as_str(self) -> &'static str {
-        match self {
-            TargetState::Started => "STARTED",
-            TargetState::Paused => "PAUSED",
-            TargetState::Stopped => "STOPPED",
-        }
-    }
-
-    fn parse(s: &str) -> Option<Self> {
-        match s {
-            "STARTED" => Some(TargetState::Started),
-            "PAUSED" => Some(TargetState::Paused),
-            "STOPPED" => Some(TargetState::Stopped),
-            _ => None,
-        }
-    }
-
-    /// `initial_state` of `POST /connectors` (KIP-980).
-    pub fn from_initial_state(s: &str) -> WorkerResult<Self> {
-        match s.to_ascii_uppercase().as_str() {
-            "RUNNING" => Ok(TargetState::Started),
-            "PAUSED" => Ok(TargetState::Paused),
-            "STOPPED" => Ok(TargetState::Stopped),
-            _ => Err(WorkerError::BadRequest(format!(
-                "Invalid initial state \"{s}\": expected RUNNING, PAUSED or STOPPED"
-            ))),
+impl WorkerSettings {
+    pub fn context(&self) -> WorkerContext {
+        WorkerContext {
+            bootstrap_servers: self.bootstrap_servers.clone(),
         }
     }
 }
 
-/// A connector class this build can run.
-pub struct Plugin {
-    pub class: &'static str,
-    /// `source` or `sink`.
-    pub kind: &'static str,
-    pub spec: ConfigSpec,
+/// `GET /connectors/{name}`.
+#[derive(Debug, Clone)]
+pub struct ConnectorInfo {
+    pub name: String,
+    /// As stored (placeholders, not secrets), with `name`.
+    pub config: BTreeMap<String, String>,
+    /// Task ids (none while STOPPED).
+    pub tasks: Vec<u32>,
+    pub kind: Option<ConnectorKind>,
 }
 
-/// The connector classes of this build, for `/connector-plugins`.
-pub fn plugins() -> Vec<Plugin> {
-    // Only pushed to when the kafka feature is on.
-    #[allow(unused_mut)]
-    let mut v = vec![Plugin {
-        class: runnel_postgres::source::config::CONNECTOR_CLASS,
-        kind: "source",
-        spec: runnel_postgres::source::config::spec(),
-    }];
-    #[cfg(feature = "kafka")]
-    v.push(Plugin {
-        class: crate::sink_connector::FILE_SINK_CLASS,
-        kind: "sink",
-        spec: crate::sink_connector::spec(),
-    });
-    v
+/// The state of a connector or a task in a status answer.
+#[derive(Debug, Clone)]
+pub struct StateInfo {
+    pub state: State,
+    pub worker_id: String,
+    /// Why it failed.
+    pub trace: Option<String>,
+    /// runnel only: what a running task retries, or a watch's warning.
+    pub warning: Option<String>,
 }
 
-/// The plugin a `connector.class` names: the full class name or its simple name, as Kafka
-/// Connect accepts (`PostgresConnector`, `PostgresConnector`'s alias `Postgres`).
-pub fn plugin_for(class: &str) -> Option<Plugin> {
-    plugins().into_iter().find(|p| {
-        let simple = p.class.rsplit('.').next().unwrap_or(p.class);
-        class == p.class || class == simple || Some(class) == simple.strip_suffix("Connector")
-    })
+/// `GET /connectors/{name}/status`.
+#[derive(Debug, Clone)]
+pub struct ConnectorStatus {
+    pub name: String,
+    pub connector: StateInfo,
+    pub tasks: Vec<(u32, StateInfo)>,
+    pub kind: Option<ConnectorKind>,
+}
+
+/// What `config/validate` reports: the class (its keys and groups) and every problem.
+pub struct ValidationReport {
+    pub class: Option<ConnectorClass>,
+    pub issues: Vec<ConfigIssue>,
 }
 
 struct Entry {
     /// As the user wrote it: placeholders unresolved.
     config: ConnectorConfig,
     target: TargetState,
-    kind: &'static str,
+    kind: Option<ConnectorKind>,
     task: Option<Task>,
     /// Why the connector could not start (invalid config, unresolvable secret): connector
     /// state FAILED with this trace.
     start_error: Option<String>,
     metrics: Arc<ConnectorMetrics>,
-}
-
-impl Entry {
-    /// A connector not started yet.
-    fn new(config: ConnectorConfig, target: TargetState) -> Self {
-        Self {
-            kind: kind_of(&config),
-            config,
-            target,
-            task: None,
-            start_error: None,
-            metrics: Arc::default(),
-        }
-    }
 }
 
 struct Task {
@@ -165,8 +153,20 @@ pub struct Worker {
     store: StateStore,
     settings: WorkerSettings,
     providers: ConfigProviders,
+    registry: Arc<Registry>,
     worker_id: String,
     connectors: Mutex<BTreeMap<String, Entry>>,
+}
+
+fn invalid(issues: &[ConfigIssue]) -> WorkerError {
+    let lines: Vec<&str> = issues.iter().map(|i| i.message.as_str()).collect();
+    WorkerError::BadRequest(format!(
+        "Connector configuration is invalid and contains the following {} error(s):\n{}\n\
+         You can also find the above list of errors at the endpoint \
+         `/connector-plugins/{{connectorType}}/config/validate`",
+        lines.len(),
+        lines.join("\n")
+    ))
 }
 
 impl Worker {
@@ -175,12 +175,14 @@ impl Worker {
         store: StateStore,
         settings: WorkerSettings,
         providers: ConfigProviders,
+        registry: Arc<Registry>,
         worker_id: String,
     ) -> WorkerResult<Arc<Self>> {
         let worker = Arc::new(Self {
             store,
             settings,
             providers,
+            registry,
             worker_id,
             connectors: Mutex::new(BTreeMap::new()),
         });
@@ -194,12 +196,8 @@ impl Worker {
                     continue;
                 }
             };
-            let target = worker
-                .store
-                .target(&name)?
-                .and_then(|t| TargetState::parse(&t))
-                .unwrap_or(TargetState::Started);
-            let mut entry = Entry::new(config, target);
+            let target = worker.store.target(&name)?.unwrap_or(TargetState::Started);
+            let mut entry = worker.entry(config, target);
             if target == TargetState::Started {
                 worker.start_task(&mut entry);
             }
@@ -207,6 +205,23 @@ impl Worker {
         }
         drop(map);
         Ok(worker)
+    }
+
+    fn entry(&self, config: ConnectorConfig, target: TargetState) -> Entry {
+        Entry {
+            kind: self.kind_of(&config),
+            config,
+            target,
+            task: None,
+            start_error: None,
+            metrics: Arc::default(),
+        }
+    }
+
+    fn kind_of(&self, config: &ConnectorConfig) -> Option<ConnectorKind> {
+        self.registry
+            .class(config.get("connector.class").unwrap_or_default())
+            .map(|c| c.kind)
     }
 
     pub fn worker_id(&self) -> &str {
@@ -217,44 +232,56 @@ impl Worker {
         &self.store
     }
 
-    pub fn providers(&self) -> &ConfigProviders {
-        &self.providers
+    pub fn registry(&self) -> &Registry {
+        &self.registry
     }
 
     pub fn settings(&self) -> &WorkerSettings {
         &self.settings
     }
 
-    /// Validates `config` as starting it would, without resolving secrets (so a placeholder
-    /// is checked as written, and a secret never ends up in an error message).
-    fn validate(&self, config: &ConnectorConfig) -> WorkerResult<()> {
-        if plugin_for(config.get("connector.class").unwrap_or_default()).is_none() {
-            return Err(WorkerError::BadRequest(format!(
-                "Connector configuration is invalid and contains the following 1 error(s):\n\
-                 connector.class: {}\n\
-                 You can also find the above list of errors at the endpoint \
-                 `/connector-plugins/{{connectorType}}/config/validate`",
-                match config.get("connector.class") {
-                    Some(c) => format!(
-                        "no connector class \"{c}\" in this build; GET /connector-plugins lists them"
-                    ),
-                    None => "missing: set \"connector.class\"".into(),
-                }
-            )));
+    /// Validates `config` as Kafka Connect's `config/validate` does: every key checked (secrets
+    /// resolved for the check only, never echoed), then, if the config is valid, the
+    /// connector's connection checked on the live system (reading only).
+    pub async fn validate(&self, config: &ConnectorConfig) -> ValidationReport {
+        let resolved = match self.providers.resolve(config) {
+            Ok(c) => c,
+            Err(e) => {
+                return ValidationReport {
+                    class: self
+                        .registry
+                        .class(config.get("connector.class").unwrap_or_default()),
+                    issues: vec![ConfigIssue::new(
+                        e.key().unwrap_or("connector.class"),
+                        e.message(),
+                    )],
+                };
+            }
+        };
+        let v = self.registry.validate(&resolved, &self.settings.context());
+        let mut issues = v.issues;
+        if issues.is_empty() {
+            let report = self.registry.check(resolved, CheckScope::Connection).await;
+            for p in report.problems {
+                issues.push(ConfigIssue::new(
+                    p.key.unwrap_or_else(|| "connector.class".into()),
+                    p.message,
+                ));
+            }
         }
-        if ConfigProviders::has_placeholders(config) {
-            return Ok(());
+        ValidationReport {
+            class: v.class,
+            issues,
         }
-        prepare(config.clone(), &self.settings).map(drop).map_err(|e| {
-            let lines: Vec<&str> = e.message().lines().collect();
-            WorkerError::BadRequest(format!(
-                "Connector configuration is invalid and contains the following {} error(s):\n{}\n\
-                 You can also find the above list of errors at the endpoint \
-                 `/connector-plugins/{{connectorType}}/config/validate`",
-                lines.len(),
-                lines.join("\n")
-            ))
-        })
+    }
+
+    async fn require_valid(&self, config: &ConnectorConfig) -> WorkerResult<()> {
+        let report = self.validate(config).await;
+        if report.issues.is_empty() {
+            Ok(())
+        } else {
+            Err(invalid(&report.issues))
+        }
     }
 
     /// Starts the connector's task (resolving secrets now). A config that cannot start marks
@@ -262,24 +289,29 @@ impl Worker {
     fn start_task(&self, entry: &mut Entry) {
         entry.start_error = None;
         let name = entry.config.name.clone();
-        let prepared = self
+        let job = self
             .providers
             .resolve(&entry.config)
-            .and_then(|c| prepare(c, &self.settings));
-        let prepared = match prepared {
-            Ok(p) => Arc::new(p),
+            .and_then(|c| self.registry.prepare(&c, &self.settings.context()));
+        let job = match job {
+            Ok(j) => Arc::new(j),
             Err(e) => {
                 tracing::error!(connector = %name, "cannot start: {}", e.message());
                 entry.start_error = Some(e.message().to_string());
-                let _ = self.store.set_status(&name, "FAILED", Some(e.message()));
+                let _ = self
+                    .store
+                    .set_status(&name, State::Failed, Some(e.message()));
                 return;
             }
         };
         let (stop, stop_rx) = watch::channel(false);
-        let store = self.store.clone();
-        let metrics = entry.metrics.clone();
+        let ctx = EngineContext {
+            store: self.store.clone(),
+            shutdown: stop_rx,
+            metrics: entry.metrics.clone(),
+        };
         let handle = tokio::spawn(async move {
-            if let Err(e) = supervise(prepared, store, stop_rx, metrics).await {
+            if let Err(e) = supervise(job, ctx).await {
                 tracing::error!(connector = %name, "{}", e.message());
             }
         });
@@ -303,8 +335,7 @@ impl Worker {
         config.insert("name".into(), Value::String(entry.config.name.clone()));
         let text = json!({"name": entry.config.name, "config": config}).to_string();
         self.store.save_config(&entry.config.name, &text)?;
-        self.store
-            .set_target(&entry.config.name, entry.target.as_str())?;
+        self.store.set_target(&entry.config.name, entry.target)?;
         Ok(())
     }
 
@@ -317,13 +348,17 @@ impl Worker {
         &self,
         config: ConnectorConfig,
         target: TargetState,
-    ) -> WorkerResult<Value> {
+    ) -> WorkerResult<ConnectorInfo> {
+        if self.connectors.lock().await.contains_key(&config.name) {
+            return Err(WorkerError::AlreadyExists(config.name));
+        }
+        // Validation may reach the database: outside the lock, so other requests go on.
+        self.require_valid(&config).await?;
         let mut map = self.connectors.lock().await;
         if map.contains_key(&config.name) {
             return Err(WorkerError::AlreadyExists(config.name));
         }
-        self.validate(&config)?;
-        let mut entry = Entry::new(config, target);
+        let mut entry = self.entry(config, target);
         self.save(&entry)?;
         if target == TargetState::Started {
             self.start_task(&mut entry);
@@ -335,16 +370,16 @@ impl Worker {
 
     /// `PUT /connectors/{name}/config`: creates or replaces; the connector restarts with the
     /// new config. Returns whether it was created, and its info.
-    pub async fn put_config(&self, config: ConnectorConfig) -> WorkerResult<(bool, Value)> {
+    pub async fn put_config(&self, config: ConnectorConfig) -> WorkerResult<(bool, ConnectorInfo)> {
+        self.require_valid(&config).await?;
         let mut map = self.connectors.lock().await;
-        self.validate(&config)?;
         let name = config.name.clone();
         let created = !map.contains_key(&name);
         let entry = map
             .entry(name)
-            .or_insert_with(|| Entry::new(config.clone(), TargetState::Started));
+            .or_insert_with(|| self.entry(config.clone(), TargetState::Started));
         Self::stop_task(entry).await;
-        entry.kind = kind_of(&config);
+        entry.kind = self.kind_of(&config);
         entry.config = config;
         self.save(entry)?;
         if entry.target == TargetState::Started {
@@ -354,7 +389,11 @@ impl Worker {
     }
 
     /// `PATCH /connectors/{name}/config` (KIP-477): keys with null values are removed.
-    pub async fn patch_config(&self, name: &str, patch: Map<String, Value>) -> WorkerResult<Value> {
+    pub async fn patch_config(
+        &self,
+        name: &str,
+        patch: Map<String, Value>,
+    ) -> WorkerResult<ConnectorInfo> {
         let current = {
             let map = self.connectors.lock().await;
             map.get(name)
@@ -427,89 +466,120 @@ impl Worker {
             }
             TargetState::Paused | TargetState::Stopped => {
                 Self::stop_task(entry).await;
-                self.store.set_status(name, target.as_str(), None)?;
+                self.store.set_status(name, target.state(), None)?;
             }
         }
         Ok(())
     }
 
-    /// `POST /connectors/{name}/restart` and `.../tasks/0/restart`. With `only_failed`, a
-    /// connector that has not failed is left alone. Returns false if nothing was restarted.
-    pub async fn restart(&self, name: &str, only_failed: bool) -> WorkerResult<bool> {
+    /// `POST /connectors/{name}/restart` (KIP-745) and `…/tasks/0/restart`: restarts the
+    /// connector unless `only_failed` and it has not failed, and answers with the restart plan
+    /// Kafka Connect reports: every instance restarted is RESTARTING (the task only when
+    /// `include_tasks`). `None` when nothing was restarted.
+    pub async fn restart(
+        &self,
+        name: &str,
+        include_tasks: bool,
+        only_failed: bool,
+    ) -> WorkerResult<(bool, ConnectorStatus)> {
         let mut map = self.connectors.lock().await;
         let entry = map
             .get_mut(name)
             .ok_or_else(|| WorkerError::NotFound(name.into()))?;
+        let mut plan = self.status_of(entry);
         if entry.target != TargetState::Started {
-            return Ok(false);
+            return Ok((false, plan));
         }
-        let failed = entry.start_error.is_some() || self.task_state(entry).0 == "FAILED";
-        if only_failed && !failed {
-            return Ok(false);
+        let connector_failed = plan.connector.state == State::Failed;
+        let task_failed = plan.tasks.iter().any(|(_, t)| t.state == State::Failed);
+        let restart_connector = !only_failed || connector_failed || task_failed;
+        let restart_task = include_tasks && (!only_failed || task_failed);
+        if !restart_connector && !restart_task {
+            return Ok((false, plan));
         }
+        if restart_connector {
+            plan.connector.state = State::Restarting;
+        }
+        if restart_task {
+            for (_, t) in &mut plan.tasks {
+                t.state = State::Restarting;
+                t.trace = None;
+            }
+        }
+        self.store.set_status(name, State::Restarting, None)?;
         Self::stop_task(entry).await;
         self.start_task(entry);
-        Ok(true)
+        Ok((true, plan))
     }
 
-    fn task_state(&self, entry: &Entry) -> (String, Option<String>) {
+    fn task_state(&self, entry: &Entry) -> StateInfo {
+        let info = |state, trace, warning| StateInfo {
+            state,
+            worker_id: self.worker_id.clone(),
+            trace,
+            warning,
+        };
         match entry.target {
-            TargetState::Paused => return ("PAUSED".into(), None),
-            TargetState::Stopped => return ("STOPPED".into(), None),
+            TargetState::Paused => return info(State::Paused, None, None),
+            TargetState::Stopped => return info(State::Stopped, None, None),
             TargetState::Started => {}
         }
         let stored = self.store.status(&entry.config.name).ok().flatten();
         let task_done = entry.task.as_ref().is_none_or(|t| t.handle.is_finished());
         match stored {
-            Some((state, trace)) if state == "FAILED" => ("FAILED".into(), trace),
-            Some((state, trace)) if state == "RESTARTING" => ("RESTARTING".into(), trace),
+            Some((State::Failed, trace)) => info(State::Failed, trace, None),
+            Some((State::Restarting, _)) => info(State::Restarting, None, None),
             // A task that ended by itself (snapshot.mode=initial_only) is done: Kafka Connect
             // has no such state; UNASSIGNED is the closest it reports for a task not running.
-            _ if task_done => ("UNASSIGNED".into(), None),
-            _ => ("RUNNING".into(), None),
+            _ if task_done => info(State::Unassigned, None, None),
+            // Running, possibly retrying after a transient error (the note says what).
+            Some((_, note)) => info(State::Running, None, note),
+            None => info(State::Running, None, None),
         }
     }
 
-    fn info_of(&self, entry: &Entry) -> Value {
-        let mut config = props_json(&entry.config);
-        config.insert("name".into(), Value::String(entry.config.name.clone()));
-        let tasks = if entry.target == TargetState::Stopped {
-            vec![]
-        } else {
-            vec![json!({"connector": entry.config.name, "task": 0})]
-        };
-        json!({"name": entry.config.name, "config": config, "tasks": tasks, "type": entry.kind})
+    fn info_of(&self, entry: &Entry) -> ConnectorInfo {
+        let mut config = entry.config.props.clone();
+        config.insert("name".into(), entry.config.name.clone());
+        ConnectorInfo {
+            name: entry.config.name.clone(),
+            config,
+            tasks: if entry.target == TargetState::Stopped {
+                vec![]
+            } else {
+                vec![0]
+            },
+            kind: entry.kind,
+        }
     }
 
-    fn status_of(&self, entry: &Entry) -> Value {
-        let name = &entry.config.name;
-        let id = &self.worker_id;
+    fn status_of(&self, entry: &Entry) -> ConnectorStatus {
+        let name = entry.config.name.clone();
+        let connector = |state, trace, warning| StateInfo {
+            state,
+            worker_id: self.worker_id.clone(),
+            trace,
+            warning,
+        };
         if let Some(trace) = &entry.start_error {
-            return json!({"name": name,
-                "connector": {"state": "FAILED", "worker_id": id, "trace": trace},
-                "tasks": [], "type": entry.kind});
+            return ConnectorStatus {
+                name,
+                connector: connector(State::Failed, Some(trace.clone()), None),
+                tasks: vec![],
+                kind: entry.kind,
+            };
         }
-        let connector_state = match entry.target {
-            TargetState::Started => "RUNNING",
-            TargetState::Paused => "PAUSED",
-            TargetState::Stopped => "STOPPED",
-        };
         let tasks = if entry.target == TargetState::Stopped {
             vec![]
         } else {
-            let (state, trace) = self.task_state(entry);
-            let mut t = json!({"id": 0, "state": state, "worker_id": id});
-            if let Some(trace) = trace {
-                t["trace"] = Value::String(trace);
-            }
-            vec![t]
+            vec![(0, self.task_state(entry))]
         };
-        let mut connector = json!({"state": connector_state, "worker_id": id});
-        // runnel only: a warning that does not stop the connector (its slot holds too much WAL).
-        if let Some(warning) = entry.metrics.slot_warning() {
-            connector["warning"] = Value::String(warning);
+        ConnectorStatus {
+            name,
+            connector: connector(entry.target.state(), None, entry.metrics.warning()),
+            tasks,
+            kind: entry.kind,
         }
-        json!({"name": name, "connector": connector, "tasks": tasks, "type": entry.kind})
     }
 
     async fn with_entry<T>(&self, name: &str, f: impl FnOnce(&Entry) -> T) -> WorkerResult<T> {
@@ -519,44 +589,12 @@ impl Worker {
             .ok_or_else(|| WorkerError::NotFound(name.into()))
     }
 
-    pub async fn info(&self, name: &str) -> WorkerResult<Value> {
+    pub async fn info(&self, name: &str) -> WorkerResult<ConnectorInfo> {
         self.with_entry(name, |e| self.info_of(e)).await
     }
 
-    pub async fn status(&self, name: &str) -> WorkerResult<Value> {
+    pub async fn status(&self, name: &str) -> WorkerResult<ConnectorStatus> {
         self.with_entry(name, |e| self.status_of(e)).await
-    }
-
-    /// The config as stored: placeholders, not secrets.
-    pub async fn config(&self, name: &str) -> WorkerResult<Value> {
-        self.with_entry(name, |e| {
-            let mut c = props_json(&e.config);
-            c.insert("name".into(), Value::String(e.config.name.clone()));
-            Value::Object(c)
-        })
-        .await
-    }
-
-    /// `GET /connectors/{name}/tasks`: the one task and its config.
-    pub async fn tasks(&self, name: &str) -> WorkerResult<Value> {
-        self.with_entry(name, |e| {
-            if e.target == TargetState::Stopped {
-                return json!([]);
-            }
-            let mut c = props_json(&e.config);
-            c.insert("name".into(), Value::String(e.config.name.clone()));
-            json!([{"id": {"connector": e.config.name, "task": 0}, "config": c}])
-        })
-        .await
-    }
-
-    pub async fn task_status(&self, name: &str, task: u32) -> WorkerResult<Value> {
-        let status = self.status(name).await?;
-        status["tasks"]
-            .as_array()
-            .and_then(|t| t.iter().find(|t| t["id"] == task))
-            .cloned()
-            .ok_or_else(|| WorkerError::NotFound(format!("{name} task {task}")))
     }
 
     pub async fn topics(&self, name: &str) -> WorkerResult<Vec<String>> {
@@ -567,42 +605,40 @@ impl Worker {
         self.with_entry(name, |e| e.metrics.reset_topics()).await
     }
 
-    /// Every connector's metrics, for `/metrics`.
-    pub async fn metrics(&self) -> Vec<(String, &'static str, String, Arc<ConnectorMetrics>)> {
+    /// Every connector's metrics, for `/metrics`: name, type, task state, counters.
+    pub async fn metrics(
+        &self,
+    ) -> Vec<(String, Option<ConnectorKind>, State, Arc<ConnectorMetrics>)> {
         let map = self.connectors.lock().await;
         map.values()
             .map(|e| {
                 // The task's state, or the connector's when it has no task (STOPPED, or
                 // FAILED before it could start).
                 let status = self.status_of(e);
-                let state = status["tasks"][0]["state"]
-                    .as_str()
-                    .or(status["connector"]["state"].as_str())
-                    .unwrap_or("UNASSIGNED")
-                    .to_string();
+                let state = status
+                    .tasks
+                    .first()
+                    .map_or(status.connector.state, |(_, t)| t.state);
                 (e.config.name.clone(), e.kind, state, e.metrics.clone())
             })
             .collect()
     }
 
-    /// The source partition Debezium keys a PostgreSQL connector's offsets by.
-    fn partition_of(entry: &Entry) -> Value {
-        json!({"server": entry.config.get("topic.prefix").unwrap_or(&entry.config.name)})
-    }
-
-    /// `GET /connectors/{name}/offsets` (KIP-875).
-    pub async fn offsets(&self, name: &str) -> WorkerResult<Value> {
-        let partition = self.with_entry(name, Self::partition_of).await?;
-        let offsets = match self.store.offset(name)? {
-            Some(o) => vec![json!({"partition": partition, "offset": Value::Object(o.0)})],
-            None => vec![],
+    /// `GET /connectors/{name}/offsets` (KIP-875): (partition, offset) pairs.
+    pub async fn offsets(&self, name: &str) -> WorkerResult<Vec<(Value, Value)>> {
+        let config = self.with_entry(name, |e| e.config.clone()).await?;
+        let Some(source) = self.registry.source_of(&config) else {
+            return Ok(vec![]);
         };
-        Ok(json!({"offsets": offsets}))
+        Ok(match self.store.offset(name)? {
+            Some(o) => source.offsets(&config, &o),
+            None => vec![],
+        })
     }
 
-    async fn require_stopped(&self, name: &str) -> WorkerResult<Value> {
-        let (target, partition) = self
-            .with_entry(name, |e| (e.target, Self::partition_of(e)))
+    async fn require_stopped(&self, name: &str) -> WorkerResult<ConnectorConfig> {
+        let (target, config) = self
+            .with_entry(name, |e| (e.target, e.config.clone()))
             .await?;
         if target != TargetState::Stopped {
             return Err(WorkerError::BadRequest(format!(
@@ -611,71 +647,44 @@ impl Worker {
                  '/connectors/{name}/stop' endpoint"
             )));
         }
-        Ok(partition)
+        Ok(config)
     }
 
     /// `PATCH /connectors/{name}/offsets`: only while STOPPED.
-    pub async fn alter_offsets(&self, name: &str, body: &Value) -> WorkerResult<()> {
-        let partition = self.require_stopped(name).await?;
-        let list = body["offsets"].as_array().ok_or_else(|| {
-            WorkerError::BadRequest(
-                "expected {\"offsets\": [{\"partition\": {...}, \"offset\": {...}}]}".into(),
-            )
+    pub async fn alter_offsets(&self, name: &str, items: &[(Value, Value)]) -> WorkerResult<()> {
+        let config = self.require_stopped(name).await?;
+        let source = self.registry.source_of(&config).ok_or_else(|| {
+            WorkerError::BadRequest(format!(
+                "connector {name} has no connector class of this build"
+            ))
         })?;
-        for item in list {
-            if item["partition"] != partition {
-                return Err(WorkerError::BadRequest(format!(
-                    "unknown source partition {}: this connector's partition is {partition}",
-                    item["partition"]
-                )));
-            }
-            match &item["offset"] {
-                Value::Null => self.store.delete_offset(name)?,
-                Value::Object(o) => {
-                    if !o.get("lsn").is_some_and(Value::is_u64) {
-                        return Err(WorkerError::BadRequest(
-                            "the offset needs \"lsn\" as a number (the WAL position to resume after)"
-                                .into(),
-                        ));
-                    }
-                    self.store.save_offset(name, &SourceOffset(o.clone()))?;
-                }
-                _ => {
-                    return Err(WorkerError::BadRequest(
-                        "\"offset\" must be an object or null".into(),
-                    ));
-                }
-            }
+        match source.alter_offsets(&config, items)? {
+            Some(offset) => self.store.save_offset(name, &offset)?,
+            None => self.store.delete_offset(name)?,
         }
         Ok(())
     }
 
     /// `DELETE /connectors/{name}/offsets`: only while STOPPED.
     pub async fn reset_offsets(&self, name: &str) -> WorkerResult<()> {
-        self.require_stopped(name).await?;
+        let config = self.require_stopped(name).await?;
+        if let Some(source) = self.registry.source_of(&config)
+            && !source.resettable()
+        {
+            return Err(WorkerError::BadRequest(
+                "resetting a sink connector's offsets (its consumer group's) is not supported by \
+                 runnel yet; delete the consumer group connect-<name> with kafka-consumer-groups.sh \
+                 while the connector is stopped"
+                    .into(),
+            ));
+        }
         self.store.delete_offset(name)?;
         Ok(())
     }
 
-    /// The replication slots of the PostgreSQL source connectors, running or not.
-    pub async fn slot_watches(&self) -> Vec<SlotWatch> {
-        let map = self.connectors.lock().await;
-        map.values()
-            .filter(|e| e.kind == "source")
-            .filter_map(|e| {
-                let resolved = self.providers.resolve(&e.config).ok()?;
-                let pg = runnel_postgres::PostgresConfig::from_connector(&resolved).ok()?;
-                Some(SlotWatch {
-                    connector: e.config.name.clone(),
-                    pg,
-                    metrics: e.metrics.clone(),
-                })
-            })
-            .collect()
-    }
-
-    /// Checks the slots every `interval` until the worker stops; applies the drop policy.
-    pub fn spawn_slot_monitor(self: &Arc<Self>, interval: Duration) -> JoinHandle<()> {
+    /// Runs every source's watch each `interval`, over its connectors whatever their state,
+    /// until the worker is gone: warnings go to the status, stop requests are carried out.
+    pub fn spawn_watches(self: &Arc<Self>, interval: Duration) -> JoinHandle<()> {
         let worker = Arc::downgrade(self);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(interval);
@@ -683,43 +692,68 @@ impl Worker {
             loop {
                 tick.tick().await;
                 let Some(w) = worker.upgrade() else { return };
-                let watches = w.slot_watches().await;
-                for request in slot_monitor::check(&watches).await {
-                    w.drop_slot(&request, &watches).await;
+                for (entry, watch) in w.registry.watches() {
+                    let watched = w
+                        .watched(|c| {
+                            w.registry
+                                .source_of(c)
+                                .is_some_and(|s| Arc::ptr_eq(&s, &entry))
+                        })
+                        .await;
+                    if watched.is_empty() {
+                        continue;
+                    }
+                    for outcome in watch.check(watched).await {
+                        w.apply(outcome).await;
+                    }
                 }
             }
         })
     }
 
-    /// `slot.retained.wal.policy=drop`: stop the connector, drop its slot, and leave it FAILED
-    /// with what happened and how to start again.
-    async fn drop_slot(&self, request: &DropRequest, watches: &[SlotWatch]) {
-        let Some(watch) = watches.iter().find(|w| w.connector == request.connector) else {
-            return;
-        };
-        let mut map = self.connectors.lock().await;
-        let Some(entry) = map.get_mut(&request.connector) else {
-            return;
-        };
-        Self::stop_task(entry).await;
-        let name = &request.connector;
-        let outcome = match slot_monitor::drop_slot(&watch.pg).await {
-            Ok(()) => format!(
-                "{}. The slot was dropped (slot.retained.wal.policy=drop) and the connector \
-                 stopped: changes since its last offset are no longer available. To stream \
-                 again with a new snapshot: PUT /connectors/{name}/stop, DELETE \
-                 /connectors/{name}/offsets, PUT /connectors/{name}/resume",
-                request.message
-            ),
-            Err(e) => format!(
-                "{}. The connector was stopped to drop the slot, but dropping it failed: {}",
-                request.message,
-                e.message()
-            ),
-        };
-        tracing::error!(connector = %name, "{outcome}");
-        let _ = self.store.set_status(name, "FAILED", Some(&outcome));
-        entry.start_error = Some(outcome);
+    /// The connectors `matches` selects, with their secrets resolved.
+    async fn watched(&self, matches: impl Fn(&ConnectorConfig) -> bool) -> Vec<Watched> {
+        let map = self.connectors.lock().await;
+        map.values()
+            .filter(|e| matches(&e.config))
+            .filter_map(|e| {
+                Some(Watched {
+                    connector: e.config.name.clone(),
+                    config: self.providers.resolve(&e.config).ok()?,
+                    stats: e.metrics.source.clone(),
+                })
+            })
+            .collect()
+    }
+
+    async fn apply(&self, outcome: WatchOutcome) {
+        match outcome {
+            WatchOutcome::Warning { connector, warning } => {
+                let map = self.connectors.lock().await;
+                let Some(entry) = map.get(&connector) else {
+                    return;
+                };
+                if entry.metrics.set_warning(warning.clone()) {
+                    match warning {
+                        Some(w) => tracing::warn!(connector = %connector, "{w}"),
+                        None => tracing::info!(connector = %connector, "warning cleared"),
+                    }
+                }
+            }
+            WatchOutcome::Stop { connector, finish } => {
+                let mut map = self.connectors.lock().await;
+                let Some(entry) = map.get_mut(&connector) else {
+                    return;
+                };
+                Self::stop_task(entry).await;
+                let trace = finish.await;
+                tracing::error!(connector = %connector, "{trace}");
+                let _ = self
+                    .store
+                    .set_status(&connector, State::Failed, Some(&trace));
+                entry.start_error = Some(trace);
+            }
+        }
     }
 
     /// Stops every task (the worker is shutting down); target states stay as they are.
@@ -737,18 +771,4 @@ impl Worker {
             join_or_abort(handle, &name).await;
         }
     }
-}
-
-fn kind_of(config: &ConnectorConfig) -> &'static str {
-    plugin_for(config.get("connector.class").unwrap_or_default())
-        .map(|p| p.kind)
-        .unwrap_or("unknown")
-}
-
-fn props_json(config: &ConnectorConfig) -> Map<String, Value> {
-    config
-        .props
-        .iter()
-        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-        .collect()
 }

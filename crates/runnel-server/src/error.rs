@@ -43,7 +43,7 @@ impl From<WorkerError> for ApiError {
 
 impl From<runnel_core::Error> for ApiError {
     fn from(e: runnel_core::Error) -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, e.message())
+        WorkerError::from(e).into()
     }
 }
 

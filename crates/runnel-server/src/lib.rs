@@ -14,11 +14,14 @@ use std::future::Future;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::ServiceExt;
+use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::middleware;
 use axum::routing::{get, post, put};
 use runnel_runtime::Worker;
 use tokio::net::TcpListener;
+use tower_http::normalize_path::NormalizePath;
 
 pub use admin::LogControl;
 pub use error::ApiError;
@@ -118,14 +121,17 @@ pub fn router(worker: Arc<Worker>, options: ServerOptions) -> Router {
 }
 
 /// Serves `router` on `listener` until `shutdown` completes; over TLS when `tls` is given.
+/// A trailing slash is ignored (`/connectors/` is `/connectors`), as Kafka Connect's Jersey
+/// does: clients check a connector's existence with either.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     tls: Option<axum_server::tls_rustls::RustlsConfig>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let app = NormalizePath::trim_trailing_slash(router);
     let Some(tls) = tls else {
-        return axum::serve(listener, router)
+        return axum::serve(listener, ServiceExt::<Request>::into_make_service(app))
             .with_graceful_shutdown(shutdown)
             .await;
     };
@@ -137,6 +143,6 @@ pub async fn serve(
     });
     axum_server::from_tcp_rustls(listener.into_std()?, tls)?
         .handle(handle)
-        .serve(router.into_make_service())
+        .serve(ServiceExt::<Request>::into_make_service(app))
         .await
 }

@@ -14,6 +14,7 @@ use prometheus_client::registry::Registry;
 use crate::AppState;
 
 type Labels = Vec<(String, String)>;
+type GaugeFamily = Family<Labels, Gauge<f64, std::sync::atomic::AtomicU64>>;
 
 pub(crate) async fn render(State(app): State<AppState>) -> Response {
     let connectors = app.worker.metrics().await;
@@ -24,7 +25,7 @@ pub(crate) async fn render(State(app): State<AppState>) -> Response {
         f
     };
     let gauge = |registry: &mut Registry, name: &str, help: &str| {
-        let f = Family::<Labels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+        let f = GaugeFamily::default();
         registry.register(name, help, f.clone());
         f
     };
@@ -99,22 +100,10 @@ pub(crate) async fn render(State(app): State<AppState>) -> Response {
         "snapshot_rows",
         "Rows read by the running or last snapshot",
     );
-    let retained = gauge(
-        &mut registry,
-        "slot_retained_wal_bytes",
-        "WAL the server keeps for the connector's replication slot",
-    );
-    let flush_lag = gauge(
-        &mut registry,
-        "slot_flush_lag_bytes",
-        "Current WAL position minus the slot's confirmed_flush_lsn",
-    );
-    let wal_warning = gauge(
-        &mut registry,
-        "slot_wal_warning",
-        "1 while the slot holds more WAL than slot.max.retained.wal.bytes",
-    );
+    // The sources' own gauges (PostgreSQL: its slot's retained WAL), one family per name.
+    let mut source_gauges: Vec<(&'static str, GaugeFamily)> = Vec::new();
     for (name, kind, task_state, m) in connectors {
+        let kind = kind.map_or("unknown", |k| k.as_str());
         let l: Labels = vec![("connector".into(), name), ("type".into(), kind.into())];
         events
             .get_or_create(&l)
@@ -155,19 +144,19 @@ pub(crate) async fn render(State(app): State<AppState>) -> Response {
         snap_rows
             .get_or_create(&l)
             .set(src.snapshot_rows.load(Relaxed) as f64);
-        if src.slot_checked_at_ms.load(Relaxed) > 0 {
-            retained
-                .get_or_create(&l)
-                .set(src.slot_retained_wal_bytes.load(Relaxed) as f64);
-            flush_lag
-                .get_or_create(&l)
-                .set(src.slot_flush_lag_bytes.load(Relaxed) as f64);
-            wal_warning
-                .get_or_create(&l)
-                .set(f64::from(u8::from(m.slot_warning().is_some())));
+        for g in src.gauges() {
+            let family = match source_gauges.iter().find(|(n, _)| *n == g.name) {
+                Some((_, f)) => f.clone(),
+                None => {
+                    let f = gauge(&mut registry, g.name, g.help);
+                    source_gauges.push((g.name, f.clone()));
+                    f
+                }
+            };
+            family.get_or_create(&l).set(g.value);
         }
         let mut with_state = l.clone();
-        with_state.push(("state".into(), task_state));
+        with_state.push(("state".into(), task_state.as_str().to_string()));
         state.get_or_create(&with_state).set(1.0);
     }
     let mut text = String::new();

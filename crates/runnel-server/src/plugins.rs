@@ -1,11 +1,13 @@
 //! `/connector-plugins`: the connector classes of this build, their config definitions, and
-//! validation in Kafka Connect's `ConfigInfos` shape (the same checks as `runnel check`).
+//! validation in Kafka Connect's `ConfigInfos` shape: every key's definition (with its group)
+//! and value, the errors on each key from the registry's checks (data, not message text), and
+//! the connection check of the connector, as Debezium's connectors validate.
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use runnel_core::config::{ConfigKey, ConnectorConfig, ValueType};
-use runnel_runtime::worker::{Plugin, plugin_for, plugins};
+use runnel_runtime::registry::ConnectorClass;
 use serde_json::{Value, json};
 
 use crate::AppState;
@@ -15,16 +17,19 @@ use crate::error::{ApiError, ApiResult, parse_body};
 /// whose events it reproduces.
 const PLUGIN_VERSION: &str = "3.6.3 (runnel)";
 
-pub(crate) async fn list() -> Json<Value> {
-    let list: Vec<Value> = plugins()
+pub(crate) async fn list(State(app): State<AppState>) -> Json<Value> {
+    let list: Vec<Value> = app
+        .worker
+        .registry()
+        .classes()
         .iter()
-        .map(|p| json!({"class": p.class, "type": p.kind, "version": PLUGIN_VERSION}))
+        .map(|c| json!({"class": c.class, "type": c.kind.as_str(), "version": PLUGIN_VERSION}))
         .collect();
     Json(Value::Array(list))
 }
 
-fn find(plugin: &str) -> ApiResult<Plugin> {
-    plugin_for(plugin).ok_or_else(|| {
+fn find(app: &AppState, plugin: &str) -> ApiResult<ConnectorClass> {
+    app.worker.registry().class(plugin).ok_or_else(|| {
         ApiError::not_found(format!(
             "Failed to find any class that implements Connector and which name matches {plugin}"
         ))
@@ -42,7 +47,7 @@ fn type_name(ty: ValueType) -> &'static str {
     }
 }
 
-fn definition(key: &ConfigKey, order: usize) -> Value {
+fn definition(group: &str, key: &ConfigKey, order: usize) -> Value {
     json!({
         "name": key.name,
         "type": type_name(key.ty),
@@ -50,7 +55,7 @@ fn definition(key: &ConfigKey, order: usize) -> Value {
         "default_value": key.default,
         "importance": if key.required { "HIGH" } else { "MEDIUM" },
         "documentation": key.doc,
-        "group": null,
+        "group": group,
         "width": "NONE",
         "display_name": key.name,
         "dependents": [],
@@ -58,16 +63,17 @@ fn definition(key: &ConfigKey, order: usize) -> Value {
     })
 }
 
-fn keys(plugin: &Plugin) -> impl Iterator<Item = &'static ConfigKey> {
-    plugin.spec.keys.iter().flat_map(|g| g.iter())
-}
-
 /// `GET /connector-plugins/{plugin}/config`.
-pub(crate) async fn config_defs(Path(plugin): Path<String>) -> ApiResult<Json<Value>> {
-    let plugin = find(&plugin)?;
-    let defs: Vec<Value> = keys(&plugin)
+pub(crate) async fn config_defs(
+    State(app): State<AppState>,
+    Path(plugin): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let class = find(&app, &plugin)?;
+    let defs: Vec<Value> = class
+        .spec
+        .keys()
         .enumerate()
-        .map(|(i, k)| definition(k, i + 1))
+        .map(|(i, (group, k))| definition(group, k, i + 1))
         .collect();
     Ok(Json(Value::Array(defs)))
 }
@@ -78,55 +84,35 @@ pub(crate) async fn validate(
     Path(plugin_name): Path<String>,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    let plugin = find(&plugin_name)?;
+    let class = find(&app, &plugin_name)?;
     let mut body = parse_body(&body)?;
     let Some(map) = body.as_object_mut() else {
         return Err(ApiError::bad_request(
             "expected a JSON object of config keys",
         ));
     };
-    if let Some(class) = map.get("connector.class").and_then(Value::as_str)
-        && plugin_for(class).map(|p| p.class) != Some(plugin.class)
+    if let Some(given) = map.get("connector.class").and_then(Value::as_str)
+        && app.worker.registry().class(given).map(|c| c.class) != Some(class.class)
     {
         return Err(ApiError::bad_request(format!(
-            "Connector class in the request body ({class}) does not match the connector plugin \
+            "Connector class in the request body ({given}) does not match the connector plugin \
              in the URL ({plugin_name})"
         )));
     }
     map.entry("connector.class")
-        .or_insert_with(|| Value::String(plugin.class.into()));
+        .or_insert_with(|| Value::String(class.class.into()));
     map.entry("name")
         .or_insert_with(|| Value::String("validation".into()));
     let config = ConnectorConfig::from_json(&body.to_string())
         .map_err(|e| ApiError::bad_request(e.message()))?;
 
-    // Errors per key: the spec's checks, then (if those pass) everything `runnel check` checks
-    // without touching the database, against the config with its secrets resolved.
-    let mut errors: Vec<(String, String)> = plugin
-        .spec
-        .validate(&config)
-        .into_iter()
-        .map(|i| (i.key, i.message))
-        .collect();
-    if errors.is_empty() {
-        let resolved = app.worker.providers().resolve(&config);
-        if let Err(e) = resolved.and_then(|c| runnel_runtime::prepare(c, app.worker.settings())) {
-            for line in e.message().lines() {
-                let key = config
-                    .props
-                    .keys()
-                    .find(|k| line.contains(&format!("\"{k}\"")))
-                    .cloned()
-                    .unwrap_or_else(|| "connector.class".into());
-                errors.push((key, line.to_string()));
-            }
-        }
-    }
+    let report = app.worker.validate(&config).await;
+    let errors = report.issues;
     let errors_of = |key: &str| -> Vec<String> {
         errors
             .iter()
-            .filter(|(k, _)| k == key)
-            .map(|(_, m)| m.clone())
+            .filter(|i| i.key == key)
+            .map(|i| i.message.clone())
             .collect()
     };
     let shown = |key: &ConfigKey, value: Option<&str>| -> Value {
@@ -136,16 +122,18 @@ pub(crate) async fn validate(
             (_, Some(v)) => Value::from(v),
         }
     };
-    let mut configs: Vec<Value> = keys(&plugin)
+    let mut configs: Vec<Value> = class
+        .spec
+        .keys()
         .enumerate()
-        .map(|(i, k)| {
+        .map(|(i, (group, k))| {
             let recommended: Vec<&str> = match k.ty {
                 ValueType::Enum(values) => values.to_vec(),
                 ValueType::Boolean => vec!["true", "false"],
                 _ => vec![],
             };
             json!({
-                "definition": definition(k, i + 1),
+                "definition": definition(group, k, i + 1),
                 "value": {
                     "name": k.name,
                     "value": shown(k, config.get(k.name)),
@@ -156,13 +144,14 @@ pub(crate) async fn validate(
             })
         })
         .collect();
-    // Keys the spec does not define but that have errors (misspellings): Kafka Connect would
-    // ignore them silently; runnel reports them, on an entry of their own.
-    let mut extra: Vec<&String> = errors
+    // Keys the spec does not define but that have errors (misspellings, a sink's keys):
+    // Kafka Connect would ignore them silently; runnel reports them, on an entry of their own.
+    let mut extra: Vec<&str> = errors
         .iter()
-        .map(|(k, _)| k)
-        .filter(|k| plugin.spec.find(k).is_none())
+        .map(|i| i.key.as_str())
+        .filter(|k| class.spec.find(k).is_none())
         .collect();
+    extra.sort_unstable();
     extra.dedup();
     for key in extra {
         configs.push(json!({
@@ -174,9 +163,9 @@ pub(crate) async fn validate(
         }));
     }
     Ok(Json(json!({
-        "name": plugin.class,
+        "name": class.class,
         "error_count": errors.len(),
-        "groups": [],
+        "groups": class.spec.group_names(),
         "configs": configs,
     })))
 }

@@ -234,6 +234,26 @@ impl PgInstance {
     pub fn create_database(&self, name: &str) {
         self.psql("postgres", &format!("CREATE DATABASE \"{name}\""));
     }
+
+    /// Stops the server (fast shutdown: clients are disconnected), keeping its data.
+    pub fn stop(&self) {
+        run_ok(
+            self.command("pg_ctl")
+                .args(["stop", "-m", "fast", "-w", "-t", "60", "-D"])
+                .arg(self.data_dir()),
+        );
+    }
+
+    /// Starts a server stopped with [`PgInstance::stop`] again, on the same port and data.
+    pub fn resume(&self) {
+        run_ok(
+            self.command("pg_ctl")
+                .args(["start", "-w", "-t", "60", "-D"])
+                .arg(self.data_dir())
+                .arg("-l")
+                .arg(self.log_path()),
+        );
+    }
 }
 
 impl Drop for PgInstance {

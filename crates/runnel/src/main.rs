@@ -6,11 +6,14 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use runnel_core::config::ConnectorConfig;
+use runnel_core::plugin::CheckScope;
 use runnel_core::{Error, ErrorKind};
-use runnel_runtime::{StateStore, WorkerSettings, prepare, supervise};
+use runnel_runtime::engine::EngineContext;
+use runnel_runtime::{Registry, StateStore, WorkerSettings, supervise};
 use tokio::sync::watch;
 
 mod connectors_cmd;
+mod registry;
 mod worker_cmd;
 
 #[derive(Parser)]
@@ -113,7 +116,7 @@ fn main() -> ExitCode {
                     .await
                     .map(|()| ExitCode::SUCCESS)
             }
-            Command::Check { connector } => check(connector).await,
+            Command::Check { connector } => check(&registry::registry(), connector).await,
             Command::Connectors {
                 url,
                 token,
@@ -151,6 +154,7 @@ async fn run(
     state_dir: PathBuf,
     worker: WorkerSettings,
 ) -> Result<ExitCode, Error> {
+    let registry = registry::registry();
     let mut prepared = Vec::new();
     let mut names = std::collections::HashSet::new();
     for path in &paths {
@@ -171,12 +175,14 @@ async fn run(
         let resolved = runnel_runtime::config_providers::ConfigProviders::default()
             .resolve(&config)
             .map_err(|e| e.context(path.display()))?;
-        let p = prepare(resolved, &worker).map_err(|e| e.context(path.display()))?;
-        prepared.push((Arc::new(p), text));
+        let job = registry
+            .prepare(&resolved, &worker.context())
+            .map_err(|e| e.context(path.display()))?;
+        prepared.push((Arc::new(job), text));
     }
     let store = StateStore::open(&state_dir)?;
-    for (p, text) in &prepared {
-        store.save_config(&p.config.name, text)?;
+    for (job, text) in &prepared {
+        store.save_config(job.name(), text)?;
     }
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
@@ -185,12 +191,14 @@ async fn run(
         let _ = stop_tx.send(true);
     });
     let mut tasks = tokio::task::JoinSet::new();
-    for (p, _) in prepared {
+    for (job, _) in prepared {
         tasks.spawn(supervise(
-            p,
-            store.clone(),
-            stop_rx.clone(),
-            Default::default(),
+            job,
+            EngineContext {
+                store: store.clone(),
+                shutdown: stop_rx.clone(),
+                metrics: Default::default(),
+            },
         ));
     }
     let mut failed = None;
@@ -234,27 +242,29 @@ pub(crate) async fn wait_for_signal() {
     }
 }
 
-async fn check(path: PathBuf) -> Result<ExitCode, Error> {
+/// `runnel check`: the config as the registry validates it, then every prerequisite of the
+/// connector on the live system.
+async fn check(registry: &Registry, path: PathBuf) -> Result<ExitCode, Error> {
     let config = load(&path)?;
-    let prepared =
-        prepare(config, &WorkerSettings::default()).map_err(|e| e.context(path.display()))?;
-    println!("config: ok ({} keys)", prepared.config.props.len());
-    let Some(pg) = prepared.postgres() else {
-        println!("ready: connector \"{}\" can run", prepared.config.name);
-        return Ok(ExitCode::SUCCESS);
-    };
-    let report = runnel_postgres::source::check::check(pg).await;
+    let resolved = runnel_runtime::config_providers::ConfigProviders::default()
+        .resolve(&config)
+        .map_err(|e| e.context(path.display()))?;
+    let job = registry
+        .prepare(&resolved, &WorkerSettings::default().context())
+        .map_err(|e| e.context(path.display()))?;
+    println!("config: ok ({} keys)", config.props.len());
+    let report = registry.check(resolved, CheckScope::Full).await;
     for line in &report.passed {
         println!("ok: {line}");
     }
     for line in &report.warnings {
         println!("warning: {line}");
     }
-    for line in &report.problems {
-        println!("problem: {line}");
+    for p in &report.problems {
+        println!("problem: {}", p.message);
     }
     if report.is_ok() {
-        println!("ready: connector \"{}\" can run", prepared.config.name);
+        println!("ready: connector \"{}\" can run", job.name());
         Ok(ExitCode::SUCCESS)
     } else {
         Ok(ExitCode::FAILURE)

@@ -347,11 +347,12 @@ pub(crate) async fn run(args: WorkerArgs, logs: Arc<Loggers>) -> Result<(), Erro
             bootstrap_servers: s.bootstrap_servers,
         },
         s.providers,
+        Arc::new(crate::registry::registry()),
         local.clone(),
     )
     .await
     .map_err(|e| Error::state(e.to_string()))?;
-    let monitor = worker.spawn_slot_monitor(s.slot_check_interval);
+    let monitor = worker.spawn_watches(s.slot_check_interval);
     let router = runnel_server::router(
         worker.clone(),
         ServerOptions {

@@ -267,15 +267,15 @@ fn the_rest_api_manages_connectors_as_kafka_connect_does() {
     pg.psql("shop", "INSERT INTO t VALUES (2, 'two')");
     wait_file(&out, "a streamed insert", |r| has_row(r, 2));
 
-    // A failing connector beside it (nothing listens on its port) never disturbs it.
-    let dead_port = runnel_testkit::free_port();
+    // A failing connector beside it (its publication is missing and it may not create one:
+    // the connection is fine, so it is accepted, and fails when it starts) never disturbs it.
     let mut failing = pg_connector(
         &pg,
         "broken",
         "shop",
         "broken",
         &dir.path().join("broken.jsonl"),
-        json!({"database.port": dead_port.to_string()}),
+        json!({"publication.name": "missing_pub", "publication.autocreate.mode": "disabled"}),
     );
     failing["initial_state"] = json!("RUNNING");
     w.ok("POST", "/connectors", Some(&failing), 201);
@@ -608,12 +608,14 @@ fn the_connectors_command_drives_a_worker() {
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
     };
-    // A connector whose database is not there: it exists and reports its error.
+    // A connector on a live database (validation connects to it, as Debezium's does).
+    let pg = PgInstance::start();
+    pg.create_database("d");
     let file = dir.path().join("c.json");
     let cfg = json!({"name": "orders", "config": {
         "connector.class": "io.debezium.connector.postgresql.PostgresConnector",
-        "database.hostname": "127.0.0.1", "database.port": runnel_testkit::free_port().to_string(),
-        "database.user": "u", "database.dbname": "d", "topic.prefix": "orders",
+        "database.hostname": pg.host, "database.port": pg.port.to_string(),
+        "database.user": pg.user, "database.dbname": "d", "topic.prefix": "orders",
         "sink.type": "file", "sink.file.path": dir.path().join("o.jsonl").display().to_string()}});
     std::fs::write(&file, cfg.to_string()).unwrap();
     let (code, out, err) = cli(&["create", file.to_str().unwrap()]);
@@ -717,4 +719,201 @@ fn the_api_serves_https_with_a_pem_certificate() {
     // Plain HTTP on the same port gets no API answer.
     let (_, body) = curl(&format!("http://127.0.0.1:{port}/connectors"));
     assert_ne!(body, "[]");
+}
+
+/// What third-party Kafka Connect clients rely on: trailing slashes, the KIP-745 restart plan,
+/// an empty offsets PATCH refused, validation that reports an unreachable database on
+/// `database.hostname` (so `POST` answers 400), lists its groups and creates nothing.
+#[test]
+fn the_rest_api_answers_as_kafka_connect_clients_expect() {
+    let pg = PgInstance::start();
+    pg.create_database("shop");
+    pg.psql("shop", "CREATE TABLE t (id int PRIMARY KEY, v text)");
+    let dir = tempfile::tempdir().unwrap();
+    let port = runnel_testkit::free_port();
+    let w = WorkerProcess::start(dir.path(), port, &[]);
+    let validate =
+        "/connector-plugins/io.debezium.connector.postgresql.PostgresConnector/config/validate";
+
+    // Validation creates nothing: the file sink's directory does not exist before or after.
+    let not_there = dir.path().join("not/yet/there");
+    let cfg = pg_connector(
+        &pg,
+        "shop",
+        "shop",
+        "shop",
+        &not_there.join("out.jsonl"),
+        json!({}),
+    );
+    let v = w.ok("PUT", validate, Some(&cfg["config"]), 200);
+    assert_eq!(v["error_count"], 0, "{v}");
+    assert!(
+        !not_there.parent().unwrap().exists(),
+        "validation created a directory"
+    );
+    let groups: Vec<&str> = v["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    for g in [
+        "Common",
+        "Transforms",
+        "Error Handling",
+        "CONNECTION",
+        "CONNECTOR_SNAPSHOT",
+    ] {
+        assert!(groups.contains(&g), "no group {g} in {groups:?}");
+    }
+    let hostname = v["configs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["definition"]["name"] == "database.hostname")
+        .unwrap();
+    assert_eq!(hostname["definition"]["group"], "CONNECTION");
+
+    // An unreachable database: the error is on database.hostname, and POST answers 400.
+    let mut unreachable = cfg.clone();
+    unreachable["config"]["database.port"] = json!(runnel_testkit::free_port().to_string());
+    let v = w.ok("PUT", validate, Some(&unreachable["config"]), 200);
+    assert_eq!(v["error_count"], 1, "{v}");
+    let on_host = v["configs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["value"]["name"] == "database.hostname")
+        .unwrap();
+    let message = on_host["value"]["errors"][0].as_str().unwrap_or_default();
+    assert!(message.contains("cannot connect"), "{on_host}");
+    let e = w.ok("POST", "/connectors", Some(&unreachable), 400);
+    assert!(
+        e["message"].as_str().unwrap().contains("cannot connect"),
+        "{e}"
+    );
+    w.ok("GET", "/connectors/shop", None, 404);
+
+    // Trailing slashes are the same paths.
+    w.ok("POST", "/connectors", Some(&cfg), 201);
+    assert_eq!(w.ok("GET", "/connectors/", None, 200), json!(["shop"]));
+    assert_eq!(w.ok("GET", "/connectors/shop/", None, 200)["name"], "shop");
+    w.ok("GET", "/connectors/shop/status/", None, 200);
+    w.wait_task_state("shop", "RUNNING");
+
+    // A restart with includeTasks reports every restarted instance RESTARTING.
+    let r = w.ok(
+        "POST",
+        "/connectors/shop/restart?includeTasks=true",
+        None,
+        202,
+    );
+    assert_eq!(r["connector"]["state"], "RESTARTING", "{r}");
+    assert_eq!(r["tasks"][0]["state"], "RESTARTING", "{r}");
+    // onlyFailed on a healthy connector restarts nothing.
+    let r = w.ok(
+        "POST",
+        "/connectors/shop/restart?includeTasks=true&onlyFailed=true",
+        None,
+        202,
+    );
+    assert_eq!(r["connector"]["state"], "RUNNING", "{r}");
+    w.wait_task_state("shop", "RUNNING");
+
+    // An empty offsets PATCH is refused, as Kafka Connect does, even before STOPPED is checked.
+    let e = w.ok(
+        "PATCH",
+        "/connectors/shop/offsets",
+        Some(&json!({"offsets": []})),
+        400,
+    );
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("Partitions / offsets need to be provided"),
+        "{e}"
+    );
+    w.ok("PUT", "/connectors/shop/stop", None, 204);
+    w.ok("PATCH", "/connectors/shop/offsets", Some(&json!({})), 400);
+}
+
+/// A task whose database goes away stays RUNNING while it retries (its status says what it
+/// retries), recovers when the database is back, and with `errors.max.retries` fails after that
+/// many retries, as Debezium does.
+#[test]
+fn a_task_retrying_its_connection_stays_running_then_fails_after_max_retries() {
+    let pg = PgInstance::start();
+    pg.create_database("shop");
+    pg.psql("shop", "CREATE TABLE t (id int PRIMARY KEY, v text)");
+    let dir = tempfile::tempdir().unwrap();
+    let port = runnel_testkit::free_port();
+    let w = WorkerProcess::start(dir.path(), port, &[]);
+    let patient_out = dir.path().join("patient.jsonl");
+    let patient = pg_connector(
+        &pg,
+        "patient",
+        "shop",
+        "patient",
+        &patient_out,
+        json!({"key.converter.schemas.enable": "false", "value.converter.schemas.enable": "false"}),
+    );
+    let limited = pg_connector(
+        &pg,
+        "limited",
+        "shop",
+        "limited",
+        &dir.path().join("limited.jsonl"),
+        json!({"errors.max.retries": "2"}),
+    );
+    for cfg in [&patient, &limited] {
+        w.ok("POST", "/connectors", Some(cfg), 201);
+    }
+    for name in ["patient", "limited"] {
+        wait_for(
+            &format!("slot {name} to stream"),
+            Duration::from_secs(60),
+            || {
+                (pg.query_value(
+                    "shop",
+                    &format!("SELECT active FROM pg_replication_slots WHERE slot_name = '{name}'"),
+                ) == "t")
+                    .then_some(())
+            },
+        );
+    }
+
+    pg.stop();
+    let status = wait_for("the retry to show", Duration::from_secs(60), || {
+        let s = w.ok("GET", "/connectors/patient/status", None, 200);
+        s["tasks"][0]["warning"].is_string().then_some(s)
+    });
+    assert_eq!(status["tasks"][0]["state"], "RUNNING", "{status}");
+    assert!(status["tasks"][0].get("trace").is_none(), "{status}");
+    let failed = wait_for(
+        "the limited connector to fail",
+        Duration::from_secs(60),
+        || {
+            let s = w.ok("GET", "/connectors/limited/status", None, 200);
+            let state = s["tasks"][0]["state"].as_str().unwrap_or("").to_string();
+            assert_ne!(state, "RESTARTING", "a retrying task is RUNNING: {s}");
+            (state == "FAILED").then_some(s)
+        },
+    );
+    let trace = failed["tasks"][0]["trace"].as_str().unwrap();
+    assert!(trace.contains("errors.max.retries"), "{trace}");
+    assert_eq!(w.task_state("patient"), "RUNNING");
+
+    pg.resume();
+    pg.psql("shop", "INSERT INTO t VALUES (1, 'back')");
+    wait_file(
+        &patient_out,
+        "the change after the database came back",
+        |r| has_row(r, 1),
+    );
+    wait_for("the retry note to clear", Duration::from_secs(60), || {
+        let s = w.ok("GET", "/connectors/patient/status", None, 200);
+        (s["tasks"][0]["state"] == "RUNNING" && s["tasks"][0].get("warning").is_none())
+            .then_some(())
+    });
 }

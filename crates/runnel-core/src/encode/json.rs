@@ -1,59 +1,43 @@
-//! Kafka Connect's `JsonConverter` output for Debezium envelopes, written straight into a byte
-//! buffer. With `schemas.enable=true` each key/value is `{"schema": …, "payload": …}`; the schema
-//! part of a table is built once per table version and copied, never rebuilt per record.
+//! Kafka Connect's `JsonConverter` output, written straight into a byte buffer: Debezium
+//! envelopes of change events, and any record with a Connect schema (or none). With
+//! `schemas.enable=true` each key/value is `{"schema": …, "payload": …}`; a table's schemas are
+//! built once per table version, a record schema's JSON once per schema, and copied, never
+//! rebuilt per record.
 
+use std::ops::Range;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
-
 use super::writer as w;
-use super::{EncodedBatch, Record};
+use super::{EncodedBatch, EncodedHeader, EncodedRecord};
 use crate::datum::{Datum, NEG_INFINITY, Numeric, POS_INFINITY};
 use crate::decimal;
 use crate::error::{Error, Result};
-use crate::event::{Batch, ChangeEvent, Event, Op, SourcePosition};
-use crate::schema::{BinaryMode, Column, Encoding, TableSchema};
+use crate::event::{Batch, ChangeEvent, Event, Op, Payload, Record};
+use crate::schema::{BinaryMode, Column, Encoding, Schema, SchemaMeta, TableSchema};
+use crate::source::Envelope;
 use crate::temporal;
 
-/// The per-connector constants of Debezium's `source` block.
-#[derive(Debug, Clone)]
-pub struct SourceInfo {
-    /// `postgresql`, `mysql`, …
-    pub connector: &'static str,
-    pub version: Arc<str>,
-    /// `topic.prefix`.
-    pub name: Arc<str>,
-    pub db: Arc<str>,
-}
-
-/// What a connector's converters and Debezium options ask for.
-#[derive(Debug, Clone)]
+/// What a connector's converters ask for (`key.converter.schemas.enable`, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct JsonOptions {
     pub key_schemas: bool,
     pub value_schemas: bool,
-    pub tombstones_on_delete: bool,
-    /// `unavailable.value.placeholder`.
-    pub placeholder: Bytes,
-    pub source: SourceInfo,
-    /// `__debezium-heartbeat.<topic.prefix>` by default.
-    pub heartbeat_topic: Arc<str>,
-    /// `<topic.prefix>.message` for logical decoding messages.
-    pub message_topic: Arc<str>,
 }
 
 /// Encodes batches as Kafka Connect JSON.
 #[derive(Debug, Clone)]
 pub struct JsonEncoder {
     opts: JsonOptions,
-    source_schema: Arc<str>,
-    /// `{"version":…,"connector":…,"name":…,"ts_ms":`: the constant start of every source block.
-    source_prefix: Arc<[u8]>,
+    /// How change events are enveloped (their source's block and placeholder).
+    envelope: Option<Envelope>,
+    /// The `source` field's schema JSON without its closing `}`.
+    source_schema: Arc<[u8]>,
 }
 
 /// What is the same for every event of one table, written once and cached in
 /// [`TableSchema::json_cache`]: the schema JSON, each column's `"name":` token and the source
-/// block's `"schema"`/`"table"` fields (escaping them per row was a tenth of the snapshot's
+/// block's per-table fields (escaping them per row was a tenth of the snapshot's
 /// instructions).
 struct CachedSchemas {
     key: Vec<u8>,
@@ -61,7 +45,7 @@ struct CachedSchemas {
     /// `"column":` for each column, concatenated; `column_keys_at[i]` is where column i's ends.
     column_keys: Vec<u8>,
     column_keys_at: Vec<usize>,
-    /// `,"schema":"…","table":"…"`.
+    /// The source block's fields fixed for this table.
     source_table: Vec<u8>,
 }
 
@@ -76,26 +60,52 @@ impl CachedSchemas {
     }
 }
 
+/// Who a value belongs to, for error messages.
+#[derive(Clone, Copy)]
+struct Ctx<'a> {
+    name: &'a str,
+    type_name: &'a str,
+}
+
+impl<'a> Ctx<'a> {
+    fn of(c: &'a Column) -> Self {
+        Self {
+            name: &c.name,
+            type_name: &c.type_name,
+        }
+    }
+    const VALUE: Ctx<'static> = Ctx {
+        name: "value",
+        type_name: "",
+    };
+}
+
+/// Writes values: the batch's value vector (for structs and maps) and the placeholder of
+/// unavailable values.
+struct Values<'a> {
+    arena: &'a [Datum],
+    placeholder: &'a [u8],
+}
+
 impl JsonEncoder {
-    pub fn new(opts: JsonOptions) -> Self {
-        let source_schema = postgres_source_schema().into();
-        let mut prefix = Vec::new();
-        prefix.extend_from_slice(b"{\"version\":");
-        w::str(&mut prefix, &opts.source.version);
-        prefix.extend_from_slice(b",\"connector\":");
-        w::str(&mut prefix, opts.source.connector);
-        prefix.extend_from_slice(b",\"name\":");
-        w::str(&mut prefix, &opts.source.name);
-        prefix.extend_from_slice(b",\"ts_ms\":");
+    pub fn new(opts: JsonOptions, envelope: Option<Envelope>) -> Self {
+        let source_schema: Arc<[u8]> = match &envelope {
+            Some(e) => {
+                let mut json = schema_json(e.source.schema()).to_vec();
+                json.pop();
+                json.into()
+            }
+            None => Arc::from(&b""[..]),
+        };
         Self {
             opts,
+            envelope,
             source_schema,
-            source_prefix: prefix.into(),
         }
     }
 
-    pub fn options(&self) -> &JsonOptions {
-        &self.opts
+    pub fn options(&self) -> JsonOptions {
+        self.opts
     }
 
     /// Appends every record of `batch` to `out`.
@@ -106,26 +116,30 @@ impl JsonEncoder {
             .unwrap_or(0);
         for event in &batch.events {
             match event {
-                Event::Change(ev) => {
-                    out.changes += 1;
-                    self.encode_change(batch, ev, now, out)?;
-                }
-                Event::Message {
-                    prefix,
-                    content,
-                    transactional,
-                    source,
-                } => self.encode_message(prefix, content, *transactional, source, now, out),
-                Event::Heartbeat { ts_ms } => self.encode_heartbeat(*ts_ms, out),
+                Event::Change(ev) => self.encode_change(batch, ev, now, out)?,
+                Event::Record(r) => self.encode_record(batch, r, now / 1_000_000, out)?,
             }
-        }
-        if batch.offset.is_some() {
-            out.offset = batch.offset.clone();
         }
         Ok(())
     }
 
-    fn schemas<'a>(&self, table: &'a TableSchema) -> &'a CachedSchemas {
+    fn values<'a>(&'a self, batch: &'a Batch) -> Values<'a> {
+        Values {
+            arena: &batch.datums,
+            placeholder: self
+                .envelope
+                .as_ref()
+                .map_or(&b""[..], |e| &e.unavailable_placeholder[..]),
+        }
+    }
+
+    fn schemas<'a>(&self, table: &'a TableSchema) -> Result<&'a CachedSchemas> {
+        let Some(envelope) = &self.envelope else {
+            return Err(Error::internal(format!(
+                "a change event of {} reached an encoder without its source's envelope",
+                table.id
+            )));
+        };
         let any = table.json_cache.get_or_init(|| {
             let mut column_keys = Vec::new();
             let mut column_keys_at = Vec::with_capacity(table.columns.len());
@@ -133,20 +147,17 @@ impl JsonEncoder {
                 w::key(&mut column_keys, &c.name);
                 column_keys_at.push(column_keys.len());
             }
-            let mut source_table = b",\"schema\":".to_vec();
-            w::str(&mut source_table, &table.id.schema);
-            source_table.extend_from_slice(b",\"table\":");
-            w::str(&mut source_table, &table.id.table);
             Arc::new(CachedSchemas {
-                key: key_schema(table),
+                key: schema_json(table.key_schema()).to_vec(),
                 envelope: envelope_schema(table, &self.source_schema),
                 column_keys,
                 column_keys_at,
-                source_table,
+                source_table: envelope.source.table_json(&table.id),
             })
         });
-        any.downcast_ref::<CachedSchemas>()
-            .expect("json_cache holds only CachedSchemas")
+        Ok(any
+            .downcast_ref::<CachedSchemas>()
+            .expect("json_cache holds only CachedSchemas"))
     }
 
     fn encode_change(
@@ -157,6 +168,8 @@ impl JsonEncoder {
         out: &mut EncodedBatch,
     ) -> Result<()> {
         let table = &*ev.table;
+        let cached = self.schemas(table)?;
+        let values = self.values(batch);
         let buf = &mut out.buf;
         let ts_ms = now_ns / 1_000_000;
 
@@ -171,11 +184,9 @@ impl JsonEncoder {
                 _ => return Err(Error::internal("change event without a row")),
             };
             let start = buf.len();
-            let cached = self.schemas(table);
-            let schemas = self.opts.key_schemas.then_some(cached);
-            if let Some(s) = schemas {
+            if self.opts.key_schemas {
                 buf.extend_from_slice(b"{\"schema\":");
-                buf.extend_from_slice(&s.key);
+                buf.extend_from_slice(&cached.key);
                 buf.extend_from_slice(b",\"payload\":");
             }
             buf.push(b'{');
@@ -183,31 +194,32 @@ impl JsonEncoder {
                 if i > 0 {
                     buf.push(b',');
                 }
-                let column = &table.columns[c];
                 buf.extend_from_slice(cached.column_key(c));
-                self.write_datum(buf, column, &column.encoding, &row[c])?;
+                values.write_column(buf, &table.columns[c], &row[c])?;
             }
             buf.push(b'}');
-            if schemas.is_some() {
+            if self.opts.key_schemas {
                 buf.push(b'}');
             }
             Some(start..buf.len())
         };
 
         let start = buf.len();
-        let cached = self.schemas(table);
-        let schemas = self.opts.value_schemas.then_some(cached);
-        if let Some(s) = schemas {
+        if self.opts.value_schemas {
             buf.extend_from_slice(b"{\"schema\":");
-            buf.extend_from_slice(&s.envelope);
+            buf.extend_from_slice(&cached.envelope);
             buf.extend_from_slice(b",\"payload\":");
         }
         buf.extend_from_slice(b"{\"before\":");
-        self.write_row(buf, table, cached, ev.before.as_ref().map(|r| batch.row(r)))?;
+        values.write_row(buf, table, cached, ev.before.as_ref().map(|r| batch.row(r)))?;
         buf.extend_from_slice(b",\"after\":");
-        self.write_row(buf, table, cached, ev.after.as_ref().map(|r| batch.row(r)))?;
+        values.write_row(buf, table, cached, ev.after.as_ref().map(|r| batch.row(r)))?;
         buf.extend_from_slice(b",\"source\":");
-        self.write_source(buf, &ev.source, &cached.source_table);
+        if let Some(envelope) = &self.envelope {
+            envelope
+                .source
+                .write_json(buf, &ev.source, &cached.source_table);
+        }
         buf.extend_from_slice(b",\"transaction\":null,\"op\":\"");
         buf.extend_from_slice(ev.op.code().as_bytes());
         buf.extend_from_slice(b"\",\"ts_ms\":");
@@ -217,27 +229,120 @@ impl JsonEncoder {
         buf.extend_from_slice(b",\"ts_ns\":");
         w::int(buf, now_ns);
         buf.push(b'}');
-        if schemas.is_some() {
+        if self.opts.value_schemas {
             buf.push(b'}');
         }
         let value = start..buf.len();
-        out.records.push(Record {
+        let headers = out.headers.len() as u32;
+        out.records.push(EncodedRecord {
             topic: table.topic.clone(),
-            key: key.clone(),
+            partition: None,
+            key,
             value: Some(value),
             timestamp_ms: ts_ms,
+            headers: headers..headers,
         });
-        if ev.op == Op::Delete && self.opts.tombstones_on_delete && key.is_some() {
-            out.records.push(Record {
-                topic: table.topic.clone(),
-                key,
-                value: None,
-                timestamp_ms: ts_ms,
-            });
-        }
         Ok(())
     }
 
+    fn encode_record(
+        &self,
+        batch: &Batch,
+        r: &Record,
+        now_ms: i64,
+        out: &mut EncodedBatch,
+    ) -> Result<()> {
+        let key = match &r.key {
+            Some(p) => Some(self.write_payload(&mut out.buf, batch, p, self.opts.key_schemas)?),
+            None => None,
+        };
+        let value = match &r.value {
+            Some(p) => Some(self.write_payload(&mut out.buf, batch, p, self.opts.value_schemas)?),
+            None => None,
+        };
+        let first = out.headers.len() as u32;
+        for h in &r.headers {
+            let value = match &h.value {
+                Some(p) => Some(self.write_header(&mut out.buf, batch, p)?),
+                None => None,
+            };
+            out.headers.push(EncodedHeader {
+                key: h.key.clone(),
+                value,
+            });
+        }
+        out.records.push(EncodedRecord {
+            topic: r.topic.clone(),
+            partition: r.partition,
+            key,
+            value,
+            timestamp_ms: r.timestamp_ms.unwrap_or(now_ms),
+            headers: first..out.headers.len() as u32,
+        });
+        Ok(())
+    }
+
+    /// One key or value: the converter's bytes as they came, or `{"schema":…,"payload":…}`
+    /// (schemas on) / the payload alone (schemas off).
+    fn write_payload(
+        &self,
+        buf: &mut Vec<u8>,
+        batch: &Batch,
+        p: &Payload,
+        schemas: bool,
+    ) -> Result<Range<usize>> {
+        let start = buf.len();
+        match p {
+            Payload::Encoded(range) => {
+                buf.extend_from_slice(&batch.bytes[range.start as usize..range.end as usize]);
+            }
+            Payload::Value { schema, datum } => {
+                if schemas {
+                    buf.extend_from_slice(b"{\"schema\":");
+                    match schema {
+                        Some(s) => buf.extend_from_slice(schema_json(s)),
+                        None => buf.extend_from_slice(b"null"),
+                    }
+                    buf.extend_from_slice(b",\"payload\":");
+                }
+                let values = self.values(batch);
+                match schema {
+                    Some(s) => values.write_schema_value(buf, Ctx::VALUE, s, datum)?,
+                    None => values.write_dynamic(buf, datum)?,
+                }
+                if schemas {
+                    buf.push(b'}');
+                }
+            }
+        }
+        Ok(start..buf.len())
+    }
+
+    /// A header value as Kafka Connect's default `SimpleHeaderConverter` writes it: strings as
+    /// their UTF-8 bytes, numbers and booleans as text, anything else as JSON.
+    fn write_header(&self, buf: &mut Vec<u8>, batch: &Batch, p: &Payload) -> Result<Range<usize>> {
+        let start = buf.len();
+        match p {
+            Payload::Encoded(range) => {
+                buf.extend_from_slice(&batch.bytes[range.start as usize..range.end as usize]);
+            }
+            Payload::Value {
+                datum: Datum::Text(t),
+                ..
+            } => buf.extend_from_slice(t),
+            Payload::Value { schema, datum } => {
+                let values = self.values(batch);
+                match schema {
+                    Some(s) => values.write_schema_value(buf, Ctx::VALUE, s, datum)?,
+                    None => values.write_dynamic(buf, datum)?,
+                }
+            }
+        }
+        Ok(start..buf.len())
+    }
+}
+
+impl Values<'_> {
     fn write_row(
         &self,
         buf: &mut Vec<u8>,
@@ -255,189 +360,150 @@ impl JsonEncoder {
                 buf.push(b',');
             }
             buf.extend_from_slice(cached.column_key(i));
-            self.write_datum(buf, column, &column.encoding, datum)?;
+            self.write_column(buf, column, datum)?;
         }
         buf.push(b'}');
         Ok(())
     }
 
-    /// `source_table` is `,"schema":…,"table":…` (cached per table).
-    fn write_source(&self, buf: &mut Vec<u8>, pos: &SourcePosition, source_table: &[u8]) {
-        let s = &self.opts.source;
-        buf.extend_from_slice(&self.source_prefix);
-        w::int(buf, pos.ts_us.div_euclid(1000));
-        buf.extend_from_slice(b",\"snapshot\":\"");
-        buf.extend_from_slice(pos.snapshot.as_str().as_bytes());
-        buf.extend_from_slice(b"\",\"db\":");
-        w::str(buf, &s.db);
-        buf.extend_from_slice(b",\"sequence\":");
-        match pos.lsn {
-            Some(lsn) => {
-                buf.extend_from_slice(b"\"[");
-                match pos.last_commit_lsn {
-                    Some(c) => {
-                        buf.extend_from_slice(b"\\\"");
-                        w::uint(buf, c);
-                        buf.extend_from_slice(b"\\\"");
-                    }
-                    None => buf.extend_from_slice(b"null"),
-                }
-                buf.extend_from_slice(b",\\\"");
-                w::uint(buf, lsn);
-                buf.extend_from_slice(b"\\\"]\"");
-            }
-            None => buf.extend_from_slice(b"null"),
-        }
-        buf.extend_from_slice(b",\"ts_us\":");
-        w::int(buf, pos.ts_us);
-        buf.extend_from_slice(b",\"ts_ns\":");
-        w::int(buf, pos.ts_us.saturating_mul(1000));
-        buf.extend_from_slice(source_table);
-        buf.extend_from_slice(b",\"txId\":");
-        match pos.tx_id {
-            Some(x) => w::uint(buf, x),
-            None => buf.extend_from_slice(b"null"),
-        }
-        buf.extend_from_slice(b",\"lsn\":");
-        match pos.lsn {
-            Some(x) => w::uint(buf, x),
-            None => buf.extend_from_slice(b"null"),
-        }
-        buf.extend_from_slice(b",\"xmin\":null,\"origin\":null,\"origin_lsn\":null}");
-    }
-
-    fn encode_message(
-        &self,
-        prefix: &str,
-        content: &[u8],
-        transactional: bool,
-        source: &SourcePosition,
-        now_ns: i64,
-        out: &mut EncodedBatch,
-    ) {
-        let buf = &mut out.buf;
-        let start = buf.len();
-        let key_schema = self.opts.key_schemas;
-        if key_schema {
-            buf.extend_from_slice(
-                br#"{"schema":{"type":"struct","fields":[{"type":"string","optional":false,"field":"prefix"}],"optional":false,"name":"io.debezium.connector.postgresql.MessageKey"},"payload":"#,
-            );
-        }
-        buf.extend_from_slice(b"{\"prefix\":");
-        w::str(buf, prefix);
-        buf.push(b'}');
-        if key_schema {
-            buf.push(b'}');
-        }
-        let key = start..buf.len();
-        let start = buf.len();
-        if self.opts.value_schemas {
-            buf.extend_from_slice(b"{\"schema\":{\"type\":\"struct\",\"fields\":[{\"type\":\"string\",\"optional\":false,\"field\":\"op\"},{\"type\":\"int64\",\"optional\":true,\"field\":\"ts_ms\"},");
-            buf.extend_from_slice(&self.source_schema.as_bytes()[..self.source_schema.len() - 1]);
-            buf.extend_from_slice(b",\"field\":\"source\"},{\"type\":\"struct\",\"fields\":[{\"type\":\"string\",\"optional\":false,\"field\":\"prefix\"},{\"type\":\"bytes\",\"optional\":true,\"field\":\"content\"}],\"optional\":false,\"name\":\"io.debezium.connector.postgresql.Message\",\"field\":\"message\"}],\"optional\":false,\"name\":\"io.debezium.connector.postgresql.MessageValue\"},\"payload\":");
-        }
-        buf.extend_from_slice(b"{\"op\":\"m\",\"ts_ms\":");
-        w::int(buf, now_ns / 1_000_000);
-        buf.extend_from_slice(b",\"source\":");
-        let mut pos = *source;
-        if !transactional {
-            pos.tx_id = None;
-        }
-        self.write_source(buf, &pos, b",\"schema\":\"\",\"table\":\"\"");
-        buf.extend_from_slice(b",\"message\":{\"prefix\":");
-        w::str(buf, prefix);
-        buf.extend_from_slice(b",\"content\":");
-        w::base64(buf, content);
-        buf.extend_from_slice(b"}}");
-        if self.opts.value_schemas {
-            buf.push(b'}');
-        }
-        out.records.push(Record {
-            topic: self.opts.message_topic.clone(),
-            key: Some(key),
-            value: Some(start..buf.len()),
-            timestamp_ms: now_ns / 1_000_000,
-        });
-    }
-
-    fn encode_heartbeat(&self, ts_ms: i64, out: &mut EncodedBatch) {
-        let buf = &mut out.buf;
-        let start = buf.len();
-        if self.opts.key_schemas {
-            buf.extend_from_slice(br#"{"schema":{"type":"struct","fields":[{"type":"string","optional":false,"field":"serverName"}],"optional":false,"name":"io.debezium.connector.common.ServerNameKey"},"payload":"#);
-        }
-        buf.extend_from_slice(b"{\"serverName\":");
-        w::str(buf, &self.opts.source.name);
-        buf.push(b'}');
-        if self.opts.key_schemas {
-            buf.push(b'}');
-        }
-        let key = start..buf.len();
-        let start = buf.len();
-        if self.opts.value_schemas {
-            buf.extend_from_slice(br#"{"schema":{"type":"struct","fields":[{"type":"int64","optional":false,"field":"ts_ms"}],"optional":false,"name":"io.debezium.connector.common.Heartbeat"},"payload":"#);
-        }
-        buf.extend_from_slice(b"{\"ts_ms\":");
-        w::int(buf, ts_ms);
-        buf.push(b'}');
-        if self.opts.value_schemas {
-            buf.push(b'}');
-        }
-        out.records.push(Record {
-            topic: self.opts.heartbeat_topic.clone(),
-            key: Some(key),
-            value: Some(start..buf.len()),
-            timestamp_ms: ts_ms,
-        });
-    }
-
-    /// Writes one value. A NULL in a non-optional column (a DELETE's before-image carries only
-    /// the key) becomes the column default or the type's zero value, as Debezium does.
-    fn write_datum(
-        &self,
-        buf: &mut Vec<u8>,
-        column: &Column,
-        enc: &Encoding,
-        datum: &Datum,
-    ) -> Result<()> {
+    /// Writes one column of a table row. A NULL in a non-optional column (a DELETE's
+    /// before-image carries only the key) becomes the column default or the type's zero value,
+    /// as Debezium does.
+    fn write_column(&self, buf: &mut Vec<u8>, column: &Column, datum: &Datum) -> Result<()> {
         match datum {
             Datum::Null if column.optional => {
                 buf.extend_from_slice(b"null");
                 Ok(())
             }
             Datum::Null => match &column.default {
-                Some(d) if !d.is_null() => self.write_value(buf, column, enc, d),
+                Some(d) if !d.is_null() => {
+                    self.write_value(buf, Ctx::of(column), &column.encoding, d)
+                }
                 _ => {
-                    write_zero(buf, enc);
+                    write_zero(buf, &column.encoding);
                     Ok(())
                 }
             },
-            Datum::Unavailable => {
-                self.write_unavailable(buf, enc);
-                Ok(())
-            }
-            d => self.write_value(buf, column, enc, d),
+            d => self.write_value(buf, Ctx::of(column), &column.encoding, d),
         }
+    }
+
+    /// A record's value under `schema`.
+    fn write_schema_value(
+        &self,
+        buf: &mut Vec<u8>,
+        ctx: Ctx<'_>,
+        schema: &Schema,
+        datum: &Datum,
+    ) -> Result<()> {
+        self.write_value(buf, ctx, &schema.encoding, datum)
     }
 
     /// The placeholder for an unchanged TOASTed value, in the column's own type where the type
     /// is not a string (Debezium: bytes for binary, `[placeholder]` for arrays).
     fn write_unavailable(&self, buf: &mut Vec<u8>, enc: &Encoding) {
         match enc {
-            Encoding::Binary(_) | Encoding::Bits { .. } => w::base64(buf, &self.opts.placeholder),
+            Encoding::Binary(_) | Encoding::Bits { .. } => w::base64(buf, self.placeholder),
             Encoding::Array(inner) => {
                 buf.push(b'[');
-                self.write_unavailable(buf, inner);
+                self.write_unavailable(buf, &inner.encoding);
                 buf.push(b']');
             }
-            _ => w::escaped(buf, &self.opts.placeholder),
+            _ => w::escaped(buf, self.placeholder),
         }
+    }
+
+    fn fields(&self, range: &Range<u32>) -> Result<&[Datum]> {
+        self.arena
+            .get(range.start as usize..range.end as usize)
+            .ok_or_else(|| Error::internal("a struct value points outside its batch"))
+    }
+
+    /// A value without a schema (`schemas.enable=false` on the way in): JSON of what it is.
+    fn write_dynamic(&self, buf: &mut Vec<u8>, datum: &Datum) -> Result<()> {
+        match datum {
+            Datum::Null | Datum::Unavailable => buf.extend_from_slice(b"null"),
+            Datum::Bool(b) => buf.extend_from_slice(if *b { b"true" } else { b"false" }),
+            Datum::Int(v) => w::int(buf, *v),
+            Datum::F32(v) => w::f32(buf, *v),
+            Datum::F64(v) => w::f64(buf, *v),
+            Datum::Numeric(Numeric::Finite(t)) => buf.extend_from_slice(t),
+            Datum::Numeric(_) => buf.extend_from_slice(b"null"),
+            Datum::Text(t) => w::escaped(buf, t),
+            Datum::Bytes(b) => w::base64(buf, b),
+            Datum::Array(items) => {
+                buf.push(b'[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        buf.push(b',');
+                    }
+                    self.write_dynamic(buf, item)?;
+                }
+                buf.push(b']');
+            }
+            Datum::Map(range) => {
+                let kv = self.fields(range)?;
+                if kv.chunks(2).all(|p| matches!(p[0], Datum::Text(_))) {
+                    buf.push(b'{');
+                    for (i, pair) in kv.chunks(2).enumerate() {
+                        if i > 0 {
+                            buf.push(b',');
+                        }
+                        self.write_dynamic(buf, &pair[0])?;
+                        buf.push(b':');
+                        self.write_dynamic(buf, pair.get(1).unwrap_or(&Datum::Null))?;
+                    }
+                    buf.push(b'}');
+                } else {
+                    self.write_pairs(buf, kv, None)?;
+                }
+            }
+            other => {
+                return Err(Error::conversion(format!(
+                    "a value without a schema holds {other:?}, which JSON without a schema \
+                     cannot carry; enable schemas on the converter"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// A map with non-string keys, as `JsonConverter` writes it: `[[key, value], …]`.
+    fn write_pairs(
+        &self,
+        buf: &mut Vec<u8>,
+        kv: &[Datum],
+        schemas: Option<(&Schema, &Schema)>,
+    ) -> Result<()> {
+        buf.push(b'[');
+        for (i, pair) in kv.chunks(2).enumerate() {
+            if i > 0 {
+                buf.push(b',');
+            }
+            buf.push(b'[');
+            let v = pair.get(1).unwrap_or(&Datum::Null);
+            match schemas {
+                Some((ks, vs)) => {
+                    self.write_value(buf, Ctx::VALUE, &ks.encoding, &pair[0])?;
+                    buf.push(b',');
+                    self.write_value(buf, Ctx::VALUE, &vs.encoding, v)?;
+                }
+                None => {
+                    self.write_dynamic(buf, &pair[0])?;
+                    buf.push(b',');
+                    self.write_dynamic(buf, v)?;
+                }
+            }
+            buf.push(b']');
+        }
+        buf.push(b']');
+        Ok(())
     }
 
     fn write_value(
         &self,
         buf: &mut Vec<u8>,
-        column: &Column,
+        column: Ctx<'_>,
         enc: &Encoding,
         datum: &Datum,
     ) -> Result<()> {
@@ -457,7 +523,10 @@ impl JsonEncoder {
                 let set = bits.first().is_some_and(|b| b & 0x80 != 0);
                 buf.extend_from_slice(if set { b"true" } else { b"false" })
             }
-            (Encoding::Int16 | Encoding::Int32 | Encoding::Int64, Datum::Int(v)) => w::int(buf, *v),
+            (
+                Encoding::Int8 | Encoding::Int16 | Encoding::Int32 | Encoding::Int64,
+                Datum::Int(v),
+            ) => w::int(buf, *v),
             (Encoding::Float32, Datum::F32(v)) => w::f32(buf, *v),
             (Encoding::Float64, Datum::F64(v)) => w::f64(buf, *v),
             (Encoding::Float64, Datum::F32(v)) => w::f64(buf, f64::from(*v)),
@@ -476,14 +545,14 @@ impl JsonEncoder {
                 BinaryMode::Hex => w::hex(buf, b),
             },
             (Encoding::Decimal { scale, .. }, Datum::Numeric(n)) => {
-                let text = finite(n, column)?;
+                let text = finite(n, column.name)?;
                 let parsed = decimal::parse(text).ok_or_else(mismatch)?;
                 let mut bytes = Vec::with_capacity(16);
                 parsed.unscaled_bytes(*scale, &mut bytes);
                 w::base64(buf, &bytes);
             }
             (Encoding::VariableScaleDecimal, Datum::Numeric(n)) => {
-                let text = finite(n, column)?;
+                let text = finite(n, column.name)?;
                 let parsed = decimal::parse(text).ok_or_else(mismatch)?;
                 // Debezium strips trailing zeros of variable-scale values (3.0 → scale 0).
                 let scale = parsed.trimmed_scale();
@@ -589,10 +658,41 @@ impl JsonEncoder {
                     if i > 0 {
                         buf.push(b',');
                     }
-                    self.write_value(buf, column, inner, item)?;
+                    self.write_value(buf, column, &inner.encoding, item)?;
                 }
                 buf.push(b']');
             }
+            (Encoding::Struct(fields), Datum::Struct(range)) => {
+                let values = self.fields(range)?;
+                buf.push(b'{');
+                for (i, (field, value)) in fields.iter().zip(values).enumerate() {
+                    if i > 0 {
+                        buf.push(b',');
+                    }
+                    w::key(buf, &field.name);
+                    self.write_value(buf, Ctx::of(field), &field.encoding, value)?;
+                }
+                buf.push(b'}');
+            }
+            (Encoding::Map { keys, values }, Datum::Map(range)) => {
+                let kv = self.fields(range)?;
+                if matches!(keys.encoding, Encoding::String) {
+                    buf.push(b'{');
+                    for (i, pair) in kv.chunks(2).enumerate() {
+                        if i > 0 {
+                            buf.push(b',');
+                        }
+                        self.write_value(buf, column, &keys.encoding, &pair[0])?;
+                        buf.push(b':');
+                        let v = pair.get(1).unwrap_or(&Datum::Null);
+                        self.write_value(buf, column, &values.encoding, v)?;
+                    }
+                    buf.push(b'}');
+                } else {
+                    self.write_pairs(buf, kv, Some((keys, values)))?;
+                }
+            }
+            (Encoding::Dynamic, d) => self.write_dynamic(buf, d)?,
             (_, Datum::Array(_)) => {
                 // PostgreSQL does not enforce an array column's declared dimensions.
                 return Err(Error::conversion(format!(
@@ -608,13 +708,13 @@ impl JsonEncoder {
     }
 }
 
-fn finite<'a>(n: &'a Numeric, column: &Column) -> Result<&'a [u8]> {
+fn finite<'a>(n: &'a Numeric, column: &str) -> Result<&'a [u8]> {
     match n {
         Numeric::Finite(t) => Ok(t),
         special => Err(Error::conversion(format!(
             "column \"{}\" holds {}, which decimal.handling.mode=precise cannot represent; set \
              \"decimal.handling.mode\" to \"string\" (or \"double\") to capture it",
-            column.name,
+            column,
             match special {
                 Numeric::NaN => "NaN",
                 Numeric::PosInfinity => "Infinity",
@@ -702,7 +802,8 @@ fn write_iso_interval(buf: &mut Vec<u8>, months: i32, days: i32, micros: i64) {
 fn write_zero(buf: &mut Vec<u8>, enc: &Encoding) {
     let text: &[u8] = match enc {
         Encoding::Boolean => b"false",
-        Encoding::Int16
+        Encoding::Int8
+        | Encoding::Int16
         | Encoding::Int32
         | Encoding::Int64
         | Encoding::Date
@@ -722,6 +823,8 @@ fn write_zero(buf: &mut Vec<u8>, enc: &Encoding) {
         Encoding::Binary(_) | Encoding::Bits { .. } => b"\"\"",
         Encoding::Point => b"{\"x\":0.0,\"y\":0.0,\"wkb\":null,\"srid\":null}",
         Encoding::Array(_) => b"[]",
+        Encoding::Map { .. } | Encoding::Struct(_) => b"{}",
+        Encoding::Dynamic => b"null",
         Encoding::DecimalString
         | Encoding::String
         | Encoding::IntervalString
@@ -736,7 +839,7 @@ fn write_zero(buf: &mut Vec<u8>, enc: &Encoding) {
 
 // ---- schemas -------------------------------------------------------------------------------
 
-/// (Connect type, logical name, version, parameters) of an encoding.
+/// (Connect type, logical name, version, parameters) an encoding implies.
 type TypeJson = (
     &'static str,
     Option<&'static str>,
@@ -744,10 +847,13 @@ type TypeJson = (
     Vec<(&'static str, String)>,
 );
 
-/// The Connect schema parts of one encoding; `optional`/`default`/`field` are the caller's.
+/// The Connect schema parts an encoding implies; `optional`/`default`/`field` are the caller's.
 fn type_json(enc: &Encoding) -> TypeJson {
+    let logical = enc.logical_name();
+    let versioned = |ty: &'static str| (ty, logical, Some(1), vec![]);
     match enc {
         Encoding::Boolean => ("boolean", None, None, vec![]),
+        Encoding::Int8 => ("int8", None, None, vec![]),
         Encoding::Int16 => ("int16", None, None, vec![]),
         Encoding::Int32 => ("int32", None, None, vec![]),
         Encoding::Int64 => ("int64", None, None, vec![]),
@@ -761,108 +867,78 @@ fn type_json(enc: &Encoding) -> TypeJson {
             if let Some(p) = precision {
                 params.push(("connect.decimal.precision", p.to_string()));
             }
-            (
-                "bytes",
-                Some("org.apache.kafka.connect.data.Decimal"),
-                Some(1),
-                params,
-            )
+            ("bytes", logical, Some(1), params)
         }
-        Encoding::VariableScaleDecimal => (
-            "struct",
-            Some("io.debezium.data.VariableScaleDecimal"),
-            Some(1),
-            vec![],
-        ),
-        Encoding::Date => ("int32", Some("io.debezium.time.Date"), Some(1), vec![]),
-        Encoding::ConnectDate => (
-            "int32",
-            Some("org.apache.kafka.connect.data.Date"),
-            Some(1),
-            vec![],
-        ),
-        Encoding::MilliTime => ("int32", Some("io.debezium.time.Time"), Some(1), vec![]),
-        Encoding::MicroTime => ("int64", Some("io.debezium.time.MicroTime"), Some(1), vec![]),
-        Encoding::ConnectTime => (
-            "int32",
-            Some("org.apache.kafka.connect.data.Time"),
-            Some(1),
-            vec![],
-        ),
-        Encoding::MilliTimestamp => ("int64", Some("io.debezium.time.Timestamp"), Some(1), vec![]),
-        Encoding::MicroTimestamp => (
-            "int64",
-            Some("io.debezium.time.MicroTimestamp"),
-            Some(1),
-            vec![],
-        ),
-        Encoding::ConnectTimestamp => (
-            "int64",
-            Some("org.apache.kafka.connect.data.Timestamp"),
-            Some(1),
-            vec![],
-        ),
-        Encoding::ZonedTimestamp { .. } => (
-            "string",
-            Some("io.debezium.time.ZonedTimestamp"),
-            Some(1),
-            vec![],
-        ),
-        Encoding::ZonedTime => (
-            "string",
-            Some("io.debezium.time.ZonedTime"),
-            Some(1),
-            vec![],
-        ),
-        Encoding::MicroDuration => (
-            "int64",
-            Some("io.debezium.time.MicroDuration"),
-            Some(1),
-            vec![],
-        ),
-        Encoding::IntervalString => ("string", Some("io.debezium.time.Interval"), Some(1), vec![]),
-        Encoding::Uuid => ("string", Some("io.debezium.data.Uuid"), Some(1), vec![]),
-        Encoding::Json => ("string", Some("io.debezium.data.Json"), Some(1), vec![]),
-        Encoding::Xml => ("string", Some("io.debezium.data.Xml"), Some(1), vec![]),
-        Encoding::Ltree => ("string", Some("io.debezium.data.Ltree"), Some(1), vec![]),
+        Encoding::VariableScaleDecimal | Encoding::Point => versioned("struct"),
+        Encoding::Date | Encoding::ConnectDate | Encoding::MilliTime | Encoding::ConnectTime => {
+            versioned("int32")
+        }
+        Encoding::MicroTime
+        | Encoding::MilliTimestamp
+        | Encoding::MicroTimestamp
+        | Encoding::ConnectTimestamp
+        | Encoding::MicroDuration => versioned("int64"),
+        Encoding::ZonedTimestamp { .. }
+        | Encoding::ZonedTime
+        | Encoding::IntervalString
+        | Encoding::Uuid
+        | Encoding::Json
+        | Encoding::Xml
+        | Encoding::Ltree => versioned("string"),
         Encoding::Enum { allowed } => (
             "string",
-            Some("io.debezium.data.Enum"),
+            logical,
             Some(1),
             vec![("allowed", allowed.to_string())],
         ),
         Encoding::Bits { length } => (
             "bytes",
-            Some("io.debezium.data.Bits"),
+            logical,
             Some(1),
             vec![("length", length.to_string())],
         ),
-        Encoding::Point => (
-            "struct",
-            Some("io.debezium.data.geometry.Point"),
-            Some(1),
-            vec![],
-        ),
         Encoding::Array(_) => ("array", None, None, vec![]),
+        Encoding::Map { .. } => ("map", None, None, vec![]),
+        Encoding::Struct(_) => ("struct", None, None, vec![]),
+        // Never written: a value without a schema has no schema JSON.
+        Encoding::Dynamic => ("string", None, None, vec![]),
     }
 }
 
-/// Appends a Connect field schema: `{"type":…, [nested], "optional":…, name, version, doc,
-/// parameters, default, "field":…}` — the key order Kafka's `JsonConverter` writes.
-fn field_schema(
+/// Appends a Connect schema: `{"type":…, [nested], "optional":…, name, version, doc,
+/// parameters, default, "field":…}` — the key order Kafka's `JsonConverter` writes. `meta`,
+/// when given, replaces the name, version, doc and parameters the encoding implies.
+fn write_schema(
     out: &mut Vec<u8>,
     enc: &Encoding,
     optional: bool,
-    default: Option<(&Column, &Datum)>,
+    default: Option<&Datum>,
+    meta: Option<&SchemaMeta>,
     field: Option<&str>,
 ) {
     let (ty, name, version, params) = type_json(enc);
     out.extend_from_slice(b"{\"type\":");
     w::str(out, ty);
     match enc {
-        Encoding::Array(inner) => {
+        Encoding::Array(items) => {
             out.extend_from_slice(b",\"items\":");
-            field_schema(out, inner, true, None, None);
+            write_schema_of(out, items, None);
+        }
+        Encoding::Map { keys, values } => {
+            out.extend_from_slice(b",\"keys\":");
+            write_schema_of(out, keys, None);
+            out.extend_from_slice(b",\"values\":");
+            write_schema_of(out, values, None);
+        }
+        Encoding::Struct(fields) => {
+            out.extend_from_slice(b",\"fields\":[");
+            for (i, f) in fields.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                column_schema(out, f);
+            }
+            out.push(b']');
         }
         Encoding::VariableScaleDecimal => out.extend_from_slice(
             br#","fields":[{"type":"int32","optional":false,"field":"scale"},{"type":"bytes","optional":false,"field":"value"}]"#,
@@ -874,51 +950,53 @@ fn field_schema(
     }
     out.extend_from_slice(b",\"optional\":");
     out.extend_from_slice(if optional { b"true" } else { b"false" });
-    if let Some(name) = name {
-        out.extend_from_slice(b",\"name\":");
-        w::str(out, name);
-    }
-    if let Some(v) = version {
-        out.extend_from_slice(b",\"version\":");
-        w::uint(out, u64::from(v));
-    }
-    match enc {
-        Encoding::VariableScaleDecimal => {
-            out.extend_from_slice(b",\"doc\":\"Variable scaled decimal\"")
-        }
-        Encoding::Point => out.extend_from_slice(b",\"doc\":\"Geometry (POINT)\""),
-        _ => {}
-    }
-    if !params.is_empty() {
-        out.extend_from_slice(b",\"parameters\":{");
-        for (i, (k, v)) in params.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
+    match meta {
+        Some(m) => {
+            if let Some(name) = &m.name {
+                out.extend_from_slice(b",\"name\":");
+                w::str(out, name);
             }
-            w::key(out, k);
-            w::str(out, v);
+            if let Some(v) = m.version {
+                out.extend_from_slice(b",\"version\":");
+                w::int(out, i64::from(v));
+            }
+            if let Some(doc) = &m.doc {
+                out.extend_from_slice(b",\"doc\":");
+                w::str(out, doc);
+            }
+            write_parameters(out, m.parameters.iter().map(|(k, v)| (&**k, &**v)));
         }
-        out.push(b'}');
+        None => {
+            if let Some(name) = name {
+                out.extend_from_slice(b",\"name\":");
+                w::str(out, name);
+            }
+            if let Some(v) = version {
+                out.extend_from_slice(b",\"version\":");
+                w::uint(out, u64::from(v));
+            }
+            match enc {
+                Encoding::VariableScaleDecimal => {
+                    out.extend_from_slice(b",\"doc\":\"Variable scaled decimal\"")
+                }
+                Encoding::Point => out.extend_from_slice(b",\"doc\":\"Geometry (POINT)\""),
+                _ => {}
+            }
+            write_parameters(out, params.iter().map(|(k, v)| (*k, v.as_str())));
+        }
     }
-    if let Some((column, datum)) = default {
-        // Schema defaults go through the same writer as values; the encoder's options do not
-        // matter for defaults (no TOAST placeholders, no special values).
+    if let Some(datum) = default.filter(|d| !d.is_null()) {
+        // Schema defaults go through the same writer as values; no placeholder, no batch.
         let mut tmp = Vec::new();
-        let encoder = JsonEncoder::new(JsonOptions {
-            key_schemas: false,
-            value_schemas: false,
-            tombstones_on_delete: false,
-            placeholder: Bytes::new(),
-            source: SourceInfo {
-                connector: "",
-                version: "".into(),
-                name: "".into(),
-                db: "".into(),
-            },
-            heartbeat_topic: "".into(),
-            message_topic: "".into(),
-        });
-        if encoder.write_value(&mut tmp, column, enc, datum).is_ok() {
+        let values = Values {
+            arena: &[],
+            placeholder: b"",
+        };
+        let ctx = Ctx {
+            name: field.unwrap_or("default"),
+            type_name: "",
+        };
+        if values.write_value(&mut tmp, ctx, enc, datum).is_ok() {
             out.extend_from_slice(b",\"default\":");
             out.extend_from_slice(&tmp);
         }
@@ -930,34 +1008,48 @@ fn field_schema(
     out.push(b'}');
 }
 
+fn write_parameters<'a>(out: &mut Vec<u8>, params: impl Iterator<Item = (&'a str, &'a str)>) {
+    let mut first = true;
+    for (k, v) in params {
+        out.extend_from_slice(if first { b",\"parameters\":{" } else { b"," });
+        first = false;
+        w::key(out, k);
+        w::str(out, v);
+    }
+    if !first {
+        out.push(b'}');
+    }
+}
+
+fn write_schema_of(out: &mut Vec<u8>, schema: &Schema, field: Option<&str>) {
+    write_schema(
+        out,
+        &schema.encoding,
+        schema.optional,
+        schema.default.as_ref(),
+        schema.meta.as_deref(),
+        field,
+    );
+}
+
 fn column_schema(out: &mut Vec<u8>, column: &Column) {
-    let default = column
-        .default
-        .as_ref()
-        .filter(|d| !d.is_null())
-        .map(|d| (column, d));
-    field_schema(
+    write_schema(
         out,
         &column.encoding,
         column.optional,
-        default,
+        column.default.as_ref(),
+        column.meta.as_deref(),
         Some(&column.name),
     );
 }
 
-fn key_schema(table: &TableSchema) -> Vec<u8> {
-    let mut out = Vec::with_capacity(256);
-    out.extend_from_slice(b"{\"type\":\"struct\",\"fields\":[");
-    for (i, &c) in table.key.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        column_schema(&mut out, &table.columns[c]);
-    }
-    out.extend_from_slice(b"],\"optional\":false,\"name\":");
-    w::str(&mut out, &format!("{}.Key", table.schema_name));
-    out.push(b'}');
-    out
+/// The JSON of `schema`, written on first use and kept with it.
+pub fn schema_json(schema: &Schema) -> &[u8] {
+    schema.json_cache.get_or_init(|| {
+        let mut out = Vec::with_capacity(256);
+        write_schema_of(&mut out, schema, None);
+        out.into_boxed_slice()
+    })
 }
 
 fn row_schema(out: &mut Vec<u8>, table: &TableSchema, field: &str) {
@@ -975,14 +1067,15 @@ fn row_schema(out: &mut Vec<u8>, table: &TableSchema, field: &str) {
     out.push(b'}');
 }
 
-fn envelope_schema(table: &TableSchema, source_schema: &str) -> Vec<u8> {
+/// `source_schema`: the source block's schema JSON without its closing `}`.
+fn envelope_schema(table: &TableSchema, source_schema: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(4096);
     out.extend_from_slice(b"{\"type\":\"struct\",\"fields\":[");
     row_schema(&mut out, table, "before");
     out.push(b',');
     row_schema(&mut out, table, "after");
     out.push(b',');
-    out.extend_from_slice(&source_schema.as_bytes()[..source_schema.len() - 1]);
+    out.extend_from_slice(source_schema);
     out.extend_from_slice(b",\"field\":\"source\"},");
     out.extend_from_slice(TRANSACTION_SCHEMA);
     out.extend_from_slice(br#",{"type":"string","optional":false,"field":"op"},{"type":"int64","optional":true,"field":"ts_ms"},{"type":"int64","optional":true,"field":"ts_us"},{"type":"int64","optional":true,"field":"ts_ns"}],"optional":false,"name":"#);
@@ -992,28 +1085,3 @@ fn envelope_schema(table: &TableSchema, source_schema: &str) -> Vec<u8> {
 }
 
 const TRANSACTION_SCHEMA: &[u8] = br#"{"type":"struct","fields":[{"type":"string","optional":false,"field":"id"},{"type":"int64","optional":false,"field":"total_order"},{"type":"int64","optional":false,"field":"data_collection_order"}],"optional":true,"name":"event.block","version":1,"field":"transaction"}"#;
-
-/// Debezium's PostgreSQL `source` struct schema (without the trailing `"field"`).
-fn postgres_source_schema() -> String {
-    concat!(
-        r#"{"type":"struct","fields":["#,
-        r#"{"type":"string","optional":false,"field":"version"},"#,
-        r#"{"type":"string","optional":false,"field":"connector"},"#,
-        r#"{"type":"string","optional":false,"field":"name"},"#,
-        r#"{"type":"int64","optional":false,"field":"ts_ms"},"#,
-        r#"{"type":"string","optional":true,"name":"io.debezium.data.Enum","version":1,"parameters":{"allowed":"true,first,first_in_data_collection,last_in_data_collection,last,false,incremental"},"default":"false","field":"snapshot"},"#,
-        r#"{"type":"string","optional":false,"field":"db"},"#,
-        r#"{"type":"string","optional":true,"field":"sequence"},"#,
-        r#"{"type":"int64","optional":true,"field":"ts_us"},"#,
-        r#"{"type":"int64","optional":true,"field":"ts_ns"},"#,
-        r#"{"type":"string","optional":false,"field":"schema"},"#,
-        r#"{"type":"string","optional":false,"field":"table"},"#,
-        r#"{"type":"int64","optional":true,"field":"txId"},"#,
-        r#"{"type":"int64","optional":true,"field":"lsn"},"#,
-        r#"{"type":"int64","optional":true,"field":"xmin"},"#,
-        r#"{"type":"string","optional":true,"field":"origin"},"#,
-        r#"{"type":"int64","optional":true,"field":"origin_lsn"}"#,
-        r#"],"optional":false,"name":"io.debezium.connector.postgresql.Source","version":1}"#
-    )
-    .to_string()
-}

@@ -3,13 +3,13 @@
 use base64::Engine as _;
 
 #[inline]
-pub(crate) fn str(out: &mut Vec<u8>, s: &str) {
+pub fn str(out: &mut Vec<u8>, s: &str) {
     escaped(out, s.as_bytes());
 }
 
 /// Writes a JSON string from UTF-8 bytes, escaping as Jackson does: `"`, `\`, and control
 /// characters; everything else (including non-ASCII) verbatim.
-pub(crate) fn escaped(out: &mut Vec<u8>, bytes: &[u8]) {
+pub fn escaped(out: &mut Vec<u8>, bytes: &[u8]) {
     out.push(b'"');
     let mut start = 0;
     let mut i = 0;
@@ -68,23 +68,23 @@ fn needs_escape(x: u64) -> bool {
 }
 
 #[inline]
-pub(crate) fn key(out: &mut Vec<u8>, name: &str) {
+pub fn key(out: &mut Vec<u8>, name: &str) {
     str(out, name);
     out.push(b':');
 }
 
 #[inline]
-pub(crate) fn int(out: &mut Vec<u8>, v: i64) {
+pub fn int(out: &mut Vec<u8>, v: i64) {
     out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
 }
 
 #[inline]
-pub(crate) fn uint(out: &mut Vec<u8>, v: u64) {
+pub fn uint(out: &mut Vec<u8>, v: u64) {
     out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
 }
 
 /// A double as Jackson writes it: non-finite values as quoted strings.
-pub(crate) fn f64(out: &mut Vec<u8>, v: f64) {
+pub fn f64(out: &mut Vec<u8>, v: f64) {
     if v.is_nan() {
         out.extend_from_slice(b"\"NaN\"");
     } else if v.is_infinite() {
@@ -98,7 +98,7 @@ pub(crate) fn f64(out: &mut Vec<u8>, v: f64) {
     }
 }
 
-pub(crate) fn f32(out: &mut Vec<u8>, v: f32) {
+pub fn f32(out: &mut Vec<u8>, v: f32) {
     if v.is_finite() {
         out.extend_from_slice(ryu::Buffer::new().format_finite(v).as_bytes());
     } else {
@@ -106,7 +106,7 @@ pub(crate) fn f32(out: &mut Vec<u8>, v: f32) {
     }
 }
 
-pub(crate) fn base64(out: &mut Vec<u8>, bytes: &[u8]) {
+pub fn base64(out: &mut Vec<u8>, bytes: &[u8]) {
     out.push(b'"');
     let start = out.len();
     out.resize(
@@ -120,7 +120,7 @@ pub(crate) fn base64(out: &mut Vec<u8>, bytes: &[u8]) {
     out.push(b'"');
 }
 
-pub(crate) fn base64_url(out: &mut Vec<u8>, bytes: &[u8]) {
+pub fn base64_url(out: &mut Vec<u8>, bytes: &[u8]) {
     out.push(b'"');
     out.extend_from_slice(
         base64::engine::general_purpose::URL_SAFE
@@ -130,7 +130,7 @@ pub(crate) fn base64_url(out: &mut Vec<u8>, bytes: &[u8]) {
     out.push(b'"');
 }
 
-pub(crate) fn hex(out: &mut Vec<u8>, bytes: &[u8]) {
+pub fn hex(out: &mut Vec<u8>, bytes: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push(b'"');
     for &b in bytes {

@@ -216,7 +216,7 @@ pub fn build_table(
         // value keeps its shape (Debezium flattens it to nulls).
         if let Encoding::Array(_) = encoding {
             for _ in 1..cat.map_or(1, |c| c.dims) {
-                encoding = Encoding::Array(Box::new(encoding));
+                encoding = Encoding::array_of(encoding);
             }
         }
         let optional = !cat.is_some_and(|c| c.not_null);
@@ -230,6 +230,7 @@ pub fn build_table(
             encoding,
             optional,
             default,
+            meta: None,
         });
     }
     let key_names: Vec<String> = match cfg.key_columns_for(&table.schema, &table.name) {

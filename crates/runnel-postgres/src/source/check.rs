@@ -1,25 +1,15 @@
 //! `runnel check`: every prerequisite of the PostgreSQL source, verified on the database before
 //! anything runs, each problem with how to fix it.
 
+use runnel_core::plugin::{CheckReport, CheckScope};
 use runnel_core::{Error, Result};
 use tokio_postgres::Client;
 
 use super::catalog;
 use super::config::{PostgresConfig, PublicationAutocreate};
 
-/// The outcome of a check: problems stop the connector; warnings do not.
-#[derive(Debug, Default, Clone)]
-pub struct CheckReport {
-    pub problems: Vec<String>,
-    pub warnings: Vec<String>,
-    pub passed: Vec<String>,
-}
-
-impl CheckReport {
-    pub fn is_ok(&self) -> bool {
-        self.problems.is_empty()
-    }
-}
+/// The key connection problems are reported on, as Debezium's connector validation does.
+const CONNECTION_KEY: &str = "database.hostname";
 
 /// Fails unless `wal_level` is `logical` (the one prerequisite without which nothing works).
 pub async fn require_logical(client: &Client) -> Result<()> {
@@ -41,18 +31,43 @@ fn wal_level_problem(level: &str) -> String {
     )
 }
 
-/// Runs every check.
-pub async fn check(cfg: &PostgresConfig) -> CheckReport {
+/// How long validation waits for the database (Debezium's
+/// `database.connection.validation.timeout.ms` is 60 s; a REST call should answer sooner).
+const VALIDATION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Checks the database: the connection only (`config/validate`, `POST /connectors`), or every
+/// prerequisite (`runnel check`). Reads, never writes.
+pub async fn check(cfg: &PostgresConfig, scope: CheckScope) -> CheckReport {
     let mut r = CheckReport::default();
-    let client = match catalog::connect(cfg, &format!("runnel-check-{}", cfg.name)).await {
-        Ok(c) => c,
-        Err(e) => {
-            r.problems.push(e.to_string());
+    let application = format!("runnel-check-{}", cfg.name);
+    let connect = catalog::connect(cfg, &application);
+    let client = match tokio::time::timeout(VALIDATION_TIMEOUT, connect).await {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => {
+            r.problem(Some(CONNECTION_KEY), e.to_string());
+            return r;
+        }
+        Err(_) => {
+            r.problem(
+                Some(CONNECTION_KEY),
+                format!(
+                    "connection validation timed out after {} s: check database.hostname and database.port",
+                    VALIDATION_TIMEOUT.as_secs()
+                ),
+            );
             return r;
         }
     };
-    if let Err(e) = run_checks(&client, cfg, &mut r).await {
-        r.problems.push(e.to_string());
+    let checked = match scope {
+        CheckScope::Connection => client
+            .simple_query("SELECT version()")
+            .await
+            .map(drop)
+            .map_err(|e| catalog::query_error("SELECT version()", &e)),
+        CheckScope::Full => run_checks(&client, cfg, &mut r).await,
+    };
+    if let Err(e) = checked {
+        r.problem(Some(CONNECTION_KEY), e.to_string());
     }
     r
 }
@@ -72,9 +87,10 @@ async fn run_checks(client: &Client, cfg: &PostgresConfig, r: &mut CheckReport) 
     let version: String = one(client, "SHOW server_version_num").await?;
     let version: u32 = version.parse().unwrap_or(0);
     if version < 100_000 {
-        r.problems.push(format!(
-            "PostgreSQL {version} has no pgoutput: runnel needs PostgreSQL 10 or newer"
-        ));
+        r.problem(
+            None,
+            format!("PostgreSQL {version} has no pgoutput: runnel needs PostgreSQL 10 or newer"),
+        );
     } else {
         r.passed.push(format!("server version {version}"));
     }
@@ -83,12 +99,12 @@ async fn run_checks(client: &Client, cfg: &PostgresConfig, r: &mut CheckReport) 
     if level == "logical" {
         r.passed.push("wal_level = logical".into());
     } else {
-        r.problems.push(wal_level_problem(&level));
+        r.problem(None, wal_level_problem(&level));
     }
 
     let encoding: String = one(client, "SHOW server_encoding").await?;
     if encoding != "UTF8" {
-        r.problems.push(format!(
+        r.problem(None, format!(
             "server_encoding is {encoding}: runnel reads text values as UTF-8; create the database with ENCODING 'UTF8'"
         ));
     }
@@ -103,7 +119,7 @@ async fn run_checks(client: &Client, cfg: &PostgresConfig, r: &mut CheckReport) 
         r.passed
             .push(format!("user \"{}\" may replicate", cfg.user));
     } else {
-        r.problems.push(format!(
+        r.problem(None, format!(
             "user \"{}\" lacks the REPLICATION attribute: run ALTER ROLE \"{}\" REPLICATION (on RDS: GRANT rds_replication TO \"{}\")",
             cfg.user, cfg.user, cfg.user
         ));
@@ -114,12 +130,12 @@ async fn run_checks(client: &Client, cfg: &PostgresConfig, r: &mut CheckReport) 
     let used_slots: i64 = one(client, "SELECT count(*) FROM pg_replication_slots").await?;
     let max_slots: i64 = max_slots.parse().unwrap_or(0);
     match &slot {
-        Some(s) if s.active => r.problems.push(format!(
+        Some(s) if s.active => r.problem(None, format!(
             "replication slot \"{}\" is in use by another connection: stop it or choose another slot.name",
             cfg.slot_name
         )),
         Some(_) => r.passed.push(format!("slot \"{}\" exists and is free", cfg.slot_name)),
-        None if used_slots >= max_slots => r.problems.push(format!(
+        None if used_slots >= max_slots => r.problem(None, format!(
             "no free replication slot ({used_slots} of max_replication_slots = {max_slots} used): raise \
              max_replication_slots (restart needed) or drop unused slots"
         )),
@@ -129,7 +145,7 @@ async fn run_checks(client: &Client, cfg: &PostgresConfig, r: &mut CheckReport) 
     let senders: i64 = one(client, "SELECT count(*) FROM pg_stat_replication").await?;
     let max_senders: i64 = max_senders.parse().unwrap_or(0);
     if senders >= max_senders {
-        r.problems.push(format!(
+        r.problem(None, format!(
             "no free WAL sender ({senders} of max_wal_senders = {max_senders} in use): raise max_wal_senders (restart needed)"
         ));
     }
@@ -163,7 +179,7 @@ async fn run_checks(client: &Client, cfg: &PostgresConfig, r: &mut CheckReport) 
         .map(|row| row.get(0));
     if exists.is_none() {
         if cfg.publication_autocreate == PublicationAutocreate::Disabled {
-            r.problems.push(format!(
+            r.problem(None, format!(
                 "publication \"{}\" does not exist and publication.autocreate.mode is disabled: CREATE PUBLICATION \"{}\" FOR ALL TABLES",
                 cfg.publication_name, cfg.publication_name
             ));
@@ -179,7 +195,7 @@ async fn run_checks(client: &Client, cfg: &PostgresConfig, r: &mut CheckReport) 
                     cfg.publication_name
                 ));
             } else {
-                r.problems.push(format!(
+                r.problem(None, format!(
                     "publication \"{}\" does not exist and user \"{}\" cannot create it: GRANT CREATE ON DATABASE \"{}\" TO \"{}\", or create the publication yourself",
                     cfg.publication_name, cfg.user, cfg.dbname, cfg.user
                 ));
@@ -209,12 +225,12 @@ async fn run_checks(client: &Client, cfg: &PostgresConfig, r: &mut CheckReport) 
         let ident: String = row.get(2);
         let has_pk: bool = row.get(3);
         if !has_pk && ident == "d" {
-            r.problems.push(format!(
+            r.problem(None, format!(
                 "table \"{schema}\".\"{table}\" has no primary key and REPLICA IDENTITY DEFAULT: PostgreSQL rejects its \
                  UPDATEs and DELETEs once published; add a primary key or run ALTER TABLE \"{schema}\".\"{table}\" REPLICA IDENTITY FULL"
             ));
         } else if !has_pk && ident == "n" {
-            r.problems.push(format!(
+            r.problem(None, format!(
                 "table \"{schema}\".\"{table}\" has REPLICA IDENTITY NOTHING: its UPDATEs and DELETEs cannot be captured; \
                  run ALTER TABLE \"{schema}\".\"{table}\" REPLICA IDENTITY FULL"
             ));

@@ -3,8 +3,8 @@
 
 use regex::Regex;
 use runnel_core::config::{
-    CONNECT_COMMON_KEYS, CONNECT_COMMON_PREFIXES, ConfigKey, ConfigSpec, ConnectorConfig, Props,
-    ValueType as T,
+    CONNECT_SOURCE_GROUPS, CONNECT_SOURCE_PREFIXES, ConfigGroup, ConfigKey, ConfigSpec,
+    ConnectorConfig, Props, ValueType as T, issues_error,
 };
 use runnel_core::{BinaryMode, Error, Result};
 
@@ -23,8 +23,7 @@ const SNAPSHOT_MODES: &[&str] = &[
     "custom",
 ];
 
-/// Every key the PostgreSQL connector accepts.
-pub const POSTGRES_KEYS: &[ConfigKey] = &[
+const CONNECTION_KEYS: &[ConfigKey] = &[
     ConfigKey::new("database.hostname", T::String, "PostgreSQL server host.").required(),
     ConfigKey::new("database.port", T::Int, "PostgreSQL server port.").default("5432"),
     ConfigKey::new(
@@ -39,6 +38,9 @@ pub const POSTGRES_KEYS: &[ConfigKey] = &[
         "Password of database.user.",
     ),
     ConfigKey::new("database.dbname", T::String, "Database to capture.").required(),
+];
+
+const CONNECTION_ADVANCED_SSL_KEYS: &[ConfigKey] = &[
     ConfigKey::new(
         "database.sslmode",
         T::Enum(&[
@@ -66,6 +68,9 @@ pub const POSTGRES_KEYS: &[ConfigKey] = &[
         "JDBC SSL factory (ignored: runnel uses rustls).",
     )
     .not_implemented(),
+];
+
+const CONNECTION_ADVANCED_KEYS: &[ConfigKey] = &[
     ConfigKey::new("database.tcpKeepAlive", T::Boolean, "TCP keepalive.").default("true"),
     ConfigKey::new(
         "database.initial.statements",
@@ -91,6 +96,9 @@ pub const POSTGRES_KEYS: &[ConfigKey] = &[
         "Not used by the PostgreSQL connector.",
     )
     .not_implemented(),
+];
+
+const CONNECTOR_KEYS_NAMING: &[ConfigKey] = &[
     ConfigKey::new(
         "topic.prefix",
         T::String,
@@ -122,6 +130,9 @@ pub const POSTGRES_KEYS: &[ConfigKey] = &[
     )
     .default("io.debezium.schema.SchemaTopicNamingStrategy"),
     ConfigKey::new("topic.cache.size", T::Int, "Topic name cache size.").default("10000"),
+];
+
+const CONNECTION_ADVANCED_REPLICATION_KEYS: &[ConfigKey] = &[
     ConfigKey::new(
         "plugin.name",
         T::Enum(&["pgoutput", "decoderbufs"]),
@@ -199,6 +210,9 @@ pub const POSTGRES_KEYS: &[ConfigKey] = &[
         "REPLICA IDENTITY to set per table.",
     )
     .not_implemented(),
+];
+
+const FILTERS_KEYS: &[ConfigKey] = &[
     ConfigKey::new(
         "schema.include.list",
         T::List,
@@ -235,6 +249,9 @@ pub const POSTGRES_KEYS: &[ConfigKey] = &[
         T::String,
         "schema.table:col1,col2;… key columns for tables.",
     ),
+];
+
+const CONNECTOR_SNAPSHOT_KEYS: &[ConfigKey] = &[
     ConfigKey::new(
         "snapshot.mode",
         T::Enum(SNAPSHOT_MODES),
@@ -312,6 +329,9 @@ pub const POSTGRES_KEYS: &[ConfigKey] = &[
         "Snapshot query mode.",
     )
     .default("select_all"),
+];
+
+const ADVANCED_HEARTBEAT_KEYS: &[ConfigKey] = &[
     ConfigKey::new(
         "heartbeat.interval.ms",
         T::Int,
@@ -324,6 +344,9 @@ pub const POSTGRES_KEYS: &[ConfigKey] = &[
         "Query run on each heartbeat.",
     )
     .not_implemented(),
+];
+
+const CONNECTOR_KEYS_EVENTS: &[ConfigKey] = &[
     ConfigKey::new(
         "tombstones.on.delete",
         T::Boolean,
@@ -399,6 +422,9 @@ pub const POSTGRES_KEYS: &[ConfigKey] = &[
         "Not used by the PostgreSQL connector.",
     )
     .default("true"),
+];
+
+const CONNECTOR_ADVANCED_KEYS: &[ConfigKey] = &[
     ConfigKey::new(
         "status.update.interval.ms",
         T::Int,
@@ -496,6 +522,50 @@ pub const POSTGRES_KEYS: &[ConfigKey] = &[
     ConfigKey::new("custom.metric.tags", T::String, "Extra metric tags.").not_implemented(),
 ];
 
+/// Every key the PostgreSQL connector accepts, in Debezium's groups.
+pub const POSTGRES_GROUPS: &[ConfigGroup] = &[
+    ConfigGroup {
+        name: "CONNECTION",
+        keys: CONNECTION_KEYS,
+    },
+    ConfigGroup {
+        name: "CONNECTION_ADVANCED_SSL",
+        keys: CONNECTION_ADVANCED_SSL_KEYS,
+    },
+    ConfigGroup {
+        name: "CONNECTION_ADVANCED",
+        keys: CONNECTION_ADVANCED_KEYS,
+    },
+    ConfigGroup {
+        name: "CONNECTOR",
+        keys: CONNECTOR_KEYS_NAMING,
+    },
+    ConfigGroup {
+        name: "CONNECTION_ADVANCED_REPLICATION",
+        keys: CONNECTION_ADVANCED_REPLICATION_KEYS,
+    },
+    ConfigGroup {
+        name: "FILTERS",
+        keys: FILTERS_KEYS,
+    },
+    ConfigGroup {
+        name: "CONNECTOR_SNAPSHOT",
+        keys: CONNECTOR_SNAPSHOT_KEYS,
+    },
+    ConfigGroup {
+        name: "ADVANCED_HEARTBEAT",
+        keys: ADVANCED_HEARTBEAT_KEYS,
+    },
+    ConfigGroup {
+        name: "CONNECTOR",
+        keys: CONNECTOR_KEYS_EVENTS,
+    },
+    ConfigGroup {
+        name: "CONNECTOR_ADVANCED",
+        keys: CONNECTOR_ADVANCED_KEYS,
+    },
+];
+
 pub const POSTGRES_PREFIXES: &[&str] = &[
     "slot.stream.params.",
     "snapshot.select.statement.overrides.",
@@ -508,8 +578,8 @@ pub const POSTGRES_PREFIXES: &[&str] = &[
 /// The accepted keys of the PostgreSQL connector.
 pub fn spec() -> ConfigSpec {
     ConfigSpec {
-        keys: &[POSTGRES_KEYS, CONNECT_COMMON_KEYS],
-        prefixes: &[POSTGRES_PREFIXES, CONNECT_COMMON_PREFIXES],
+        groups: &[CONNECT_SOURCE_GROUPS, POSTGRES_GROUPS],
+        prefixes: &[POSTGRES_PREFIXES, CONNECT_SOURCE_PREFIXES],
     }
 }
 
@@ -595,9 +665,10 @@ fn regexes(props: &Props<'_>, key: &str) -> Result<Vec<Regex>> {
         .iter()
         .map(|p| {
             Regex::new(&format!("(?i)^(?:{p})$")).map_err(|e| {
-                Error::config(format!(
-                    "invalid regular expression \"{p}\" in \"{key}\": {e}"
-                ))
+                Error::invalid(
+                    key,
+                    format!("invalid regular expression \"{p}\" in \"{key}\": {e}"),
+                )
             })
         })
         .collect()
@@ -609,18 +680,21 @@ impl PostgresConfig {
         let spec = spec();
         let issues = spec.validate(config);
         if !issues.is_empty() {
-            let lines: Vec<String> = issues.iter().map(|i| i.message.clone()).collect();
-            return Err(Error::config(lines.join("\n")));
+            return Err(issues_error(&issues));
         }
         let p = Props::new(config, &spec);
         let class = p.require("connector.class")?;
         if class != CONNECTOR_CLASS && class != "PostgresConnector" {
-            return Err(Error::config(format!(
-                "connector.class \"{class}\" is not the PostgreSQL connector ({CONNECTOR_CLASS})"
-            )));
+            return Err(Error::invalid(
+                "connector.class",
+                format!(
+                    "connector.class \"{class}\" is not the PostgreSQL connector ({CONNECTOR_CLASS})"
+                ),
+            ));
         }
         if p.choice("plugin.name").as_deref() != Some("pgoutput") {
-            return Err(Error::config(
+            return Err(Error::invalid(
+                "plugin.name",
                 "plugin.name \"decoderbufs\" is not supported: runnel reads pgoutput, which every \
                  PostgreSQL 10+ has built in; set \"plugin.name\": \"pgoutput\"",
             ));
@@ -632,10 +706,13 @@ impl PostgresConfig {
             Some("always") => SnapshotMode::Always,
             Some("when_needed") => SnapshotMode::WhenNeeded,
             Some(other) => {
-                return Err(Error::config(format!(
-                    "snapshot.mode \"{other}\" is not supported by runnel yet; use initial, no_data, \
+                return Err(Error::invalid(
+                    "snapshot.mode",
+                    format!(
+                        "snapshot.mode \"{other}\" is not supported by runnel yet; use initial, no_data, \
                      initial_only, always or when_needed"
-                )));
+                    ),
+                ));
             }
             None => SnapshotMode::Initial,
         };
@@ -662,10 +739,13 @@ impl PostgresConfig {
             Some("adaptive_time_microseconds") => TimePrecisionMode::AdaptiveTimeMicroseconds,
             Some("adaptive") | None => TimePrecisionMode::Adaptive,
             Some(other) => {
-                return Err(Error::config(format!(
-                    "time.precision.mode \"{other}\" is not supported by runnel yet; use adaptive, \
+                return Err(Error::invalid(
+                    "time.precision.mode",
+                    format!(
+                        "time.precision.mode \"{other}\" is not supported by runnel yet; use adaptive, \
                      adaptive_time_microseconds or connect"
-                )));
+                    ),
+                ));
             }
         };
         let binary = match p.choice("binary.handling.mode").as_deref() {
@@ -685,47 +765,54 @@ impl PostgresConfig {
             .collect();
         for op in &skipped {
             if !["c", "u", "d", "t", "none"].contains(&op.as_str()) {
-                return Err(Error::config(format!(
-                    "invalid value \"{op}\" in \"skipped.operations\": expected c, u, d, t or none"
-                )));
+                return Err(Error::invalid(
+                    "skipped.operations",
+                    format!(
+                        "invalid value \"{op}\" in \"skipped.operations\": expected c, u, d, t or none"
+                    ),
+                ));
             }
         }
         let mut message_key_columns = Vec::new();
         if let Some(spec) = p.string("message.key.columns") {
             for entry in spec.split(';').map(str::trim).filter(|s| !s.is_empty()) {
                 let (table, cols) = entry.split_once(':').ok_or_else(|| {
-                    Error::config(format!(
+                    Error::invalid("message.key.columns", format!(
                         "invalid \"message.key.columns\" entry \"{entry}\": expected schema.table:col1,col2"
                     ))
                 })?;
                 let re = Regex::new(&format!("(?i)^(?:{})$", table.trim())).map_err(|e| {
-                    Error::config(format!(
-                        "invalid table regex \"{table}\" in \"message.key.columns\": {e}"
-                    ))
+                    Error::invalid(
+                        "message.key.columns",
+                        format!("invalid table regex \"{table}\" in \"message.key.columns\": {e}"),
+                    )
                 })?;
                 let cols = runnel_core::config::split_list(cols);
                 if cols.is_empty() {
-                    return Err(Error::config(format!(
-                        "\"message.key.columns\" entry \"{entry}\" names no columns"
-                    )));
+                    return Err(Error::invalid(
+                        "message.key.columns",
+                        format!("\"message.key.columns\" entry \"{entry}\" names no columns"),
+                    ));
                 }
                 message_key_columns.push((re, cols));
             }
         }
         let positive = |key: &str, v: i64| -> Result<i64> {
             if v < 0 {
-                Err(Error::config(format!(
-                    "\"{key}\" must not be negative (got {v})"
-                )))
+                Err(Error::invalid(
+                    key,
+                    format!("\"{key}\" must not be negative (got {v})"),
+                ))
             } else {
                 Ok(v)
             }
         };
         let port = p.int("database.port")?.unwrap_or(5432);
         let port = u16::try_from(port).map_err(|_| {
-            Error::config(format!(
-                "\"database.port\" {port} is not a TCP port (1–65535)"
-            ))
+            Error::invalid(
+                "database.port",
+                format!("\"database.port\" {port} is not a TCP port (1–65535)"),
+            )
         })?;
         let not_implemented = config
             .props

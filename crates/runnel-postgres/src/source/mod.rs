@@ -5,49 +5,49 @@ pub mod catalog;
 pub mod check;
 pub mod config;
 pub mod pgoutput;
+pub mod plugin;
 pub mod replication;
+pub mod slot_monitor;
 pub mod snapshot;
+pub mod source_block;
 pub mod types;
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use pgwire_replication::{Lsn, ReplicationClient, ReplicationConfig, TlsConfig};
-use runnel_core::{Batch, Error, Result, SourceOffset, SourceStats};
-use tokio::sync::{mpsc, watch};
+use runnel_core::{Batch, Envelope, Error, Result, RunEnd, Source, SourceContext};
 
 use self::catalog::{TableRef, TableState};
 use self::config::{PostgresConfig, SnapshotMode, SslMode};
 use self::snapshot::SnapshotPoint;
-
-/// What the runtime gives a running source.
-pub struct SourceContext {
-    /// Batches to the sink (bounded: a slow sink slows the source).
-    pub out: mpsc::Sender<Batch>,
-    /// The newest offset the runtime has made durable (sink + state store).
-    pub acked: watch::Receiver<Option<SourceOffset>>,
-    /// The offset stored when the connector last stopped.
-    pub stored: Option<SourceOffset>,
-    pub shutdown: watch::Receiver<bool>,
-    /// Progress for metrics.
-    pub stats: std::sync::Arc<SourceStats>,
-}
-
-/// How a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RunEnd {
-    /// Shutdown was requested.
-    Stopped,
-    /// `snapshot.mode=initial_only` finished its snapshot.
-    SnapshotOnlyDone,
-}
+use self::source_block::{PgPosition, PgSourceBlock};
 
 pub struct PostgresSource {
     cfg: PostgresConfig,
+    block: Arc<PgSourceBlock>,
+}
+
+impl Source for PostgresSource {
+    type Position = PgPosition;
+
+    fn envelope(&self) -> Option<Envelope> {
+        Some(Envelope {
+            source: self.block.clone(),
+            unavailable_placeholder: Bytes::from(self.cfg.placeholder.clone().into_bytes()),
+        })
+    }
+
+    async fn run(self, ctx: SourceContext<PgPosition>) -> Result<RunEnd> {
+        self.stream(ctx).await
+    }
 }
 
 impl PostgresSource {
     pub fn new(cfg: PostgresConfig) -> Self {
-        Self { cfg }
+        let block = Arc::new(PgSourceBlock::new(&cfg.topic_prefix, &cfg.dbname));
+        Self { cfg, block }
     }
 
     pub fn config(&self) -> &PostgresConfig {
@@ -55,7 +55,7 @@ impl PostgresSource {
     }
 
     /// Snapshot (when the mode and stored offset call for one), then stream until shutdown.
-    pub async fn run(&self, mut ctx: SourceContext) -> Result<RunEnd> {
+    async fn stream(&self, mut ctx: SourceContext<PgPosition>) -> Result<RunEnd> {
         let cfg = &self.cfg;
         for key in &cfg.not_implemented {
             tracing::warn!(connector = %cfg.name, "config key \"{key}\" is accepted for compatibility but runnel does not act on it yet");
@@ -75,11 +75,12 @@ impl PostgresSource {
                 cfg.slot_name, s.plugin, s.database, cfg.dbname, cfg.slot_name
             )));
         }
-        let stored_lsn = ctx
+        let stored = ctx
             .stored
             .as_ref()
-            .filter(|o| o.bool("snapshot").is_none_or(|s| !s))
-            .and_then(|o| o.u64("lsn"));
+            .map(PgPosition::from_offset)
+            .transpose()?;
+        let stored_lsn = stored.filter(|p| !p.in_snapshot).map(|p| p.lsn);
 
         let mut repl =
             ReplicationClient::connect_gated(self.replication_config(stored_lsn.unwrap_or(0)))
@@ -145,50 +146,44 @@ impl PostgresSource {
                 ));
             }
             let started = std::time::Instant::now();
-            ctx.stats
-                .snapshot_running
-                .store(true, std::sync::atomic::Ordering::Relaxed);
+            ctx.stats.snapshot_started(states.len() as u64);
             let rows = snapshot::run(cfg, states, &point, &ctx.out, &ctx.stats).await;
             ctx.stats
                 .snapshot_running
                 .store(false, std::sync::atomic::Ordering::Relaxed);
             let rows = rows?;
             tracing::info!(connector = %cfg.name, rows, elapsed_ms = started.elapsed().as_millis() as u64, "snapshot completed");
-            let done = Batch {
-                offset: Some(
-                    replication::offset(start_lsn, None, None, None)
-                        .set("snapshot_completed", true),
-                ),
-                ..Batch::default()
-            };
-            ctx.out
-                .send(done)
-                .await
-                .map_err(|_| Error::internal("pipeline closed"))?;
+            let mut done = PgPosition::new(start_lsn, None, None, replication::now_ms() * 1000);
+            done.snapshot_completed = true;
+            if !ctx.emit(Batch::default(), Some(done)).await {
+                return Err(Error::internal("pipeline closed"));
+            }
             if cfg.snapshot_mode == SnapshotMode::InitialOnly {
-                return Ok(RunEnd::SnapshotOnlyDone);
+                return Ok(RunEnd::Finished);
             }
         }
 
         repl.start().await.map_err(replication::replication_error)?;
         repl.wait_started().await.map_err(|e| {
-            let text = e.to_string();
-            if text.contains("is active for PID") {
+            // 55006 object_in_use: another walsender streams from the slot.
+            if replication::sqlstate(&e) == Some("55006") {
                 Error::connection(format!(
-                    "replication slot \"{}\" is in use by another connection ({text}); stop the other \
+                    "replication slot \"{}\" is in use by another connection ({e}); stop the other \
                      consumer or use another slot.name",
                     cfg.slot_name
                 ))
+                .caused_by(e)
             } else {
                 replication::replication_error(e)
             }
         })?;
         tracing::info!(connector = %cfg.name, slot = %cfg.slot_name, lsn = %Lsn::from_u64(start_lsn), "streaming");
-        let mut streamer = replication::Streamer::new(cfg, &client, types, start_lsn);
+        let mut streamer =
+            replication::Streamer::new(cfg, &client, types, start_lsn, self.block.clone());
         let result = streamer.run(&mut repl, &mut ctx).await;
         // Final acknowledgement before closing, so the slot is not left behind what is durable.
-        if let Some(lsn) = ctx.acked.borrow().as_ref().and_then(|o| o.u64("lsn")) {
-            repl.update_applied_lsn(Lsn::from_u64(lsn));
+        if let Some(p) = *ctx.acked.borrow() {
+            repl.update_applied_lsn(Lsn::from_u64(p.lsn));
         }
         let _ = tokio::time::timeout(Duration::from_secs(5), repl.shutdown()).await;
         result?;
@@ -243,21 +238,22 @@ impl PostgresSource {
             }
         );
         let rows = repl.simple_query(&sql).await.map_err(|e| {
-            let text = e.to_string();
-            if text.contains("all replication slots are in use") {
-                Error::prerequisite(format!(
+            match replication::sqlstate(&e) {
+                // configuration_limit_exceeded
+                Some("53400") => Error::prerequisite(format!(
                     "cannot create replication slot \"{}\": all replication slots are in use; raise \
                      max_replication_slots or drop unused slots",
                     cfg.slot_name
                 ))
-            } else if text.contains("permission denied") || text.contains("must be superuser or replication") {
-                Error::prerequisite(format!(
-                    "cannot create replication slot: {text}; grant it with ALTER ROLE {} REPLICATION \
+                .caused_by(e),
+                // insufficient_privilege
+                Some("42501") => Error::prerequisite(format!(
+                    "cannot create replication slot: {e}; grant it with ALTER ROLE {} REPLICATION \
                      (on RDS: GRANT rds_replication TO {})",
                     cfg.user, cfg.user
                 ))
-            } else {
-                replication::replication_error(e)
+                .caused_by(e),
+                _ => replication::replication_error(e),
             }
         })?;
         let row = rows

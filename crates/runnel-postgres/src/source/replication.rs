@@ -7,17 +7,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
-use pgwire_replication::{Lsn, ReplicationClient, ReplicationEvent};
+use pgwire_replication::{Lsn, PgWireError, ReplicationClient, ReplicationEvent};
 use runnel_core::{
-    Batch, ChangeEvent, Datum, Error, Event, Op, Result, SnapshotMarker, SourceOffset,
-    SourcePosition,
+    Batch, ChangeEvent, Datum, Emitted, Error, Event, EventSource, Op, Result, SourceContext,
 };
 use tokio_postgres::Client;
 
-use super::SourceContext;
 use super::catalog::{self, TableRef, TableState};
 use super::config::PostgresConfig;
 use super::pgoutput::{self, Message, Relation, TupleValue};
+use super::source_block::{self, PgPosition, PgSourceBlock};
 use super::types::{self, TypeRegistry};
 
 /// Microseconds between 1970-01-01 and PostgreSQL's epoch 2000-01-01.
@@ -47,7 +46,12 @@ pub struct Streamer<'a> {
     last_offer: Instant,
     last_heartbeat: Instant,
     batch: Batch,
+    /// The position the batch completes, if it completes one.
+    batch_position: Option<PgPosition>,
     events_in_batch: usize,
+    block: Arc<PgSourceBlock>,
+    heartbeat_topic: Arc<str>,
+    message_topic: Arc<str>,
 }
 
 impl<'a> Streamer<'a> {
@@ -56,6 +60,7 @@ impl<'a> Streamer<'a> {
         client: &'a Client,
         types: TypeRegistry,
         start: u64,
+        block: Arc<PgSourceBlock>,
     ) -> Self {
         Self {
             cfg,
@@ -70,7 +75,11 @@ impl<'a> Streamer<'a> {
             last_offer: Instant::now(),
             last_heartbeat: Instant::now(),
             batch: Batch::with_capacity(cfg.max_batch_size, cfg.max_batch_size * 8),
+            batch_position: None,
             events_in_batch: 0,
+            block,
+            heartbeat_topic: format!("{}.{}", cfg.heartbeat_topic_prefix, cfg.topic_prefix).into(),
+            message_topic: format!("{}.message", cfg.topic_prefix).into(),
         }
     }
 
@@ -78,7 +87,7 @@ impl<'a> Streamer<'a> {
     pub async fn run(
         &mut self,
         repl: &mut ReplicationClient,
-        ctx: &mut SourceContext,
+        ctx: &mut SourceContext<PgPosition>,
     ) -> Result<()> {
         let poll = Duration::from_millis(self.cfg.poll_interval_ms.max(1));
         let heartbeat = (self.cfg.heartbeat_interval_ms > 0)
@@ -111,8 +120,12 @@ impl<'a> Streamer<'a> {
                 && self.last_heartbeat.elapsed() >= every
             {
                 self.last_heartbeat = Instant::now();
-                let ts_ms = now_ms();
-                self.batch.events.push(Event::Heartbeat { ts_ms });
+                runnel_core::debezium::push_heartbeat(
+                    &mut self.batch,
+                    &self.heartbeat_topic,
+                    &self.cfg.topic_prefix,
+                    now_ms(),
+                );
                 self.offer_position();
             }
             if self.tx.is_none()
@@ -121,11 +134,14 @@ impl<'a> Streamer<'a> {
             {
                 self.offer_position();
             }
-            if !self.batch.is_empty() {
-                let full = std::mem::replace(
-                    &mut self.batch,
-                    Batch::with_capacity(self.cfg.max_batch_size, self.cfg.max_batch_size * 8),
-                );
+            if !self.batch.is_empty() || self.batch_position.is_some() {
+                let full = Emitted {
+                    batch: std::mem::replace(
+                        &mut self.batch,
+                        Batch::with_capacity(self.cfg.max_batch_size, self.cfg.max_batch_size * 8),
+                    ),
+                    position: self.batch_position.take(),
+                };
                 self.events_in_batch = 0;
                 tokio::select! {
                     r = ctx.out.send(full) => r.map_err(|_| Error::internal("pipeline closed"))?,
@@ -136,16 +152,21 @@ impl<'a> Streamer<'a> {
     }
 
     /// Tells the server what the sink has made durable, so it can recycle WAL.
-    fn forward_acks(&self, repl: &ReplicationClient, ctx: &SourceContext) {
-        if let Some(lsn) = ctx.acked.borrow().as_ref().and_then(|o| o.u64("lsn")) {
-            repl.update_applied_lsn(Lsn::from_u64(lsn));
+    fn forward_acks(&self, repl: &ReplicationClient, ctx: &SourceContext<PgPosition>) {
+        if let Some(p) = *ctx.acked.borrow() {
+            repl.update_applied_lsn(Lsn::from_u64(p.lsn));
         }
     }
 
     fn offer_position(&mut self) {
         self.offered = self.position;
         self.last_offer = Instant::now();
-        self.batch.offset = Some(offset(self.position, self.last_commit_lsn, None, None));
+        self.batch_position = Some(PgPosition::new(
+            self.position,
+            self.last_commit_lsn,
+            None,
+            now_ms() * 1000,
+        ));
     }
 
     async fn handle(&mut self, ev: ReplicationEvent) -> Result<()> {
@@ -170,11 +191,11 @@ impl<'a> Streamer<'a> {
                 self.position = self.position.max(end_lsn.as_u64());
                 self.offered = self.position;
                 self.last_offer = Instant::now();
-                self.batch.offset = Some(offset(
+                self.batch_position = Some(PgPosition::new(
                     end_lsn.as_u64(),
                     Some(lsn.as_u64()),
-                    tx.map(|t| t.xid),
-                    Some(commit_time_micros + PG_EPOCH_OFFSET_US),
+                    tx.map(|t| u64::from(t.xid)),
+                    commit_time_micros + PG_EPOCH_OFFSET_US,
                 ));
             }
             ReplicationEvent::XLogData {
@@ -190,13 +211,19 @@ impl<'a> Streamer<'a> {
                 content,
             } => {
                 if self.cfg.message_included(&prefix) {
-                    let source = self.source_position(lsn.as_u64());
-                    self.batch.events.push(Event::Message {
-                        prefix: prefix.into(),
+                    let mut source = self.source_position(lsn.as_u64());
+                    if !transactional {
+                        source.coords[source_block::TX_ID] = None;
+                    }
+                    source_block::push_message(
+                        &mut self.batch,
+                        &self.block,
+                        &self.message_topic,
+                        &prefix,
                         content,
-                        transactional,
-                        source,
-                    });
+                        &source,
+                        now_ms(),
+                    );
                     self.events_in_batch += 1;
                 }
             }
@@ -210,18 +237,12 @@ impl<'a> Streamer<'a> {
         Ok(())
     }
 
-    fn source_position(&self, lsn: u64) -> SourcePosition {
+    fn source_position(&self, lsn: u64) -> EventSource {
         let (ts_us, tx_id) = match &self.tx {
             Some(t) => (t.commit_ts_us, Some(u64::from(t.xid))),
             None => (now_ms() * 1000, None),
         };
-        SourcePosition {
-            ts_us,
-            snapshot: SnapshotMarker::False,
-            lsn: Some(lsn),
-            last_commit_lsn: self.last_commit_lsn,
-            tx_id,
-        }
+        source_block::streaming_source(ts_us, lsn, self.last_commit_lsn, tx_id)
     }
 
     async fn message(&mut self, message: Message, lsn: u64) -> Result<()> {
@@ -316,6 +337,10 @@ impl<'a> Streamer<'a> {
         lsn: u64,
     ) {
         let source = self.source_position(lsn);
+        let tombstone =
+            (op == Op::Delete && self.cfg.tombstones_on_delete && !state.schema.key.is_empty())
+                .then(|| before.clone())
+                .flatten();
         self.batch.events.push(Event::Change(ChangeEvent {
             table: state.schema.clone(),
             op,
@@ -324,6 +349,10 @@ impl<'a> Streamer<'a> {
             source,
         }));
         self.events_in_batch += 1;
+        // Debezium follows a delete with a tombstone of its key, for log compaction.
+        if let Some(row) = tombstone {
+            self.batch.push_tombstone(&state.schema, &row);
+        }
     }
 
     /// Decodes a tuple into the batch. An unchanged TOASTed value takes the old row's value
@@ -425,23 +454,6 @@ impl<'a> Streamer<'a> {
     }
 }
 
-/// The Debezium-shaped offset of a position.
-pub fn offset(
-    lsn: u64,
-    commit_lsn: Option<u64>,
-    xid: Option<u32>,
-    ts_us: Option<i64>,
-) -> SourceOffset {
-    let mut o = SourceOffset::new().set("lsn", lsn).set("lsn_proc", lsn);
-    if let Some(c) = commit_lsn {
-        o = o.set("lsn_commit", c);
-    }
-    if let Some(x) = xid {
-        o = o.set("txId", u64::from(x));
-    }
-    o.set("ts_usec", ts_us.unwrap_or_else(|| now_ms() * 1000))
-}
-
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -449,14 +461,37 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-pub fn replication_error(e: pgwire_replication::PgWireError) -> Error {
+/// The SQLSTATE of a server error (pgwire-replication writes it as `(SQLSTATE xxxxx)`).
+pub fn sqlstate(e: &PgWireError) -> Option<&str> {
+    match e {
+        PgWireError::Server(text) => {
+            let at = text.rfind("SQLSTATE ")? + "SQLSTATE ".len();
+            text.get(at..at + 5)
+        }
+        _ => None,
+    }
+}
+
+/// Classifies a replication-connection error from its SQLSTATE class and the driver's error
+/// kind: what the user must fix (privileges, a missing object, authentication, TLS) is
+/// permanent, the rest (network, a server restarting) transient.
+pub fn replication_error(e: PgWireError) -> Error {
     let text = e.to_string();
-    if text.contains("does not exist")
-        || text.contains("permission denied")
-        || text.contains("must be")
-    {
+    let permanent = match sqlstate(&e) {
+        // 28: invalid authorization; 42: syntax error or access rule violation (42501
+        // insufficient privilege, 42704 undefined object); 3D: invalid catalog name; 55: object
+        // not in prerequisite state (but 55006, a slot in use, passes); 53400: configuration
+        // limit exceeded (slots).
+        Some(code) => {
+            code != "55006"
+                && (["28", "42", "3D", "55"].iter().any(|c| code.starts_with(c)) || code == "53400")
+        }
+        None => matches!(e, PgWireError::Auth(_) | PgWireError::Tls(_)),
+    };
+    let err = if permanent {
         Error::prerequisite(format!("replication stream: {text}"))
     } else {
         Error::connection(format!("replication stream: {text}"))
-    }
+    };
+    err.caused_by(e)
 }

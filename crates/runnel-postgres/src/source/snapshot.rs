@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use runnel_core::{
-    Batch, ChangeEvent, Datum, Error, Event, Op, Result, SnapshotMarker, SourcePosition,
+    Batch, ChangeEvent, Datum, Emitted, Error, Event, EventSource, Op, Result, SnapshotMarker,
     SourceStats,
 };
 use tokio::sync::mpsc;
@@ -21,7 +21,10 @@ use tokio_postgres::Client;
 
 use super::catalog::{self, TableRef, TableState, quote_ident};
 use super::config::PostgresConfig;
+use super::source_block::PgPosition;
 use super::types;
+
+type Out = mpsc::Sender<Emitted<PgPosition>>;
 
 /// Where the snapshot is taken.
 #[derive(Debug, Clone)]
@@ -105,14 +108,9 @@ pub async fn run(
     cfg: &PostgresConfig,
     tables: Vec<(TableRef, TableState)>,
     point: &SnapshotPoint,
-    out: &mpsc::Sender<Batch>,
+    out: &Out,
     stats: &SourceStats,
 ) -> Result<u64> {
-    stats
-        .snapshot_tables_total
-        .store(tables.len() as u64, Ordering::Relaxed);
-    stats.snapshot_tables_done.store(0, Ordering::Relaxed);
-    stats.snapshot_rows.store(0, Ordering::Relaxed);
     let threads = cfg.snapshot_max_threads.min(tables.len()).max(1);
     // Open and pin every connection to the snapshot before anything else can run on the
     // exporting session: the exported snapshot lives only until then.
@@ -146,12 +144,10 @@ pub async fn run(
         receivers.push(rx);
     }
     let senders = Arc::new(std::sync::Mutex::new(senders));
-    let position = SourcePosition {
+    let position = EventSource {
         ts_us: point.ts_us,
         snapshot: SnapshotMarker::True,
-        lsn: Some(point.lsn),
-        last_commit_lsn: None,
-        tx_id: point.tx_id,
+        coords: [Some(point.lsn), None, point.tx_id],
     };
     let max_batch = cfg.max_batch_size;
     let mut readers = tokio::task::JoinSet::new();
@@ -209,7 +205,7 @@ pub async fn run(
 /// Reads one part with COPY and sends its rows as batches of `r` events.
 struct PartReader<'a> {
     state: &'a TableState,
-    position: SourcePosition,
+    position: EventSource,
     /// Rows per batch.
     rows: usize,
     tx: &'a mpsc::Sender<Result<PartBatch>>,
@@ -421,12 +417,7 @@ struct Emitter {
 }
 
 impl Emitter {
-    async fn batch(
-        &mut self,
-        table: usize,
-        part_batch: PartBatch,
-        out: &mpsc::Sender<Batch>,
-    ) -> Result<()> {
+    async fn batch(&mut self, table: usize, part_batch: PartBatch, out: &Out) -> Result<()> {
         let PartBatch {
             mut batch,
             last_of_part,
@@ -460,7 +451,7 @@ impl Emitter {
         }
     }
 
-    async fn finish(mut self, out: &mpsc::Sender<Batch>) -> Result<u64> {
+    async fn finish(mut self, out: &Out) -> Result<u64> {
         if let Some((_, mut held)) = self.held.take() {
             mark_last(&mut held, SnapshotMarker::Last);
             send(out, held).await?;
@@ -483,10 +474,13 @@ fn mark_last(batch: &mut Batch, marker: SnapshotMarker) {
     }
 }
 
-async fn send(out: &mpsc::Sender<Batch>, batch: Batch) -> Result<()> {
-    out.send(batch)
-        .await
-        .map_err(|_| Error::internal("pipeline closed during snapshot"))
+async fn send(out: &Out, batch: Batch) -> Result<()> {
+    out.send(Emitted {
+        batch,
+        position: None,
+    })
+    .await
+    .map_err(|_| Error::internal("pipeline closed during snapshot"))
 }
 
 #[cfg(test)]

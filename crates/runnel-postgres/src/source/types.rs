@@ -144,7 +144,7 @@ impl TypeRegistry {
         }
         if t.category == b'A' && t.elem != 0 {
             let (p, e) = self.map_depth(t.elem, typmod, modes, depth + 1);
-            return (Parser::Array(Box::new(p)), Encoding::Array(Box::new(e)));
+            return (Parser::Array(Box::new(p)), Encoding::array_of(e));
         }
         if let Some(m) = builtin(oid, typmod, modes) {
             return m;

@@ -1,9 +1,27 @@
-//! Standard output sink: the same JSON lines as the file sink; durable = flushed.
+//! Standard output sink (`sink.type=stdout`, the default without Kafka): the file sink's JSON
+//! lines; durable = flushed.
 
 use std::io::{BufWriter, Stdout, Write};
+use std::time::Duration;
 
 use runnel_core::encode::EncodedBatch;
-use runnel_core::{Error, Result};
+use runnel_core::plugin::SinkPlugin;
+use runnel_core::{Batch, Result, Sink, SinkInput};
+
+use super::io_error;
+
+pub fn plugin() -> SinkPlugin {
+    SinkPlugin {
+        sink_type: "stdout",
+        class: None,
+        aliases: &[],
+        groups: &[],
+        direct_aliases: &[],
+        open_keys: false,
+        build: |_| Ok(Box::new(StdoutSink::new())),
+        validate: |_| Vec::new(),
+    }
+}
 
 pub struct StdoutSink {
     out: BufWriter<Stdout>,
@@ -18,23 +36,28 @@ impl StdoutSink {
             unflushed: 0,
         }
     }
-
-    pub fn submit(&mut self, batch: &EncodedBatch) -> Result<()> {
-        self.unflushed += 1;
-        super::write_lines(batch, &mut self.out)
-            .map_err(|e| Error::sink(format!("writing to stdout: {e}")))
-    }
-
-    pub fn settle(&mut self) -> Result<usize> {
-        self.out
-            .flush()
-            .map_err(|e| Error::sink(format!("writing to stdout: {e}")))?;
-        Ok(std::mem::take(&mut self.unflushed))
-    }
 }
 
 impl Default for StdoutSink {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+impl Sink for StdoutSink {
+    fn input(&self) -> SinkInput {
+        SinkInput::Encoded
+    }
+
+    fn submit(&mut self, _batch: &Batch, encoded: &EncodedBatch) -> Result<()> {
+        self.unflushed += 1;
+        super::write_lines(encoded, &mut self.out).map_err(|e| io_error("writing to stdout", e))
+    }
+
+    fn settle(&mut self, _wait: Duration) -> Result<usize> {
+        self.out
+            .flush()
+            .map_err(|e| io_error("writing to stdout", e))?;
+        Ok(std::mem::take(&mut self.unflushed))
     }
 }

@@ -1,26 +1,24 @@
-//! JSON encoding of change envelopes, the sink's hot path: a batch of 2,048 order rows (15
-//! columns: integers, a date, numeric, text, timestamptz), with and without schemas.
+//! JSON encoding of PostgreSQL change envelopes, the sink's hot path: a batch of 2,048 order
+//! rows (15 columns: integers, a date, numeric, text, timestamptz), with and without schemas.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use runnel_core::encode::EncodedBatch;
-use runnel_core::encode::json::{JsonEncoder, JsonOptions, SourceInfo};
+use runnel_core::encode::json::{JsonEncoder, JsonOptions};
 use runnel_core::{
-    Batch, ChangeEvent, Column, Datum, Encoding, Event, Op, SnapshotMarker, SourcePosition,
+    Batch, ChangeEvent, Column, Datum, Encoding, Envelope, Event, EventSource, Op, SnapshotMarker,
     TableId, TableSchema,
 };
+use runnel_postgres::PgSourceBlock;
 
 const ROWS: usize = 2048;
 
 fn orders() -> Arc<TableSchema> {
     let col = |name: &str, encoding: Encoding, optional: bool| Column {
-        name: name.into(),
         type_name: "t".into(),
-        encoding,
-        optional,
-        default: None,
+        ..Column::new(name, encoding, optional)
     };
     let columns = vec![
         col("order_id", Encoding::Int64, false),
@@ -89,12 +87,14 @@ fn batch(table: &Arc<TableSchema>) -> Batch {
             op: Op::Create,
             before: None,
             after: Some(after),
-            source: SourcePosition {
+            source: EventSource {
                 ts_us: 1_718_000_000_000_000,
                 snapshot: SnapshotMarker::False,
-                lsn: Some(0x1_0000_0000 + i as u64),
-                last_commit_lsn: Some(0x1_0000_0000),
-                tx_id: Some(1234),
+                coords: [
+                    Some(0x1_0000_0000 + i as u64),
+                    Some(0x1_0000_0000),
+                    Some(1234),
+                ],
             },
         }));
     }
@@ -102,20 +102,16 @@ fn batch(table: &Arc<TableSchema>) -> Batch {
 }
 
 fn encoder(schemas: bool) -> JsonEncoder {
-    JsonEncoder::new(JsonOptions {
-        key_schemas: schemas,
-        value_schemas: schemas,
-        tombstones_on_delete: true,
-        placeholder: Bytes::from_static(b"__debezium_unavailable_value"),
-        source: SourceInfo {
-            connector: "postgresql",
-            version: "bench".into(),
-            name: "rig".into(),
-            db: "rig".into(),
+    JsonEncoder::new(
+        JsonOptions {
+            key_schemas: schemas,
+            value_schemas: schemas,
         },
-        heartbeat_topic: "__debezium-heartbeat.rig".into(),
-        message_topic: "rig.message".into(),
-    })
+        Some(Envelope {
+            source: Arc::new(PgSourceBlock::new("rig", "rig")),
+            unavailable_placeholder: Bytes::from_static(b"__debezium_unavailable_value"),
+        }),
+    )
 }
 
 fn encode(c: &mut Criterion) {

@@ -1,0 +1,157 @@
+//! The source contract: what a connector that reads changes (a database's log, a Kafka topic)
+//! gives the engine and gets from it.
+//!
+//! **Durability contract.** A source emits batches in order, each with an optional typed
+//! position: the point from which it can resume having delivered everything up to and including
+//! that batch. The engine commits a position (state store, then [`SourceContext::acked`]) only
+//! after the sink made that batch and every batch before it durable. The source may let its
+//! upstream forget data (PostgreSQL: confirm the LSN to the slot; Kafka: commit the group's
+//! offsets) only up to an acknowledged position. After a crash it resumes from
+//! [`SourceContext::stored`]: batches after it are emitted again, so delivery is at least once
+//! and duplicates are bounded by what was in flight.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, watch};
+
+use crate::datum::Datum;
+use crate::error::Result;
+use crate::event::{Batch, EventSource};
+use crate::offset::SourceOffset;
+use crate::schema::{Schema, TableId};
+
+/// Where a source can resume from. PostgreSQL: the commit LSN, its txId and time; a binlog
+/// source: file + position or a GTID set; Kafka: the next offset of every partition.
+pub trait Position: Clone + Send + Sync + fmt::Debug + 'static {
+    /// The offset the state store keeps, in the shape Debezium (or Kafka Connect) gives it, so
+    /// it reads the same as Kafka Connect's offsets and can be set through the offsets API.
+    fn to_offset(&self) -> SourceOffset;
+}
+
+/// A batch and the position reached once it is durable (`None`: the batch completes no
+/// position, e.g. the middle of a transaction or of a snapshot).
+#[derive(Debug)]
+pub struct Emitted<P> {
+    pub batch: Batch,
+    pub position: Option<P>,
+}
+
+/// What the engine gives a running source.
+pub struct SourceContext<P> {
+    /// Batches to the sink (bounded: a slow sink slows the source).
+    pub out: mpsc::Sender<Emitted<P>>,
+    /// The newest position the engine has made durable (sink + state store).
+    pub acked: watch::Receiver<Option<P>>,
+    /// The offset stored when the connector last stopped.
+    pub stored: Option<SourceOffset>,
+    pub shutdown: watch::Receiver<bool>,
+    /// Progress for metrics.
+    pub stats: Arc<SourceStats>,
+    /// Whether records must be decoded into typed values because transforms or a sink that
+    /// reads typed values follow. When false, a source of encoded records (Kafka) may pass
+    /// their bytes on as [`crate::event::Payload::Encoded`].
+    pub decode: bool,
+}
+
+impl<P> SourceContext<P> {
+    /// Sends a batch; false when the engine is gone (stopping or failing elsewhere).
+    pub async fn emit(&self, batch: Batch, position: Option<P>) -> bool {
+        self.out.send(Emitted { batch, position }).await.is_ok()
+    }
+}
+
+/// How a source's run ended (other than by an error).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunEnd {
+    /// Shutdown was requested.
+    Stopped,
+    /// The source has nothing more to do (`snapshot.mode=initial_only` finished its snapshot).
+    Finished,
+}
+
+/// A connector that reads changes.
+pub trait Source: Send + Sized + 'static {
+    type Position: Position;
+
+    /// How this source's [`crate::event::ChangeEvent`]s are wrapped in Debezium's envelope;
+    /// `None` for a source that emits only records.
+    fn envelope(&self) -> Option<Envelope>;
+
+    /// Reads until shutdown (`Ok(RunEnd::Stopped)`), the end of its work, or an error.
+    fn run(self, ctx: SourceContext<Self::Position>)
+    -> impl Future<Output = Result<RunEnd>> + Send;
+}
+
+/// Debezium's `source` block of one connector: its schema, and how an event's
+/// [`EventSource`] becomes its fields.
+pub trait SourceBlock: Send + Sync + fmt::Debug {
+    /// The block's Connect schema (`io.debezium.connector.postgresql.Source`, …).
+    fn schema(&self) -> &Arc<Schema>;
+    /// The JSON of the fields fixed for one table (`,"schema":…,"table":…`), which encoders
+    /// compute once per table and pass to [`Self::write_json`].
+    fn table_json(&self, table: &TableId) -> Vec<u8>;
+    /// Writes the block of one event as a JSON object: the hot path of every byte sink.
+    fn write_json(&self, out: &mut Vec<u8>, ev: &EventSource, table_json: &[u8]);
+    /// Appends the block's field values, in schema order, for typed consumers (transforms,
+    /// database sinks).
+    fn push_values(&self, out: &mut Vec<Datum>, ev: &EventSource, table: &TableId);
+}
+
+/// What a byte sink needs to write a source's change events as Debezium does.
+#[derive(Debug, Clone)]
+pub struct Envelope {
+    pub source: Arc<dyn SourceBlock>,
+    /// `unavailable.value.placeholder`: what a value the source did not send (PostgreSQL's
+    /// unchanged TOAST) is written as.
+    pub unavailable_placeholder: Bytes,
+}
+
+/// Progress a source reports while it runs, read by the runtime's metrics. Atomics, updated
+/// per chunk or per check, never per row.
+#[derive(Debug, Default)]
+pub struct SourceStats {
+    /// True while the initial snapshot runs.
+    pub snapshot_running: AtomicBool,
+    pub snapshot_tables_total: AtomicU64,
+    pub snapshot_tables_done: AtomicU64,
+    pub snapshot_rows: AtomicU64,
+    /// Gauges of the source's own, refreshed by its watch (PostgreSQL: the WAL its replication
+    /// slot retains), exported as `runnel_connector_<name>`.
+    gauges: Mutex<Vec<Gauge>>,
+}
+
+/// One source-specific gauge.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gauge {
+    pub name: &'static str,
+    pub help: &'static str,
+    pub value: f64,
+}
+
+impl SourceStats {
+    pub fn set_gauge(&self, name: &'static str, help: &'static str, value: f64) {
+        let mut gauges = self.gauges.lock().unwrap_or_else(|p| p.into_inner());
+        match gauges.iter_mut().find(|g| g.name == name) {
+            Some(g) => g.value = value,
+            None => gauges.push(Gauge { name, help, value }),
+        }
+    }
+
+    pub fn gauges(&self) -> Vec<Gauge> {
+        self.gauges
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub fn snapshot_started(&self, tables: u64) {
+        self.snapshot_running.store(true, Ordering::Relaxed);
+        self.snapshot_tables_total.store(tables, Ordering::Relaxed);
+        self.snapshot_tables_done.store(0, Ordering::Relaxed);
+        self.snapshot_rows.store(0, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,231 @@
+//! The one engine loop every connector runs: source task → bounded queue → sink thread
+//! (transforms, encode once, submit, settle) → committer (state store, then the source's
+//! acknowledgement, which only then lets the upstream forget: PostgreSQL recycles its WAL, Kafka
+//! commits the group's offsets). A source connector and a Kafka Connect sink connector differ
+//! only in their source.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use runnel_core::encode::EncodedBatch;
+use runnel_core::encode::json::JsonEncoder;
+use runnel_core::{
+    Emitted, Error, Position, Result, RunEnd, Sink, SinkInput, Source, SourceContext,
+};
+use tokio::sync::mpsc::error::TryRecvError;
+use tokio::sync::{mpsc, watch};
+
+use crate::metrics::ConnectorMetrics;
+use crate::registry::Job;
+use crate::state::StateStore;
+use crate::status::State;
+
+/// Batches submitted before the sink settles (bounds the work between two commits).
+const GROUP_LIMIT: usize = 64;
+/// How long the sink thread waits for acknowledgements when no new batch is queued.
+const SETTLE_WAIT: Duration = Duration::from_millis(2);
+/// How long a stopping connector waits for in-flight batches (Kafka Connect's default
+/// task.shutdown.graceful.timeout.ms).
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// What a run of the engine needs besides the job.
+#[derive(Clone)]
+pub struct EngineContext {
+    pub store: StateStore,
+    pub shutdown: watch::Receiver<bool>,
+    pub metrics: Arc<ConnectorMetrics>,
+}
+
+/// Commits the positions of batches the sink made durable, oldest first.
+struct Committer<'a, P: Position> {
+    store: &'a StateStore,
+    name: &'a str,
+    acked: &'a watch::Sender<Option<P>>,
+    metrics: &'a ConnectorMetrics,
+    /// The position (None: a batch that completes none) and record count of each submitted,
+    /// not yet durable batch.
+    pending: VecDeque<(Option<P>, u64)>,
+    /// Whether this run has committed yet: its first commit shows the pipeline works end to
+    /// end, so a note about retrying an earlier failure is cleared.
+    committed: bool,
+}
+
+impl<P: Position> Committer<'_, P> {
+    /// The oldest `durable` batches are durable: store the newest of their positions and tell
+    /// the source, which may then let its upstream forget up to it.
+    fn commit(&mut self, durable: usize, took: Duration) -> Result<()> {
+        let mut records = 0;
+        let mut newest = None;
+        for (position, n) in self.pending.drain(..durable) {
+            records += n;
+            if position.is_some() {
+                newest = position;
+            }
+        }
+        self.metrics
+            .durable(durable, records, took.as_micros() as u64);
+        if let Some(position) = newest {
+            self.store.save_offset(self.name, &position.to_offset())?;
+            let _ = self.acked.send(Some(position));
+            if !self.committed {
+                self.committed = true;
+                if let Some((State::Running, Some(_))) = self.store.status(self.name)? {
+                    self.store.set_status(self.name, State::Running, None)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Runs `source` into the job's sink until shutdown, the source's end, or an error.
+pub async fn run<S: Source>(source: S, job: &Job, ctx: EngineContext) -> Result<RunEnd> {
+    let name = job.name().to_string();
+    let sink = (job.sink.build)(&job.sink_config)?;
+    let chain = job.chain()?;
+    let encoder =
+        (sink.input() == SinkInput::Encoded).then(|| JsonEncoder::new(job.json, source.envelope()));
+    let decode = !chain.is_empty() || sink.input() == SinkInput::Typed;
+    let stored = ctx.store.offset(&name)?;
+    let queue = job.queue_batches();
+    let (tx, rx) = mpsc::channel::<Emitted<S::Position>>(queue);
+    let (acked_tx, acked_rx) = watch::channel::<Option<S::Position>>(None);
+    ctx.metrics
+        .queue_capacity
+        .store(queue as u64, Ordering::Relaxed);
+
+    // The sink runs on its own thread: transforms, encoding, writing, fsync and the state
+    // store are blocking work that must not stall the source's socket.
+    let thread = SinkThread {
+        rx,
+        sink,
+        chain,
+        encoder,
+        store: ctx.store.clone(),
+        name: name.clone(),
+        acked: acked_tx,
+        shutdown: ctx.shutdown.clone(),
+        metrics: ctx.metrics.clone(),
+    };
+    let mut sink_thread = tokio::task::spawn_blocking(move || thread.run());
+
+    let source_run = source.run(SourceContext {
+        out: tx,
+        acked: acked_rx,
+        stored,
+        shutdown: ctx.shutdown.clone(),
+        stats: ctx.metrics.source.clone(),
+        decode,
+    });
+    tokio::pin!(source_run);
+    let sink_done = |r: std::result::Result<Result<()>, tokio::task::JoinError>| {
+        r.map_err(|e| Error::internal(format!("sink thread failed: {e}")))?
+    };
+    tokio::select! {
+        source_result = &mut source_run => {
+            // The source dropped its sender: the sink drains what is queued, then ends.
+            sink_done(sink_thread.await)?;
+            source_result
+        }
+        sink_result = &mut sink_thread => {
+            // The sink failed (or ended) first: stop the source now rather than when its
+            // next message arrives; dropping its future closes its connections.
+            sink_done(sink_result)?;
+            source_run.await
+        }
+    }
+}
+
+struct SinkThread<P: Position> {
+    rx: mpsc::Receiver<Emitted<P>>,
+    sink: Box<dyn Sink>,
+    chain: runnel_core::Chain,
+    encoder: Option<JsonEncoder>,
+    store: StateStore,
+    name: String,
+    acked: watch::Sender<Option<P>>,
+    shutdown: watch::Receiver<bool>,
+    metrics: Arc<ConnectorMetrics>,
+}
+
+impl<P: Position> SinkThread<P> {
+    fn run(mut self) -> Result<()> {
+        let mut committer = Committer {
+            store: &self.store,
+            name: &self.name,
+            acked: &self.acked,
+            metrics: &self.metrics,
+            pending: VecDeque::new(),
+            committed: false,
+        };
+        let mut encoded = EncodedBatch::default();
+        let mut open = true;
+        let mut drain_deadline: Option<Instant> = None;
+        while open || !committer.pending.is_empty() {
+            // Submit what is queued, blocking for the next batch only when nothing is in
+            // flight; then settle once for all of it (one fsync, or the Kafka acks so far).
+            let mut taken = 0;
+            while open && taken < GROUP_LIMIT {
+                let next = if committer.pending.is_empty() && taken == 0 {
+                    self.rx.blocking_recv()
+                } else {
+                    match self.rx.try_recv() {
+                        Ok(batch) => Some(batch),
+                        Err(TryRecvError::Empty) => break,
+                        Err(TryRecvError::Disconnected) => None,
+                    }
+                };
+                let Some(Emitted {
+                    mut batch,
+                    position,
+                }) = next
+                else {
+                    open = false;
+                    break;
+                };
+                self.chain.apply(&mut batch)?;
+                encoded.clear();
+                if let Some(encoder) = &self.encoder {
+                    encoder.encode(&batch, &mut encoded)?;
+                }
+                self.sink.submit(&batch, &encoded)?;
+                self.metrics.submitted(&batch);
+                committer
+                    .pending
+                    .push_back((position, batch.events.len() as u64));
+                taken += 1;
+            }
+            self.metrics
+                .queue_len
+                .store(self.rx.len() as u64, Ordering::Relaxed);
+            if committer.pending.is_empty() {
+                continue;
+            }
+            let wait = if taken == 0 {
+                SETTLE_WAIT
+            } else {
+                Duration::ZERO
+            };
+            let started = Instant::now();
+            let durable = self.sink.settle(wait)?;
+            committer.commit(durable, started.elapsed().saturating_sub(wait))?;
+            // Stopping (not failing): give what is in flight a moment, as Kafka Connect's
+            // task.shutdown.graceful.timeout.ms; what is left is sent again after a restart.
+            if !open && *self.shutdown.borrow() && !committer.pending.is_empty() {
+                let deadline =
+                    *drain_deadline.get_or_insert_with(|| Instant::now() + SHUTDOWN_GRACE);
+                if Instant::now() >= deadline {
+                    tracing::warn!(
+                        connector = %self.name,
+                        batches = committer.pending.len(),
+                        "stopping with batches the sink has not acknowledged; they are sent again after a restart"
+                    );
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,717 @@
+//! One registry: every connector class, sink, transform and predicate of this build, by the
+//! names users write (`connector.class`, `sink.type`, `transforms.<alias>.type`). It validates a
+//! connector config into a [`Job`] (every problem on its key, from data; building nothing and
+//! touching nothing), checks a connector's prerequisites on the live system (reading only), and
+//! runs a job through the one engine loop. `runnel run`, the worker, `/connector-plugins`,
+//! `config/validate` and `runnel check` all go through it.
+//!
+//! A new sink is one module and one [`Registry::sink`] call: it is then both a `sink.type` of
+//! every source connector and, with a class, a Kafka Connect sink connector reading topics.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use runnel_core::config::{
+    CONNECT_SINK_GROUPS, CONNECT_SINK_PREFIXES, ConfigGroup, ConfigIssue, ConfigSpec,
+    ConnectorConfig, SINK_TYPE_KEY, edit_distance, issues_error, parse_bool, split_list,
+};
+use runnel_core::encode::json::JsonOptions;
+use runnel_core::plugin::{
+    BoxFuture, CheckReport, CheckScope, PredicatePlugin, SinkConfig, SinkPlugin, SourcePlugin,
+    TransformPlugin, Watch, WorkerContext,
+};
+use runnel_core::{Chain, Error, Result, RunEnd, Source, SourceOffset, Stage};
+use serde_json::Value;
+
+use crate::engine::{self, EngineContext};
+
+/// Kafka Connect's `type` of a connector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectorKind {
+    Source,
+    Sink,
+}
+
+impl ConnectorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectorKind::Source => "source",
+            ConnectorKind::Sink => "sink",
+        }
+    }
+}
+
+const JSON_CONVERTER: &str = "org.apache.kafka.connect.json.JsonConverter";
+
+/// A source plugin with its type erased: what the registry keeps of a [`SourcePlugin`].
+pub trait SourceEntry: Send + Sync {
+    fn class(&self) -> &'static str;
+    fn aliases(&self) -> &'static [&'static str];
+    fn spec(&self) -> ConfigSpec;
+    /// Parses the config as building would, and drops the result.
+    fn validate(&self, config: &ConnectorConfig, worker: &WorkerContext) -> Result<()>;
+    fn check(&self, config: ConnectorConfig, scope: CheckScope) -> BoxFuture<CheckReport>;
+    fn offsets(&self, config: &ConnectorConfig, stored: &SourceOffset) -> Vec<(Value, Value)>;
+    fn alter_offsets(
+        &self,
+        config: &ConnectorConfig,
+        items: &[(Value, Value)],
+    ) -> Result<Option<SourceOffset>>;
+    fn resettable(&self) -> bool;
+    fn watch(&self) -> Option<Arc<dyn Watch>>;
+    /// One run of the engine with this source.
+    fn run(&self, job: Arc<Job>, ctx: EngineContext) -> BoxFuture<Result<RunEnd>>;
+}
+
+impl<S: Source> SourceEntry for SourcePlugin<S> {
+    fn class(&self) -> &'static str {
+        self.class
+    }
+    fn aliases(&self) -> &'static [&'static str] {
+        self.aliases
+    }
+    fn spec(&self) -> ConfigSpec {
+        self.spec
+    }
+    fn validate(&self, config: &ConnectorConfig, worker: &WorkerContext) -> Result<()> {
+        (self.build)(config, worker).map(drop)
+    }
+    fn check(&self, config: ConnectorConfig, scope: CheckScope) -> BoxFuture<CheckReport> {
+        (self.check)(config, scope)
+    }
+    fn offsets(&self, config: &ConnectorConfig, stored: &SourceOffset) -> Vec<(Value, Value)> {
+        (self.offsets)(config, stored)
+    }
+    fn alter_offsets(
+        &self,
+        config: &ConnectorConfig,
+        items: &[(Value, Value)],
+    ) -> Result<Option<SourceOffset>> {
+        (self.alter_offsets)(config, items)
+    }
+    fn resettable(&self) -> bool {
+        self.resettable
+    }
+    fn watch(&self) -> Option<Arc<dyn Watch>> {
+        self.watch.clone()
+    }
+    fn run(&self, job: Arc<Job>, ctx: EngineContext) -> BoxFuture<Result<RunEnd>> {
+        let build = self.build;
+        Box::pin(async move {
+            let source = build(&job.config, &job.worker)?;
+            engine::run(source, &job, ctx).await
+        })
+    }
+}
+
+/// One `transforms.<alias>` entry, resolved.
+#[derive(Clone)]
+struct StagePlan {
+    alias: String,
+    transform: &'static TransformPlugin,
+    config: ConnectorConfig,
+    predicate: Option<(&'static PredicatePlugin, ConnectorConfig)>,
+    negate: bool,
+}
+
+/// A validated connector, ready to run (and to run again after a restart).
+pub struct Job {
+    /// Secrets resolved.
+    pub config: ConnectorConfig,
+    pub kind: ConnectorKind,
+    pub source: Arc<dyn SourceEntry>,
+    pub sink: &'static SinkPlugin,
+    pub sink_config: SinkConfig,
+    pub json: JsonOptions,
+    pub worker: WorkerContext,
+    stages: Vec<StagePlan>,
+}
+
+impl Job {
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    /// A fresh transform chain (transforms may keep state; each run starts clean).
+    pub fn chain(&self) -> Result<Chain> {
+        let mut stages = Vec::with_capacity(self.stages.len());
+        for s in &self.stages {
+            let predicate = match &s.predicate {
+                Some((p, config)) => Some((p.build)(config)?),
+                None => None,
+            };
+            stages.push(Stage {
+                alias: s.alias.clone(),
+                transform: (s.transform.build)(&s.config)?,
+                predicate,
+                negate: s.negate,
+            });
+        }
+        Ok(Chain::new(stages))
+    }
+
+    /// Batches between the source and the sink thread: Debezium's `max.queue.size` in batches
+    /// of `max.batch.size` (8,192 / 2,048 = 4 by default), at least 2, at most 64.
+    pub fn queue_batches(&self) -> usize {
+        let get = |key: &str, default: usize| {
+            self.config
+                .get(key)
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .filter(|v| *v > 0)
+                .unwrap_or(default)
+        };
+        (get("max.queue.size", 8192) / get("max.batch.size", 2048)).clamp(2, 64)
+    }
+
+    /// `errors.max.retries` (Debezium's): retries after transient errors before the task fails;
+    /// negative is unlimited.
+    pub fn max_retries(&self) -> i64 {
+        self.config
+            .get("errors.max.retries")
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(-1)
+    }
+}
+
+/// A connector class of this build, as `/connector-plugins` lists it.
+#[derive(Clone, Copy)]
+pub struct ConnectorClass {
+    pub class: &'static str,
+    pub kind: ConnectorKind,
+    pub spec: ConfigSpec,
+}
+
+/// The outcome of validating a config: every problem, and the job when there are none.
+pub struct Validation {
+    pub class: Option<ConnectorClass>,
+    pub issues: Vec<ConfigIssue>,
+    pub job: Option<Job>,
+}
+
+#[derive(Default)]
+pub struct Registry {
+    sources: Vec<Arc<dyn SourceEntry>>,
+    /// The source of every sink connector (Kafka).
+    topic_source: Option<Arc<dyn SourceEntry>>,
+    sinks: Vec<&'static SinkPlugin>,
+    transforms: Vec<&'static TransformPlugin>,
+    predicates: Vec<&'static PredicatePlugin>,
+}
+
+/// Whether `class` names a plugin called `full` with `aliases`: the full class name, or one of
+/// the short names Kafka Connect accepts.
+fn names(class: &str, full: &str, aliases: &[&str]) -> bool {
+    class == full || aliases.contains(&class)
+}
+
+/// The spec of a sink connector: Kafka Connect's sink keys and the sink's own.
+fn sink_connector_spec(sink: &SinkPlugin) -> ConfigSpec {
+    // Specs are static data; a sink connector's is put together once per registry.
+    let groups: &'static [&'static [ConfigGroup]] =
+        Box::leak(vec![CONNECT_SINK_GROUPS, sink.groups].into_boxed_slice());
+    ConfigSpec {
+        groups,
+        prefixes: &[CONNECT_SINK_PREFIXES],
+    }
+}
+
+impl Registry {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn source<S: Source>(&mut self, plugin: SourcePlugin<S>) -> &mut Self {
+        self.sources.push(Arc::new(plugin));
+        self
+    }
+
+    /// The Kafka source sink connectors read with.
+    pub fn topic_source<S: Source>(&mut self, plugin: SourcePlugin<S>) -> &mut Self {
+        self.topic_source = Some(Arc::new(plugin));
+        self
+    }
+
+    pub fn sink(&mut self, plugin: SinkPlugin) -> &mut Self {
+        self.sinks.push(Box::leak(Box::new(plugin)));
+        self
+    }
+
+    pub fn transform(&mut self, plugin: TransformPlugin) -> &mut Self {
+        self.transforms.push(Box::leak(Box::new(plugin)));
+        self
+    }
+
+    pub fn predicate(&mut self, plugin: PredicatePlugin) -> &mut Self {
+        self.predicates.push(Box::leak(Box::new(plugin)));
+        self
+    }
+
+    /// Every connector class: sources, then sink connectors.
+    pub fn classes(&self) -> Vec<ConnectorClass> {
+        let mut out: Vec<ConnectorClass> = self
+            .sources
+            .iter()
+            .map(|s| ConnectorClass {
+                class: s.class(),
+                kind: ConnectorKind::Source,
+                spec: s.spec(),
+            })
+            .collect();
+        if self.topic_source.is_some() {
+            for sink in &self.sinks {
+                if let Some(class) = sink.class {
+                    out.push(ConnectorClass {
+                        class,
+                        kind: ConnectorKind::Sink,
+                        spec: sink_connector_spec(sink),
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// The class `name` refers to (full name or alias).
+    pub fn class(&self, name: &str) -> Option<ConnectorClass> {
+        let source = self
+            .sources
+            .iter()
+            .find(|s| names(name, s.class(), s.aliases()))
+            .map(|s| ConnectorClass {
+                class: s.class(),
+                kind: ConnectorKind::Source,
+                spec: s.spec(),
+            });
+        source.or_else(|| {
+            self.topic_source.as_ref()?;
+            self.sinks
+                .iter()
+                .find(|s| s.class.is_some_and(|c| names(name, c, s.aliases)))
+                .map(|s| ConnectorClass {
+                    class: s.class.unwrap_or_default(),
+                    kind: ConnectorKind::Sink,
+                    spec: sink_connector_spec(s),
+                })
+        })
+    }
+
+    fn known_classes(&self) -> String {
+        self.classes()
+            .iter()
+            .map(|c| c.class)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The source entry that runs `config` (the Kafka source for a sink connector).
+    pub fn source_of(&self, config: &ConnectorConfig) -> Option<Arc<dyn SourceEntry>> {
+        let class = config.get("connector.class")?;
+        match self.class(class)?.kind {
+            ConnectorKind::Source => self
+                .sources
+                .iter()
+                .find(|s| names(class, s.class(), s.aliases()))
+                .cloned(),
+            ConnectorKind::Sink => self.topic_source.clone(),
+        }
+    }
+
+    /// Every source entry with a watch, with the classes it watches.
+    pub fn watches(&self) -> Vec<(Arc<dyn SourceEntry>, Arc<dyn Watch>)> {
+        self.sources
+            .iter()
+            .filter_map(|s| s.watch().map(|w| (s.clone(), w)))
+            .collect()
+    }
+
+    /// Validates `config` completely without building anything or touching any system.
+    pub fn validate(&self, config: &ConnectorConfig, worker: &WorkerContext) -> Validation {
+        let mut issues = Vec::new();
+        let Some(class_name) = config.get("connector.class").filter(|c| !c.is_empty()) else {
+            issues.push(ConfigIssue::new(
+                "connector.class",
+                format!(
+                    "missing required config key \"connector.class\": set it to one of {}",
+                    self.known_classes()
+                ),
+            ));
+            return Validation {
+                class: None,
+                issues,
+                job: None,
+            };
+        };
+        let Some(class) = self.class(class_name) else {
+            let hint = if self.topic_source.is_none()
+                && self
+                    .sinks
+                    .iter()
+                    .any(|s| s.class.is_some_and(|c| names(class_name, c, s.aliases)))
+            {
+                " (sink connectors read Kafka, and this build has no Kafka support)".to_string()
+            } else {
+                String::new()
+            };
+            issues.push(ConfigIssue::new(
+                "connector.class",
+                format!(
+                    "no connector class \"{class_name}\" in this build{hint}; the classes are: {}",
+                    self.known_classes()
+                ),
+            ));
+            return Validation {
+                class: None,
+                issues,
+                job: None,
+            };
+        };
+        issues.extend(class.spec.validate(config));
+        let source = self.source_of(config);
+        let sink = match class.kind {
+            ConnectorKind::Source => self.direct_sink(config, worker, &mut issues),
+            ConnectorKind::Sink => self
+                .sinks
+                .iter()
+                .copied()
+                .find(|s| s.class == Some(class.class))
+                .map(|s| {
+                    (
+                        s,
+                        SinkConfig {
+                            keys: config.props.clone(),
+                            connector: config.clone(),
+                            worker: worker.clone(),
+                            spelled: BTreeMap::new(),
+                        },
+                    )
+                }),
+        };
+        let json = converter_options(config, &mut issues);
+        let stages = self.stages(config, &mut issues);
+        if issues.is_empty()
+            && let Some(source) = &source
+            && let Err(e) = source.validate(config, worker)
+        {
+            issues.extend(error_issues(&e, "connector.class"));
+        }
+        if let Some((sink, sink_config)) = &sink {
+            let direct = class.kind == ConnectorKind::Source;
+            for issue in (sink.validate)(sink_config) {
+                let key = if direct {
+                    direct_key(sink, &issue.key)
+                } else {
+                    issue.key
+                };
+                issues.push(ConfigIssue::new(key, issue.message));
+            }
+        }
+        let job = match (issues.is_empty(), source, sink) {
+            (true, Some(source), Some((sink, sink_config))) => Some(Job {
+                config: config.clone(),
+                kind: class.kind,
+                source,
+                sink,
+                sink_config,
+                json,
+                worker: worker.clone(),
+                stages,
+            }),
+            _ => None,
+        };
+        Validation {
+            class: Some(class),
+            issues,
+            job,
+        }
+    }
+
+    /// Validates `config` into a job, or one config error listing every problem.
+    pub fn prepare(&self, config: &ConnectorConfig, worker: &WorkerContext) -> Result<Job> {
+        let v = self.validate(config, worker);
+        match v.job {
+            Some(job) => Ok(job),
+            None if v.issues.is_empty() => Err(Error::internal(format!(
+                "connector \"{}\" validated without a job",
+                config.name
+            ))),
+            None => Err(issues_error(&v.issues)),
+        }
+    }
+
+    /// Checks a connector's prerequisites on the live system (reading only).
+    pub fn check(&self, config: ConnectorConfig, scope: CheckScope) -> BoxFuture<CheckReport> {
+        match self.source_of(&config) {
+            Some(source) => source.check(config, scope),
+            None => Box::pin(async { CheckReport::default() }),
+        }
+    }
+
+    /// The direct sink of a source connector: `sink.type` (Kafka when the worker has a
+    /// cluster, else stdout) and its `sink.<type>.*` keys.
+    fn direct_sink(
+        &self,
+        config: &ConnectorConfig,
+        worker: &WorkerContext,
+        issues: &mut Vec<ConfigIssue>,
+    ) -> Option<(&'static SinkPlugin, SinkConfig)> {
+        let default = if worker.bootstrap_servers.is_some()
+            && self.sinks.iter().any(|s| s.sink_type == "kafka")
+        {
+            "kafka"
+        } else {
+            "stdout"
+        };
+        let kind = config
+            .get(SINK_TYPE_KEY)
+            .unwrap_or(default)
+            .trim()
+            .to_ascii_lowercase();
+        let Some(sink) = self.sinks.iter().copied().find(|s| s.sink_type == kind) else {
+            let types: Vec<&str> = self.sinks.iter().map(|s| s.sink_type).collect();
+            issues.push(ConfigIssue::new(
+                SINK_TYPE_KEY,
+                format!(
+                    "unknown sink.type \"{kind}\": this build has {}",
+                    types.join(", ")
+                ),
+            ));
+            return None;
+        };
+        let prefix = format!("sink.{kind}.");
+        let mut keys = BTreeMap::new();
+        for (key, value) in config.with_prefix("sink.") {
+            let full = format!("sink.{key}");
+            if full == SINK_TYPE_KEY {
+                continue;
+            }
+            let Some(own) = full.strip_prefix(&prefix) else {
+                issues.push(ConfigIssue::new(
+                    &full,
+                    format!(
+                        "unknown config key \"{full}\": sink.type is \"{kind}\", whose keys start \
+                         with \"{prefix}\""
+                    ),
+                ));
+                continue;
+            };
+            let own = sink
+                .direct_aliases
+                .iter()
+                .find(|(alias, _)| *alias == own)
+                .map_or(own, |(_, name)| name);
+            if !sink.open_keys && !sink.keys().any(|k| k.name == own) {
+                let known: Vec<String> = sink.keys().map(|k| direct_key(sink, k.name)).collect();
+                let hint = known
+                    .iter()
+                    .map(|k| (edit_distance(&full, k), k))
+                    .min()
+                    .filter(|(d, _)| *d <= 3)
+                    .map(|(_, k)| format!(": did you mean \"{k}\"?"))
+                    .unwrap_or_else(|| format!(" for sink.type={kind}"));
+                issues.push(ConfigIssue::new(
+                    &full,
+                    format!("unknown config key \"{full}\"{hint}"),
+                ));
+                continue;
+            }
+            keys.insert(own.to_string(), value.to_string());
+        }
+        let spelled = sink
+            .keys()
+            .map(|k| (k.name.to_string(), direct_key(sink, k.name)))
+            .collect();
+        Some((
+            sink,
+            SinkConfig {
+                keys,
+                connector: config.clone(),
+                worker: worker.clone(),
+                spelled,
+            },
+        ))
+    }
+
+    /// `transforms` and `predicates`, resolved and each built once to validate it.
+    fn stages(&self, config: &ConnectorConfig, issues: &mut Vec<ConfigIssue>) -> Vec<StagePlan> {
+        let mut stages = Vec::new();
+        let predicates = split_list(config.get("predicates").unwrap_or_default());
+        for alias in split_list(config.get("transforms").unwrap_or_default()) {
+            let prefix = format!("transforms.{alias}.");
+            let type_key = format!("{prefix}type");
+            let Some(class) = config.get(&type_key) else {
+                issues.push(ConfigIssue::new(
+                    &type_key,
+                    format!("transform \"{alias}\" has no \"{type_key}\": set its class"),
+                ));
+                continue;
+            };
+            let Some(transform) = self
+                .transforms
+                .iter()
+                .copied()
+                .find(|t| names(class, t.class, t.aliases))
+            else {
+                let known: Vec<&str> = self.transforms.iter().map(|t| t.class).collect();
+                issues.push(ConfigIssue::new(
+                    &type_key,
+                    format!(
+                        "transform class \"{class}\" is not in this build ({}); until it is, \
+                         remove \"{alias}\" from \"transforms\"",
+                        if known.is_empty() {
+                            "it has no transforms yet".to_string()
+                        } else {
+                            format!("it has {}", known.join(", "))
+                        }
+                    ),
+                ));
+                continue;
+            };
+            let mut props = BTreeMap::new();
+            for (k, v) in config.with_prefix(&prefix) {
+                if k != "predicate" && k != "negate" {
+                    props.insert(k.to_string(), v.to_string());
+                }
+            }
+            let stage_config = ConnectorConfig {
+                name: alias.clone(),
+                props,
+            };
+            if let Err(e) = (transform.build)(&stage_config) {
+                let key = e
+                    .key()
+                    .map_or_else(|| type_key.clone(), |k| format!("{prefix}{k}"));
+                issues.push(ConfigIssue::new(key, e.message()));
+            }
+            let negate_key = format!("{prefix}negate");
+            let negate = match config.get(&negate_key) {
+                None => false,
+                Some(v) => parse_bool(v).unwrap_or_else(|| {
+                    issues.push(ConfigIssue::new(
+                        &negate_key,
+                        format!(
+                            "invalid value \"{v}\" for \"{negate_key}\": expected true or false"
+                        ),
+                    ));
+                    false
+                }),
+            };
+            let predicate = config
+                .get(&format!("{prefix}predicate"))
+                .and_then(|p| self.predicate_plan(p, &predicates, config, &prefix, issues));
+            stages.push(StagePlan {
+                alias,
+                transform,
+                config: stage_config,
+                predicate,
+                negate,
+            });
+        }
+        stages
+    }
+
+    fn predicate_plan(
+        &self,
+        name: &str,
+        declared: &[String],
+        config: &ConnectorConfig,
+        transform_prefix: &str,
+        issues: &mut Vec<ConfigIssue>,
+    ) -> Option<(&'static PredicatePlugin, ConnectorConfig)> {
+        let key = format!("{transform_prefix}predicate");
+        if !declared.iter().any(|p| p == name) {
+            issues.push(ConfigIssue::new(
+                &key,
+                format!("predicate \"{name}\" is not declared in \"predicates\""),
+            ));
+            return None;
+        }
+        let prefix = format!("predicates.{name}.");
+        let type_key = format!("{prefix}type");
+        let Some(class) = config.get(&type_key) else {
+            issues.push(ConfigIssue::new(
+                &type_key,
+                format!("predicate \"{name}\" has no \"{type_key}\": set its class"),
+            ));
+            return None;
+        };
+        let Some(plugin) = self
+            .predicates
+            .iter()
+            .copied()
+            .find(|p| names(class, p.class, p.aliases))
+        else {
+            issues.push(ConfigIssue::new(
+                &type_key,
+                format!("predicate class \"{class}\" is not in this build"),
+            ));
+            return None;
+        };
+        let props = config
+            .with_prefix(&prefix)
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let predicate_config = ConnectorConfig {
+            name: name.to_string(),
+            props,
+        };
+        if let Err(e) = (plugin.build)(&predicate_config) {
+            let key = e
+                .key()
+                .map_or_else(|| type_key.clone(), |k| format!("{prefix}{k}"));
+            issues.push(ConfigIssue::new(key, e.message()));
+            return None;
+        }
+        Some((plugin, predicate_config))
+    }
+}
+
+/// A sink key as a source connector writes it (`file` → `sink.file.path`).
+fn direct_key(sink: &SinkPlugin, key: &str) -> String {
+    let own = sink
+        .direct_aliases
+        .iter()
+        .find(|(_, name)| *name == key)
+        .map_or(key, |(alias, _)| alias);
+    format!("sink.{}.{own}", sink.sink_type)
+}
+
+/// One issue per line of `e`, on its key (or `fallback`).
+fn error_issues(e: &Error, fallback: &str) -> Vec<ConfigIssue> {
+    e.message()
+        .lines()
+        .map(|line| ConfigIssue::new(e.key().unwrap_or(fallback), line))
+        .collect()
+}
+
+/// `key.converter` / `value.converter` and their `schemas.enable`.
+fn converter_options(config: &ConnectorConfig, issues: &mut Vec<ConfigIssue>) -> JsonOptions {
+    let mut schemas = |side: &str| -> bool {
+        let class_key = format!("{side}.converter");
+        if let Some(class) = config.get(&class_key)
+            && class != JSON_CONVERTER
+        {
+            issues.push(ConfigIssue::new(
+                &class_key,
+                format!(
+                    "{class_key} \"{class}\" is not supported yet: runnel reads and writes Kafka \
+                     Connect JSON ({JSON_CONVERTER})"
+                ),
+            ));
+        }
+        let key = format!("{side}.converter.schemas.enable");
+        match config.get(&key) {
+            None => true,
+            Some(v) => parse_bool(v).unwrap_or_else(|| {
+                issues.push(ConfigIssue::new(
+                    &key,
+                    format!("invalid value \"{v}\" for \"{key}\": expected true or false"),
+                ));
+                true
+            }),
+        }
+    };
+    JsonOptions {
+        key_schemas: schemas("key"),
+        value_schemas: schemas("value"),
+    }
+}

@@ -1,0 +1,19 @@
+//! Everything this build can run, in one registry: add a connector crate's entry here (behind
+//! its Cargo feature) and it is served by `runnel run`, the worker, `/connector-plugins`,
+//! `config/validate` and `runnel check`.
+
+use runnel_runtime::Registry;
+use runnel_runtime::sink::{file, stdout};
+
+pub(crate) fn registry() -> Registry {
+    let mut r = Registry::new();
+    r.source(runnel_postgres::source_plugin());
+    r.sink(stdout::plugin());
+    r.sink(file::plugin());
+    #[cfg(feature = "kafka")]
+    {
+        r.topic_source(runnel_kafka::source_plugin());
+        r.sink(runnel_kafka::sink_plugin());
+    }
+    r
+}
