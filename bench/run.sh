@@ -13,6 +13,8 @@
 # Writes bench/results/<date>.md. Defaults are the issue's; N=100000 SNAP_N=100000 LAT_SECS=10
 # make a quick run; WORKLOADS picks some of "drain snapshot latency" (the 10,000,000-row snapshot,
 # outside CI: WORKLOADS=snapshot SNAP_N=10000000, written to <date>-snapshot-10000000.md).
+# RUNNEL_BASE=/path/to/an/earlier/runnel runs that build too, beside this one, in the same run
+# (drain schemas off and on, snapshot with one reader), and reports new/before ratios.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-1000000}
@@ -27,7 +29,9 @@ source scripts/install-deps.sh
 source tools/debezium/libs.sh
 cargo build --release --locked -p runnel >/dev/null 2>&1 || cargo build --release --locked -p runnel
 RUNNEL="$ROOT/target/release/runnel"
+RUNNEL_BASE=${RUNNEL_BASE:-}
 SLOTS="raw runnel runnel_n runnel_s dbz dbz_s"
+[ -n "$RUNNEL_BASE" ] && SLOTS="$SLOTS base base_s"
 source bench/common.sh
 bench_backlog
 RESULTS="$ROOT/bench/results/$(date +%F).md"
@@ -88,14 +92,14 @@ measure raw pg_recvlogical -h 127.0.0.1 -p "$PORT" -U postgres -d rig --slot raw
 RAW_RATE=$(echo "$N / $ELAPSED" | bc -l)
 ROWS+=("| drain | pg_recvlogical (pgoutput v1, /dev/null) | $(printf %.0f "$RAW_RATE") rows/s | $(printf %.2f "$CPU") | $(printf %.0f "$RSS_MB") MB |")
 
-drain_runnel() {  # slot schemas label [- : stdout sink to /dev/null]
-  local out="$WORK/$1.jsonl"
+drain_runnel() {  # slot schemas label [- : stdout sink to /dev/null] [binary]
+  local out="$WORK/$1.jsonl" bin=${5:-$RUNNEL}
   [ "${4:-}" = - ] && out=-
   runnel_config "drain-$1" "$1" "$2" "$out" > "$WORK/$1.json"
   local t0 t1
   t0=$(date +%s.%N)
   RUNNEL_LOG=warn /usr/bin/time -f "%e %U %S %M" -o "$WORK/time.$1" \
-    "$RUNNEL" run "$WORK/$1.json" --state-dir "$WORK/state-$1" > /dev/null &
+    "$bin" run "$WORK/$1.json" --state-dir "$WORK/state-$1" > /dev/null &
   local pid=$!
   local rpid
   for _ in $(seq 1 100); do rpid=$(pgrep -P $pid || true); [ -n "$rpid" ] && break; sleep 0.05; done
@@ -125,10 +129,18 @@ drain_dbz() {  # slot schemas label
 echo "==> drain: runnel, schemas off"
 drain_runnel runnel false "schemas off"; RUNNEL_RATE=$RATE; RUNNEL_RSS=$RSS_MB
 RECORDS_OFF=$RECORDS
+if [ -n "$RUNNEL_BASE" ]; then
+  echo "==> drain: runnel before ($RUNNEL_BASE), schemas off"
+  drain_runnel base false "before, schemas off" "" "$RUNNEL_BASE"; BASE_RATE=$RATE; BASE_RSS=$RSS_MB
+fi
 echo "==> drain: runnel, schemas off, stdout sink to /dev/null"
 drain_runnel runnel_n false "schemas off, stdout → /dev/null" -; RUNNEL_N_RATE=$RATE
 echo "==> drain: runnel, schemas on"
 drain_runnel runnel_s true "schemas on"; RUNNEL_S_RATE=$RATE
+if [ -n "$RUNNEL_BASE" ]; then
+  echo "==> drain: runnel before, schemas on"
+  drain_runnel base_s true "before, schemas on" "" "$RUNNEL_BASE"; BASE_S_RATE=$RATE
+fi
 RECORDS=$RECORDS_OFF
 echo "==> drain: Debezium, schemas off"
 drain_dbz dbz false "schemas off"; DBZ_RATE=$RATE; DBZ_RSS=$RSS_MB
@@ -147,19 +159,23 @@ echo "==> snapshot: COPY orders TO STDOUT"
 measure copy "${PSQL[@]}" -d snap -c "COPY orders TO STDOUT" -o /dev/null
 COPY_RATE=$(echo "$SNAP_N / $ELAPSED" | bc -l)
 ROWS+=("| snapshot | COPY orders TO STDOUT (psql, /dev/null) | $(printf %.0f "$COPY_RATE") rows/s | $(printf %.2f "$CPU") | $(printf %.0f "$RSS_MB") MB |")
-snap_runnel() {  # label threads out(file, or - for /dev/null)
-  local name="snap$2"
+snap_runnel() {  # label threads out(file, or - for /dev/null) [binary]
+  local name="snap$2" bin=${4:-$RUNNEL}
   [ "$3" = - ] && name="snapnull$2"
+  [ -n "${4:-}" ] && name="b$name"
   runnel_config "$name" "$name" false "$3" \
     ", \"snapshot.mode\": \"initial_only\", \"table.include.list\": \"public.orders\", \"snapshot.max.threads\": \"$2\"" \
     > "$WORK/$name.json"
   echo "==> snapshot: runnel, $1"
-  RUNNEL_LOG=warn measure "$name" "$RUNNEL" run "$WORK/$name.json" --state-dir "$WORK/state-$name" > /dev/null
+  RUNNEL_LOG=warn measure "$name" "$bin" run "$WORK/$name.json" --state-dir "$WORK/state-$name" > /dev/null
   RATE=$(echo "$SNAP_N / $ELAPSED" | bc -l)
   ROWS+=("| snapshot | runnel, $1 | $(printf %.0f "$RATE") rows/s | $(printf %.2f "$CPU") | $(printf %.0f "$RSS_MB") MB |")
   rm -f "$3"
 }
 snap_runnel "snapshot.max.threads=1" 1 "$WORK/snap1.jsonl"; SNAP_RUNNEL_RATE=$RATE; SNAP_RUNNEL_RSS=$RSS_MB
+if [ -n "$RUNNEL_BASE" ]; then
+  snap_runnel "before, snapshot.max.threads=1" 1 "$WORK/bsnap1.jsonl" "$RUNNEL_BASE"; SNAP_BASE_RATE=$RATE; SNAP_BASE_RSS=$RSS_MB
+fi
 snap_runnel "snapshot.max.threads=2" 2 "$WORK/snap2.jsonl"; SNAP_RUNNEL2_RATE=$RATE
 snap_runnel "snapshot.max.threads=1, stdout → /dev/null" 1 -; SNAP_RUNNEL_N_RATE=$RATE
 echo "==> snapshot: Debezium"
@@ -243,6 +259,11 @@ ratio() { printf %.2f "$(echo "$1 / $2" | bc -l)"; }
   want latency && echo "- latency p99: runnel ${LAT_latr} ms, Debezium ${LAT_latd} ms (defaults), ${LAT_latd10} ms (poll.interval.ms=10)"
   want drain && echo "- memory (drain): runnel $(printf %.0f "$RUNNEL_RSS") MB, Debezium $(printf %.0f "$DBZ_RSS") MB"
   want snapshot && echo "- memory (snapshot): runnel $(printf %.0f "$SNAP_RUNNEL_RSS") MB, Debezium $(printf %.0f "$SNAP_DBZ_RSS") MB"
+  if [ -n "$RUNNEL_BASE" ]; then
+    echo "- this build / the build before ($RUNNEL_BASE), same run:"
+    want drain && echo "  drain schemas off $(ratio "$RUNNEL_RATE" "$BASE_RATE"), schemas on $(ratio "$RUNNEL_S_RATE" "$BASE_S_RATE"); drain peak RSS $(printf %.0f "$RUNNEL_RSS") vs $(printf %.0f "$BASE_RSS") MB"
+    want snapshot && echo "  snapshot $(ratio "$SNAP_RUNNEL_RATE" "$SNAP_BASE_RATE"); snapshot peak RSS $(printf %.0f "$SNAP_RUNNEL_RSS") vs $(printf %.0f "$SNAP_BASE_RSS") MB"
+  fi
   true
 } > "$RESULTS"
 cat "$RESULTS"

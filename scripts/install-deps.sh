@@ -44,6 +44,15 @@ if [ "${RUNNEL_WITH_KAFKA:-0}" = 1 ] && [ ! -x "$TANSU_ROOT/bin/tansu" ] && ! co
   cargo install --locked tansu --version 0.6.0 --features dynostore,libsql --root "$TANSU_ROOT" >/dev/null
 fi
 
+# The unused-dependency check of the test command (RUNNEL_WITH_CHECKS=1): cargo-machete, built
+# once (about 2 minutes) into the same cache.
+TOOLS_ROOT="$HOME/.cache/runnel/tools"
+if [ "${RUNNEL_WITH_CHECKS:-0}" = 1 ] && [ ! -x "$TOOLS_ROOT/bin/cargo-machete" ] && ! command -v cargo-machete >/dev/null; then
+  echo "==> building cargo-machete (the unused-dependency check; ~2 min the first time)"
+  cargo install --locked cargo-machete --version 0.9.2 --root "$TOOLS_ROOT" >/dev/null
+fi
+[ -d "$TOOLS_ROOT/bin" ] && export PATH="$TOOLS_ROOT/bin:$PATH"
+
 # An independent Kafka client for checking what runnel wrote (Debian's kcat is too old).
 if [ "${RUNNEL_WITH_KAFKA:-0}" = 1 ] && ! python3 -c 'import confluent_kafka' 2>/dev/null; then
   echo "==> installing the confluent-kafka Python client"

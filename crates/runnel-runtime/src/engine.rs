@@ -9,16 +9,20 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use runnel_core::config::{ConfigSpec, ConnectorConfig};
 use runnel_core::encode::EncodedBatch;
 use runnel_core::encode::json::JsonEncoder;
+use runnel_core::plugin::{
+    BoxFuture, CheckReport, CheckScope, OffsetPair, SourcePlugin, Watch, WorkerContext,
+};
 use runnel_core::{
-    Emitted, Error, Position, Result, RunEnd, Sink, SinkInput, Source, SourceContext,
+    Emitted, Error, Position, Result, RunEnd, Sink, SinkInput, Source, SourceContext, SourceOffset,
 };
 use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{mpsc, watch};
 
+use crate::job::{Job, RunContext, SourceEntry};
 use crate::metrics::ConnectorMetrics;
-use crate::registry::Job;
 use crate::state::StateStore;
 use crate::status::State;
 
@@ -29,14 +33,6 @@ const SETTLE_WAIT: Duration = Duration::from_millis(2);
 /// How long a stopping connector waits for in-flight batches (Kafka Connect's default
 /// task.shutdown.graceful.timeout.ms).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
-
-/// What a run of the engine needs besides the job.
-#[derive(Clone)]
-pub struct EngineContext {
-    pub store: StateStore,
-    pub shutdown: watch::Receiver<bool>,
-    pub metrics: Arc<ConnectorMetrics>,
-}
 
 /// Commits the positions of batches the sink made durable, oldest first.
 struct Committer<'a, P: Position> {
@@ -81,7 +77,7 @@ impl<P: Position> Committer<'_, P> {
 }
 
 /// Runs `source` into the job's sink until shutdown, the source's end, or an error.
-pub async fn run<S: Source>(source: S, job: &Job, ctx: EngineContext) -> Result<RunEnd> {
+pub async fn run<S: Source>(source: S, job: &Job, ctx: RunContext) -> Result<RunEnd> {
     let name = job.name().to_string();
     let sink = (job.sink.build)(&job.sink_config)?;
     let chain = job.chain()?;
@@ -135,6 +131,47 @@ pub async fn run<S: Source>(source: S, job: &Job, ctx: EngineContext) -> Result<
             sink_done(sink_result)?;
             source_run.await
         }
+    }
+}
+
+impl<S: Source> SourceEntry for SourcePlugin<S> {
+    fn class(&self) -> &'static str {
+        self.class
+    }
+    fn aliases(&self) -> &'static [&'static str] {
+        self.aliases
+    }
+    fn spec(&self) -> ConfigSpec {
+        self.spec
+    }
+    fn validate(&self, config: &ConnectorConfig, worker: &WorkerContext) -> Result<()> {
+        (self.build)(config, worker).map(drop)
+    }
+    fn check(&self, config: ConnectorConfig, scope: CheckScope) -> BoxFuture<CheckReport> {
+        (self.check)(config, scope)
+    }
+    fn offsets(&self, config: &ConnectorConfig, stored: &SourceOffset) -> Vec<OffsetPair> {
+        (self.offsets)(config, stored)
+    }
+    fn alter_offsets(
+        &self,
+        config: &ConnectorConfig,
+        items: &[OffsetPair],
+    ) -> Result<Option<SourceOffset>> {
+        (self.alter_offsets)(config, items)
+    }
+    fn resettable(&self) -> bool {
+        self.resettable
+    }
+    fn watch(&self) -> Option<Arc<dyn Watch>> {
+        self.watch.clone()
+    }
+    fn run(&self, job: Arc<Job>, ctx: RunContext) -> BoxFuture<Result<RunEnd>> {
+        let build = self.build;
+        Box::pin(async move {
+            let source = build(&job.config, &job.worker)?;
+            run(source, &job, ctx).await
+        })
     }
 }
 

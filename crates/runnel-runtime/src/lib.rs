@@ -4,6 +4,7 @@
 
 pub mod config_providers;
 pub mod engine;
+pub mod job;
 pub mod metrics;
 pub mod registry;
 pub mod sink;
@@ -12,7 +13,8 @@ pub mod status;
 pub mod supervisor;
 pub mod worker;
 
-pub use registry::{ConnectorKind, Job, Registry};
+pub use job::{ConnectorKind, Job};
+pub use registry::Registry;
 pub use state::StateStore;
 pub use status::{State, TargetState};
 pub use supervisor::supervise;

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use runnel_core::{Result, RunEnd};
 
-use crate::engine::EngineContext;
-use crate::registry::Job;
+use crate::job::Job;
+use crate::job::RunContext;
 use crate::status::State;
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
@@ -20,7 +20,7 @@ const STABLE_RUN: Duration = Duration::from_secs(60);
 
 /// Runs `job` until shutdown, its end, or a permanent error; the status is kept in the state
 /// store.
-pub async fn supervise(job: Arc<Job>, ctx: EngineContext) -> Result<()> {
+pub async fn supervise(job: Arc<Job>, ctx: RunContext) -> Result<()> {
     let name = job.name().to_string();
     let store = &ctx.store;
     let max_retries = job.max_retries();

@@ -17,9 +17,10 @@ use tokio::sync::{Mutex, watch};
 use tokio::task::JoinHandle;
 
 use crate::config_providers::ConfigProviders;
-use crate::engine::EngineContext;
+use crate::job::ConnectorKind;
+use crate::job::RunContext;
 use crate::metrics::ConnectorMetrics;
-use crate::registry::{ConnectorClass, ConnectorKind, Registry};
+use crate::registry::{ConnectorClass, Registry};
 use crate::state::StateStore;
 use crate::status::{State, TargetState};
 use crate::supervisor::supervise;
@@ -305,7 +306,7 @@ impl Worker {
             }
         };
         let (stop, stop_rx) = watch::channel(false);
-        let ctx = EngineContext {
+        let ctx = RunContext {
             store: self.store.clone(),
             shutdown: stop_rx,
             metrics: entry.metrics.clone(),

@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use runnel_core::config::ConnectorConfig;
 use runnel_core::plugin::CheckScope;
 use runnel_core::{Error, ErrorKind};
-use runnel_runtime::engine::EngineContext;
+use runnel_runtime::job::RunContext;
 use runnel_runtime::{Registry, StateStore, WorkerSettings, supervise};
 use tokio::sync::watch;
 
@@ -194,7 +194,7 @@ async fn run(
     for (job, _) in prepared {
         tasks.spawn(supervise(
             job,
-            EngineContext {
+            RunContext {
                 store: store.clone(),
                 shutdown: stop_rx.clone(),
                 metrics: Default::default(),

@@ -139,3 +139,65 @@ fn run_fails_clearly_when_wal_level_is_not_logical() {
     assert!(log.contains("wal_level is \"replica\""), "{log}");
     assert!(!log.contains("panicked"), "{log}");
 }
+
+/// A connector class this build lacks is one error naming the classes it has (not a dozen
+/// "unknown key" lines as if it were another connector); a transform it lacks stops the
+/// connector before it writes untransformed records; a sink key of another sink is named.
+#[test]
+fn unknown_classes_transforms_and_sink_keys_are_one_line_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let mongo = json!({"name": "m", "config": {
+        "connector.class": "com.mongodb.kafka.connect.MongoSinkConnector",
+        "connection.uri": "mongodb://localhost", "database": "d", "collection": "c", "topics": "t"
+    }});
+    let (code, text) = run_check(dir.path(), &mongo);
+    assert_eq!(code, 2, "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    assert!(
+        text.contains("no connector class \"com.mongodb.kafka.connect.MongoSinkConnector\"")
+            && text.contains("io.debezium.connector.postgresql.PostgresConnector")
+            && text.contains("io.runnel.connect.file.FileSinkConnector"),
+        "{text}"
+    );
+
+    let pg = |extra: serde_json::Value| {
+        let mut config = json!({
+            "connector.class": "io.debezium.connector.postgresql.PostgresConnector",
+            "database.hostname": "localhost", "database.user": "u", "database.dbname": "d",
+            "topic.prefix": "p"
+        });
+        config
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        json!({"name": "p", "config": config})
+    };
+    let (code, text) = run_check(
+        dir.path(),
+        &pg(json!({"transforms": "unwrap",
+                   "transforms.unwrap.type": "io.debezium.transforms.ExtractNewRecordState"})),
+    );
+    assert_eq!(code, 2, "{text}");
+    assert!(
+        text.contains(
+            "transform class \"io.debezium.transforms.ExtractNewRecordState\" is not in this build"
+        ),
+        "{text}"
+    );
+    let (code, text) = run_check(
+        dir.path(),
+        &pg(json!({"sink.type": "stdout", "sink.file.path": "/tmp/x.jsonl"})),
+    );
+    assert_eq!(code, 2, "{text}");
+    assert!(
+        text.contains("unknown config key \"sink.file.path\": sink.type is \"stdout\""),
+        "{text}"
+    );
+    let (code, text) = run_check(
+        dir.path(),
+        &pg(json!({"sink.type": "file", "sink.file.pth": "x"})),
+    );
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("did you mean \"sink.file.path\"?"), "{text}");
+}

@@ -389,6 +389,20 @@ impl ValueSeed<'_, '_> {
                 len: *length,
                 bits: Bytes::from(bits_packed(*length, &base64(v)?)),
             },
+            // Jackson writes non-finite numbers as strings.
+            Encoding::Float32 | Encoding::Float64 => {
+                let f = match v {
+                    "NaN" => f64::NAN,
+                    "Infinity" => f64::INFINITY,
+                    "-Infinity" => f64::NEG_INFINITY,
+                    _ => return Err(self.mismatch("a string")),
+                };
+                if matches!(self.ty.enc, Encoding::Float32) {
+                    Datum::F32(f as f32)
+                } else {
+                    Datum::F64(f)
+                }
+            }
             _ => return Err(self.mismatch("a string")),
         })
     }
