@@ -154,6 +154,21 @@ fn wait_file(path: &Path, what: &str, pred: impl Fn(&[Value]) -> bool) -> Vec<Va
     })
 }
 
+/// Waits until a walsender streams from `slot` of database `db`.
+fn wait_streaming(pg: &PgInstance, db: &str, slot: &str) {
+    wait_for(
+        &format!("slot {slot} to stream"),
+        Duration::from_secs(60),
+        || {
+            (pg.query_value(
+                db,
+                &format!("SELECT active FROM pg_replication_slots WHERE slot_name = '{slot}'"),
+            ) == "t")
+                .then_some(())
+        },
+    );
+}
+
 fn has_row(recs: &[Value], id: i64) -> bool {
     recs.iter().any(|r| r["value"]["after"]["id"] == id)
 }
@@ -513,17 +528,7 @@ fn a_slot_holding_too_much_wal_warns_or_is_dropped_by_policy() {
         w.ok("POST", "/connectors", Some(&cfg), 201);
     }
     for name in ["warned", "dropped"] {
-        wait_for(
-            &format!("slot {name} to stream"),
-            Duration::from_secs(60),
-            || {
-                (pg.query_value(
-                    "shop",
-                    &format!("SELECT active FROM pg_replication_slots WHERE slot_name = '{name}'"),
-                ) == "t")
-                    .then_some(())
-            },
-        );
+        wait_streaming(&pg, "shop", name);
         w.ok("PUT", &format!("/connectors/{name}/stop"), None, 204);
     }
     // About 8 MB of WAL that no connector consumes.
@@ -870,17 +875,7 @@ fn a_task_retrying_its_connection_stays_running_then_fails_after_max_retries() {
         w.ok("POST", "/connectors", Some(cfg), 201);
     }
     for name in ["patient", "limited"] {
-        wait_for(
-            &format!("slot {name} to stream"),
-            Duration::from_secs(60),
-            || {
-                (pg.query_value(
-                    "shop",
-                    &format!("SELECT active FROM pg_replication_slots WHERE slot_name = '{name}'"),
-                ) == "t")
-                    .then_some(())
-            },
-        );
+        wait_streaming(&pg, "shop", name);
     }
 
     pg.stop();
