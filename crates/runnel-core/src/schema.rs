@@ -305,6 +305,8 @@ pub struct TableSchema {
     /// The encoders' cache of this schema's JSON (per encoder configuration).
     pub json_cache: OnceLock<Arc<dyn std::any::Any + Send + Sync>>,
     key_schema: OnceLock<Arc<Schema>>,
+    value_schema: OnceLock<Arc<Schema>>,
+    envelope_schema: OnceLock<Arc<Schema>>,
 }
 
 impl TableSchema {
@@ -325,7 +327,64 @@ impl TableSchema {
             version,
             json_cache: OnceLock::new(),
             key_schema: OnceLock::new(),
+            value_schema: OnceLock::new(),
+            envelope_schema: OnceLock::new(),
         }
+    }
+
+    /// The row struct's schema (`<schema_name>.Value`, optional as Debezium's `before` and
+    /// `after` are), built once.
+    pub fn value_schema(&self) -> &Arc<Schema> {
+        self.value_schema.get_or_init(|| {
+            Arc::new(Schema::structure(
+                &format!("{}.Value", self.schema_name),
+                self.columns.clone(),
+                true,
+            ))
+        })
+    }
+
+    /// Debezium's envelope schema (`<schema_name>.Envelope`, version 2) with the source block
+    /// `source`, built once (a table belongs to one connector, whose block it is).
+    pub fn envelope_schema(&self, source: &Schema) -> &Arc<Schema> {
+        self.envelope_schema.get_or_init(|| {
+            let value = self.value_schema();
+            let transaction = Schema::new(
+                Encoding::Struct(
+                    vec![
+                        Column::new("id", Encoding::String, false),
+                        Column::new("total_order", Encoding::Int64, false),
+                        Column::new("data_collection_order", Encoding::Int64, false),
+                    ]
+                    .into(),
+                ),
+                true,
+            )
+            .with_meta(Arc::new(SchemaMeta {
+                name: Some("event.block".into()),
+                version: Some(1),
+                ..SchemaMeta::default()
+            }));
+            let fields = vec![
+                Column::of("before", value),
+                Column::of("after", value),
+                Column::of("source", source),
+                Column::of("transaction", &transaction),
+                Column::new("op", Encoding::String, false),
+                Column::new("ts_ms", Encoding::Int64, true),
+                Column::new("ts_us", Encoding::Int64, true),
+                Column::new("ts_ns", Encoding::Int64, true),
+            ];
+            Arc::new(
+                Schema::new(Encoding::Struct(fields.into()), false).with_meta(Arc::new(
+                    SchemaMeta {
+                        name: Some(format!("{}.Envelope", self.schema_name).into()),
+                        version: Some(2),
+                        ..SchemaMeta::default()
+                    },
+                )),
+            )
+        })
     }
 
     /// The key struct's schema (`<schema_name>.Key`: the key columns), built once.

@@ -1,21 +1,36 @@
 //! The transform seam: Kafka Connect's single message transforms and predicates over typed
 //! events, and the chain that applies them in order (`transforms=a,b`).
 //!
-//! A transform sees one event at a time, in order, and returns it rewritten, or `None` to drop
-//! it (later stages never see a dropped event). New values (a rewritten row, an added field) go
+//! A transform sees one event at a time, in order, rewrites it in place and says whether to
+//! keep it (later stages never see a dropped event; a transform that fails leaves the event as
+//! it found it, for the error handling to report). New values (a rewritten row, an added field) go
 //! at the end of the batch's value vector, whose earlier ranges stay valid. A transform builds
 //! what it derives from a schema once per schema (keyed by the `Arc`), so the work per event is
 //! moving values, not rebuilding schemas. A stage with a predicate runs only for the events the
-//! predicate accepts (or rejects, with `negate`); the others pass it unchanged.
+//! predicate accepts (or rejects, with `negate`); the others pass it unchanged. A change event a
+//! transform needs as a Kafka Connect record is turned into its Debezium envelope
+//! ([`crate::debezium::envelope_record`]) with the source's [`Envelope`].
 
 use std::sync::Arc;
 
 use crate::datum::Datum;
 use crate::error::Result;
 use crate::event::{Batch, Event};
+use crate::source::Envelope;
+
+/// What a transform works with besides the event.
+pub struct TransformContext<'a> {
+    /// The batch's values: struct and map fields, rows.
+    pub datums: &'a mut Vec<Datum>,
+    /// How the source envelopes its change events (`None` for records read from Kafka).
+    pub envelope: Option<&'a Envelope>,
+    /// The batch's undecoded bytes (headers read from Kafka).
+    pub bytes: &'a [u8],
+}
 
 pub trait Transform: Send {
-    fn apply(&mut self, event: Event, datums: &mut Vec<Datum>) -> Result<Option<Event>>;
+    /// Rewrites `event`; `Ok(false)` drops it.
+    fn apply(&mut self, event: &mut Event, cx: &mut TransformContext<'_>) -> Result<bool>;
 }
 
 pub trait Predicate: Send + Sync {
@@ -25,9 +40,21 @@ pub trait Predicate: Send + Sync {
 /// One `transforms.<alias>` entry.
 pub struct Stage {
     pub alias: String,
+    /// The transform's class as configured (error messages name it).
+    pub class: String,
     pub transform: Box<dyn Transform>,
     pub predicate: Option<Arc<dyn Predicate>>,
     pub negate: bool,
+}
+
+/// What a transform failing on one event tells the error handling: which stage, on what.
+#[derive(Debug)]
+pub struct TransformFailure {
+    pub alias: String,
+    pub class: String,
+    pub error: crate::error::Error,
+    /// The event as it reached the failing stage.
+    pub event: Event,
 }
 
 /// The configured transforms of a connector, in order.
@@ -45,30 +72,45 @@ impl Chain {
         self.stages.is_empty()
     }
 
-    /// Applies every stage to every event of `batch`, in place.
-    pub fn apply(&mut self, batch: &mut Batch) -> Result<()> {
+    /// Applies every stage to every event of `batch`, in place. An event a stage fails on is
+    /// handed to `failed` (which decides: skip it, dead-letter it, or stop with the error).
+    pub fn apply(
+        &mut self,
+        batch: &mut Batch,
+        envelope: Option<&Envelope>,
+        mut failed: impl FnMut(TransformFailure) -> Result<()>,
+    ) -> Result<()> {
         if self.stages.is_empty() {
             return Ok(());
         }
         let events = std::mem::take(&mut batch.events);
         let mut kept = Vec::with_capacity(events.len());
-        'events: for event in events {
-            let mut event = event;
+        let mut cx = TransformContext {
+            datums: &mut batch.datums,
+            envelope,
+            bytes: &batch.bytes,
+        };
+        'events: for mut event in events {
             for stage in &mut self.stages {
                 let runs = stage
                     .predicate
                     .as_ref()
-                    .is_none_or(|p| p.test(&event, &batch.datums) != stage.negate);
+                    .is_none_or(|p| p.test(&event, cx.datums) != stage.negate);
                 if !runs {
                     continue;
                 }
-                match stage
-                    .transform
-                    .apply(event, &mut batch.datums)
-                    .map_err(|e| e.context(format!("transform \"{}\"", stage.alias)))?
-                {
-                    Some(next) => event = next,
-                    None => continue 'events,
+                match stage.transform.apply(&mut event, &mut cx) {
+                    Ok(true) => {}
+                    Ok(false) => continue 'events,
+                    Err(error) => {
+                        failed(TransformFailure {
+                            alias: stage.alias.clone(),
+                            class: stage.class.clone(),
+                            error,
+                            event,
+                        })?;
+                        continue 'events;
+                    }
                 }
             }
             kept.push(event);

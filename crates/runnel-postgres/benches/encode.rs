@@ -103,10 +103,7 @@ fn batch(table: &Arc<TableSchema>) -> Batch {
 
 fn encoder(schemas: bool) -> JsonEncoder {
     JsonEncoder::new(
-        JsonOptions {
-            key_schemas: schemas,
-            value_schemas: schemas,
-        },
+        JsonOptions::schemas(schemas),
         Some(Envelope {
             source: Arc::new(PgSourceBlock::new("rig", "rig")),
             unavailable_placeholder: Bytes::from_static(b"__debezium_unavailable_value"),

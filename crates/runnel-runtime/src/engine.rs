@@ -21,7 +21,7 @@ use runnel_core::{
 use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{mpsc, watch};
 
-use crate::job::{Job, RunContext, SourceEntry};
+use crate::job::{Job, RunContext, SourceEntry, Tolerance};
 use crate::metrics::ConnectorMetrics;
 use crate::state::StateStore;
 use crate::status::State;
@@ -81,8 +81,9 @@ pub async fn run<S: Source>(source: S, job: &Job, ctx: RunContext) -> Result<Run
     let name = job.name().to_string();
     let sink = (job.sink.build)(&job.sink_config)?;
     let chain = job.chain()?;
+    let envelope = source.envelope();
     let encoder =
-        (sink.input() == SinkInput::Encoded).then(|| JsonEncoder::new(job.json, source.envelope()));
+        (sink.input() == SinkInput::Encoded).then(|| JsonEncoder::new(job.json, envelope.clone()));
     let decode = !chain.is_empty() || sink.input() == SinkInput::Typed;
     let stored = ctx.store.offset(&name)?;
     let queue = job.queue_batches();
@@ -98,6 +99,8 @@ pub async fn run<S: Source>(source: S, job: &Job, ctx: RunContext) -> Result<Run
         rx,
         sink,
         chain,
+        envelope,
+        tolerance: job.tolerance(),
         encoder,
         store: ctx.store.clone(),
         name: name.clone(),
@@ -179,6 +182,8 @@ struct SinkThread<P: Position> {
     rx: mpsc::Receiver<Emitted<P>>,
     sink: Box<dyn Sink>,
     chain: runnel_core::Chain,
+    envelope: Option<runnel_core::Envelope>,
+    tolerance: Tolerance,
     encoder: Option<JsonEncoder>,
     store: StateStore,
     name: String,
@@ -222,7 +227,10 @@ impl<P: Position> SinkThread<P> {
                     open = false;
                     break;
                 };
-                self.chain.apply(&mut batch)?;
+                let (name, tolerance, metrics) = (&self.name, self.tolerance, &self.metrics);
+                self.chain.apply(&mut batch, self.envelope.as_ref(), |f| {
+                    transform_failed(name, tolerance, metrics, f, position.as_ref())
+                })?;
                 encoded.clear();
                 if let Some(encoder) = &self.encoder {
                     encoder.encode(&batch, &mut encoded)?;
@@ -265,4 +273,48 @@ impl<P: Position> SinkThread<P> {
         }
         Ok(())
     }
+}
+
+/// A record a transform failed on: stop the connector, naming the transform, the record and
+/// the position (`errors.tolerance=none`), or log it and go on (`all`).
+fn transform_failed<P: Position>(
+    connector: &str,
+    tolerance: Tolerance,
+    metrics: &ConnectorMetrics,
+    f: runnel_core::transform::TransformFailure,
+    position: Option<&P>,
+) -> Result<()> {
+    metrics.errors.fetch_add(1, Ordering::Relaxed);
+    let record = match &f.event {
+        runnel_core::Event::Change(c) => format!("a {} change of {}", c.op.code(), c.table.id),
+        runnel_core::Event::Record(r) => match (r.partition, r.offset) {
+            (Some(p), Some(o)) => format!("record {}-{p}@{o}", r.topic),
+            _ => format!("a record of {}", r.topic),
+        },
+    };
+    let at = position.map_or_else(String::new, |p| {
+        format!(" (position {:?})", p.to_offset().0)
+    });
+    let what = format!(
+        "transform \"{}\" ({}) failed on {record}{at}: {}",
+        f.alias,
+        f.class,
+        f.error.message()
+    );
+    if !tolerance.all {
+        return Err(Error::new(
+            f.error.kind(),
+            runnel_core::Retry::Permanent,
+            format!("{what}; set \"errors.tolerance\": \"all\" to skip such records"),
+        )
+        .caused_by(f.error));
+    }
+    if tolerance.log {
+        if tolerance.log_messages {
+            tracing::error!(connector = %connector, event = ?f.event, "{what}; skipped (errors.tolerance=all)");
+        } else {
+            tracing::error!(connector = %connector, "{what}; skipped (errors.tolerance=all)");
+        }
+    }
+    Ok(())
 }

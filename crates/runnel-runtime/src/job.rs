@@ -65,10 +65,42 @@ pub trait SourceEntry: Send + Sync {
 #[derive(Clone)]
 pub(crate) struct StagePlan {
     pub(crate) alias: String,
+    /// The class as configured (error reports name it).
+    pub(crate) class: String,
     pub(crate) transform: &'static TransformPlugin,
     pub(crate) config: ConnectorConfig,
     pub(crate) predicate: Option<(&'static PredicatePlugin, ConnectorConfig)>,
     pub(crate) negate: bool,
+}
+
+/// Builds the stages of a chain, fresh.
+pub(crate) fn build_chain(stages: &[StagePlan]) -> Result<Chain> {
+    let mut out = Vec::with_capacity(stages.len());
+    for s in stages {
+        let predicate = match &s.predicate {
+            Some((p, config)) => Some((p.build)(config)?),
+            None => None,
+        };
+        out.push(Stage {
+            alias: s.alias.clone(),
+            class: s.class.clone(),
+            transform: (s.transform.build)(&s.config)?,
+            predicate,
+            negate: s.negate,
+        });
+    }
+    Ok(Chain::new(out))
+}
+
+/// What to do with a record a transform fails on (Kafka Connect's `errors.tolerance`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Tolerance {
+    /// `all`: skip it; `none` (the default): stop the connector.
+    pub all: bool,
+    /// `errors.log.enable`.
+    pub log: bool,
+    /// `errors.log.include.messages`.
+    pub log_messages: bool,
 }
 
 /// A validated connector, ready to run (and to run again after a restart).
@@ -91,20 +123,25 @@ impl Job {
 
     /// A fresh transform chain (transforms may keep state; each run starts clean).
     pub fn chain(&self) -> Result<Chain> {
-        let mut stages = Vec::with_capacity(self.stages.len());
-        for s in &self.stages {
-            let predicate = match &s.predicate {
-                Some((p, config)) => Some((p.build)(config)?),
-                None => None,
-            };
-            stages.push(Stage {
-                alias: s.alias.clone(),
-                transform: (s.transform.build)(&s.config)?,
-                predicate,
-                negate: s.negate,
-            });
+        build_chain(&self.stages)
+    }
+
+    /// `errors.tolerance` and the error log settings, for records a transform fails on.
+    pub fn tolerance(&self) -> Tolerance {
+        let flag = |key: &str| {
+            self.config
+                .get(key)
+                .and_then(runnel_core::config::parse_bool)
+                .unwrap_or(false)
+        };
+        Tolerance {
+            all: self
+                .config
+                .get("errors.tolerance")
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("all")),
+            log: flag("errors.log.enable"),
+            log_messages: flag("errors.log.include.messages"),
         }
-        Ok(Chain::new(stages))
     }
 
     /// Batches between the source and the sink thread: Debezium's `max.queue.size` in batches

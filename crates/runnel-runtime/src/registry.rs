@@ -278,6 +278,17 @@ impl Registry {
         }
     }
 
+    /// The transform chain `config` configures (`transforms`, `predicates`), or one config
+    /// error listing every problem.
+    pub fn chain(&self, config: &ConnectorConfig) -> Result<runnel_core::Chain> {
+        let mut issues = Vec::new();
+        let stages = self.stages(config, &mut issues);
+        if !issues.is_empty() {
+            return Err(issues_error(&issues));
+        }
+        crate::job::build_chain(&stages)
+    }
+
     /// Validates `config` into a job, or one config error listing every problem.
     pub fn prepare(&self, config: &ConnectorConfig, worker: &WorkerContext) -> Result<Job> {
         let v = self.validate(config, worker);
@@ -453,6 +464,7 @@ impl Registry {
                 .and_then(|p| self.predicate_plan(p, &predicates, config, &prefix, issues));
             stages.push(StagePlan {
                 alias,
+                class: class.to_string(),
                 transform,
                 config: stage_config,
                 predicate,
@@ -563,8 +575,26 @@ fn converter_options(config: &ConnectorConfig, issues: &mut Vec<ConfigIssue>) ->
             }),
         }
     };
+    let key_schemas = schemas("key");
+    let value_schemas = schemas("value");
+    let mut flag = |key: &str| -> bool {
+        match config.get(key) {
+            None => false,
+            Some(v) => parse_bool(v).unwrap_or_else(|| {
+                issues.push(ConfigIssue::new(
+                    key,
+                    format!("invalid value \"{v}\" for \"{key}\": expected true or false"),
+                ));
+                false
+            }),
+        }
+    };
+    let key_replace_null = flag("key.converter.replace.null.with.default");
+    let value_replace_null = flag("value.converter.replace.null.with.default");
     JsonOptions {
-        key_schemas: schemas("key"),
-        value_schemas: schemas("value"),
+        key_schemas,
+        value_schemas,
+        key_replace_null,
+        value_replace_null,
     }
 }

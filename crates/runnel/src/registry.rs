@@ -10,6 +10,12 @@ pub(crate) fn registry() -> Registry {
     r.source(runnel_postgres::source_plugin());
     r.sink(stdout::plugin());
     r.sink(file::plugin());
+    for t in runnel_transforms::transforms() {
+        r.transform(t);
+    }
+    for p in runnel_transforms::predicates() {
+        r.predicate(p);
+    }
     #[cfg(feature = "kafka")]
     {
         r.topic_source(runnel_kafka::source_plugin());

@@ -342,13 +342,7 @@ fn debezium_records_decode_into_typed_values_and_encode_back_unchanged() {
     ] {
         let mut keys = JsonDecoder::new(schemas);
         let mut values = JsonDecoder::new(schemas);
-        let encoder = JsonEncoder::new(
-            JsonOptions {
-                key_schemas: schemas,
-                value_schemas: schemas,
-            },
-            None,
-        );
+        let encoder = JsonEncoder::new(JsonOptions::schemas(schemas), None);
         let lines = expected(file);
         let mut batch = Batch::default();
         for line in &lines {

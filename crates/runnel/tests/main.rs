@@ -7,4 +7,5 @@ mod cli;
 mod conformance;
 mod kafka;
 mod streaming;
+mod transforms;
 mod worker;

@@ -718,13 +718,7 @@ mod tests {
         batch
             .events
             .push(Event::Record(Record::new("t".into(), None, Some(value))));
-        let encoder = JsonEncoder::new(
-            JsonOptions {
-                key_schemas: schemas,
-                value_schemas: schemas,
-            },
-            None,
-        );
+        let encoder = JsonEncoder::new(JsonOptions::schemas(schemas), None);
         let mut out = EncodedBatch::default();
         encoder.encode(&batch, &mut out).unwrap();
         String::from_utf8(out.value(&out.records[0]).unwrap().to_vec()).unwrap()

@@ -19,10 +19,26 @@ use crate::source::Envelope;
 use crate::temporal;
 
 /// What a connector's converters ask for (`key.converter.schemas.enable`, …).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct JsonOptions {
     pub key_schemas: bool,
     pub value_schemas: bool,
+    /// `key.converter.replace.null.with.default` / `value.…`: a null whose schema has a
+    /// default is written as the default. Kafka Connect's converter does this by default;
+    /// runnel writes null unless asked (README, Compatibility).
+    pub key_replace_null: bool,
+    pub value_replace_null: bool,
+}
+
+impl JsonOptions {
+    /// Schemas on or off for both sides, nulls kept.
+    pub fn schemas(on: bool) -> Self {
+        Self {
+            key_schemas: on,
+            value_schemas: on,
+            ..Self::default()
+        }
+    }
 }
 
 /// Encodes batches as Kafka Connect JSON.
@@ -73,6 +89,8 @@ fn value_column() -> &'static Column {
 struct Values<'a> {
     arena: &'a [Datum],
     placeholder: &'a [u8],
+    /// `replace.null.with.default`.
+    replace_null: bool,
 }
 
 impl JsonEncoder {
@@ -111,14 +129,30 @@ impl JsonEncoder {
         Ok(())
     }
 
-    fn values<'a>(&'a self, batch: &'a Batch) -> Values<'a> {
+    fn values<'a>(&'a self, arena: &'a [Datum], replace_null: bool) -> Values<'a> {
         Values {
-            arena: &batch.datums,
+            arena,
             placeholder: self
                 .envelope
                 .as_ref()
                 .map_or(&b""[..], |e| &e.unavailable_placeholder[..]),
+            replace_null,
         }
+    }
+
+    /// One payload alone as this encoder writes it (`schemas`: with its schema): a header's
+    /// value with the JSON converter, or a record's key or value outside a batch.
+    pub fn encode_payload(
+        &self,
+        datums: &[Datum],
+        bytes: &[u8],
+        p: &Payload,
+        schemas: bool,
+        replace_null: bool,
+    ) -> Result<Vec<u8>> {
+        let mut buf = Vec::new();
+        self.write_payload(&mut buf, datums, bytes, p, schemas, replace_null)?;
+        Ok(buf)
     }
 
     fn schemas<'a>(&self, table: &'a TableSchema) -> Result<&'a CachedSchemas> {
@@ -157,7 +191,8 @@ impl JsonEncoder {
     ) -> Result<()> {
         let table = &*ev.table;
         let cached = self.schemas(table)?;
-        let values = self.values(batch);
+        let values = self.values(&batch.datums, self.opts.value_replace_null);
+        let key_values = self.values(&batch.datums, self.opts.key_replace_null);
         let buf = &mut out.buf;
         let ts_ms = now_ns / 1_000_000;
 
@@ -183,7 +218,7 @@ impl JsonEncoder {
                     buf.push(b',');
                 }
                 buf.extend_from_slice(cached.column_key(c));
-                values.write_column(buf, &table.columns[c], &row[c])?;
+                key_values.write_column(buf, &table.columns[c], &row[c])?;
             }
             buf.push(b'}');
             if self.opts.key_schemas {
@@ -240,12 +275,28 @@ impl JsonEncoder {
         now_ms: i64,
         out: &mut EncodedBatch,
     ) -> Result<()> {
+        let (datums, bytes) = (&batch.datums[..], &batch.bytes[..]);
+        let o = self.opts;
         let key = match &r.key {
-            Some(p) => Some(self.write_payload(&mut out.buf, batch, p, self.opts.key_schemas)?),
+            Some(p) => Some(self.write_payload(
+                &mut out.buf,
+                datums,
+                bytes,
+                p,
+                o.key_schemas,
+                o.key_replace_null,
+            )?),
             None => None,
         };
         let value = match &r.value {
-            Some(p) => Some(self.write_payload(&mut out.buf, batch, p, self.opts.value_schemas)?),
+            Some(p) => Some(self.write_payload(
+                &mut out.buf,
+                datums,
+                bytes,
+                p,
+                o.value_schemas,
+                o.value_replace_null,
+            )?),
             None => None,
         };
         let first = out.headers.len() as u32;
@@ -275,14 +326,16 @@ impl JsonEncoder {
     fn write_payload(
         &self,
         buf: &mut Vec<u8>,
-        batch: &Batch,
+        datums: &[Datum],
+        bytes: &[u8],
         p: &Payload,
         schemas: bool,
+        replace_null: bool,
     ) -> Result<Range<usize>> {
         let start = buf.len();
         match p {
             Payload::Encoded(range) => {
-                buf.extend_from_slice(&batch.bytes[range.start as usize..range.end as usize]);
+                buf.extend_from_slice(&bytes[range.start as usize..range.end as usize]);
             }
             Payload::Value { schema, datum } => {
                 if schemas {
@@ -293,7 +346,7 @@ impl JsonEncoder {
                     }
                     buf.extend_from_slice(b",\"payload\":");
                 }
-                let values = self.values(batch);
+                let values = self.values(datums, replace_null);
                 match schema {
                     Some(s) => values.write_schema_value(buf, value_column(), s, datum)?,
                     None => values.write_dynamic(buf, datum)?,
@@ -319,7 +372,7 @@ impl JsonEncoder {
                 ..
             } => buf.extend_from_slice(t),
             Payload::Value { schema, datum } => {
-                let values = self.values(batch);
+                let values = self.values(&batch.datums, false);
                 match schema {
                     Some(s) => values.write_schema_value(buf, value_column(), s, datum)?,
                     None => values.write_dynamic(buf, datum)?,
@@ -359,14 +412,17 @@ impl Values<'_> {
     /// as Debezium does.
     fn write_column(&self, buf: &mut Vec<u8>, column: &Column, datum: &Datum) -> Result<()> {
         match datum {
-            Datum::Null if column.optional => {
-                buf.extend_from_slice(b"null");
-                Ok(())
-            }
-            Datum::Null => match &column.default {
-                Some(d) if !d.is_null() => {
+            Datum::Null if column.optional => match &column.default {
+                Some(d) if self.replace_null && !d.is_null() => {
                     self.write_value(buf, column, &column.encoding, d)
                 }
+                _ => {
+                    buf.extend_from_slice(b"null");
+                    Ok(())
+                }
+            },
+            Datum::Null => match &column.default {
+                Some(d) if !d.is_null() => self.write_value(buf, column, &column.encoding, d),
                 _ => {
                     write_zero(buf, &column.encoding);
                     Ok(())
@@ -384,7 +440,12 @@ impl Values<'_> {
         schema: &Schema,
         datum: &Datum,
     ) -> Result<()> {
-        self.write_value(buf, ctx, &schema.encoding, datum)
+        match (datum, &schema.default) {
+            (Datum::Null, Some(d)) if self.replace_null => {
+                self.write_value(buf, ctx, &schema.encoding, d)
+            }
+            _ => self.write_value(buf, ctx, &schema.encoding, datum),
+        }
     }
 
     /// The placeholder for an unchanged TOASTed value, in the column's own type where the type
@@ -658,7 +719,12 @@ impl Values<'_> {
                         buf.push(b',');
                     }
                     w::key(buf, &field.name);
-                    self.write_value(buf, field, &field.encoding, value)?;
+                    match (value, &field.default) {
+                        (Datum::Null, Some(d)) if self.replace_null => {
+                            self.write_value(buf, field, &field.encoding, d)?
+                        }
+                        _ => self.write_value(buf, field, &field.encoding, value)?,
+                    }
                 }
                 buf.push(b'}');
             }
@@ -979,6 +1045,7 @@ fn write_schema(
         let values = Values {
             arena: &[],
             placeholder: b"",
+            replace_null: false,
         };
         if values
             .write_value(&mut tmp, value_column(), enc, datum)

@@ -1,0 +1,5 @@
+//! Debezium's transforms (`io.debezium.transforms.*`).
+
+pub mod envelope;
+pub mod extract_changed_record_state;
+pub mod extract_new_record_state;

@@ -1,0 +1,266 @@
+//! Transform chains against what the real Kafka Connect 4.3.0 and Debezium 3.6.3 transforms
+//! output for Debezium's own events (fixtures/transforms, copied from shared/conformance): each
+//! input line is read as a sink connector reads a record (JsonConverter with schemas), goes
+//! through the chain as `config/validate` and the engine build it, and is written with the
+//! JsonConverter, schemas on and off, and Kafka Connect's SimpleHeaderConverter for headers.
+//! The README of the fixture says exactly how the expected lines were made.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use runnel_core::config::ConnectorConfig;
+use runnel_core::decode::json::JsonDecoder;
+use runnel_core::encode::json::{JsonEncoder, JsonOptions};
+use runnel_core::{Batch, Datum, Event, Payload, Record};
+use runnel_runtime::Registry;
+use serde_json::{Value, json};
+
+use crate::support::fixture;
+
+fn registry() -> Registry {
+    let mut r = Registry::new();
+    for t in runnel_transforms::transforms() {
+        r.transform(t);
+    }
+    for p in runnel_transforms::predicates() {
+        r.predicate(p);
+    }
+    r
+}
+
+fn lines(path: &std::path::Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// What one output record is, in the fixture's line format.
+fn output_line(seq: &Value, label: &Value, batch: &Batch, r: &Record) -> Value {
+    let with = |schemas: bool| {
+        JsonEncoder::new(
+            JsonOptions {
+                key_schemas: schemas,
+                value_schemas: schemas,
+                key_replace_null: true,
+                value_replace_null: true,
+            },
+            None,
+        )
+    };
+    let (on, off) = (with(true), with(false));
+    let encode =
+        |enc: &JsonEncoder, p: &Option<Payload>, schemas: bool| -> Result<Option<Value>, String> {
+            match p {
+                None => Ok(None),
+                Some(p) => enc
+                    .encode_payload(&batch.datums, &batch.bytes, p, schemas, true)
+                    .map(|b| Some(serde_json::from_slice(&b).unwrap()))
+                    .map_err(|e| e.message().to_string()),
+            }
+        };
+    let error = |stage: &str, message: String| json!({"seq": seq, "label": label, "error_stage": stage, "error": message});
+    let mut headers = Vec::new();
+    let mut simple = Vec::new();
+    for h in &r.headers {
+        let full = match &h.value {
+            None => Value::Null,
+            Some(p) => match encode(&on, &Some(p.clone()), true) {
+                Ok(v) => v.unwrap_or(Value::Null),
+                Err(e) => return error("HEADER_CONVERTER", e),
+            },
+        };
+        let plain = match &h.value {
+            None
+            | Some(Payload::Value {
+                datum: Datum::Null, ..
+            }) => Value::Null,
+            Some(Payload::Value {
+                datum: Datum::Text(t),
+                ..
+            }) => Value::String(String::from_utf8_lossy(t).into_owned()),
+            Some(p) => match encode(&off, &Some(p.clone()), false) {
+                Ok(v) => Value::String(v.map(|v| v.to_string()).unwrap_or_default()),
+                Err(e) => return error("HEADER_CONVERTER", e),
+            },
+        };
+        headers.push(json!([&*h.key, full]));
+        simple.push(json!([&*h.key, plain]));
+    }
+    let (key, key_schemaless) = match (encode(&on, &r.key, true), encode(&off, &r.key, false)) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(e), _) | (_, Err(e)) => return error("KEY_CONVERTER", e),
+    };
+    let (value, value_schemaless) =
+        match (encode(&on, &r.value, true), encode(&off, &r.value, false)) {
+            (Ok(a), Ok(b)) => (a, b),
+            (Err(e), _) | (_, Err(e)) => return error("VALUE_CONVERTER", e),
+        };
+    json!({
+        "seq": seq, "label": label, "topic": &*r.topic, "partition": r.partition,
+        "timestamp": r.timestamp_ms,
+        "key_bytes_null": key.is_none(), "value_bytes_null": value.is_none(),
+        "key": key.unwrap_or(Value::Null), "value": value.unwrap_or(Value::Null),
+        "headers": headers, "headers_simple": simple,
+        "key_schemaless": key_schemaless.unwrap_or(Value::Null),
+        "value_schemaless": value_schemaless.unwrap_or(Value::Null),
+    })
+}
+
+/// Runs one chain over one input; returns the output lines.
+fn run_chain(registry: &Registry, props: &Value, input: &[Value]) -> Vec<Value> {
+    let mut props: BTreeMap<String, String> = props
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+        .collect();
+    props.insert(
+        "connector.class".into(),
+        "io.debezium.connector.postgresql.PostgresConnector".into(),
+    );
+    let config = ConnectorConfig {
+        name: "conformance".into(),
+        props,
+    };
+    let mut chain = match registry.chain(&config) {
+        Ok(c) => c,
+        Err(e) => return vec![json!({"seq": null, "config_error": e.message()})],
+    };
+    let mut keys = JsonDecoder::new(true);
+    let mut values = JsonDecoder::new(true);
+    let mut out = Vec::new();
+    for line in input {
+        let mut batch = Batch::default();
+        let mut decode = |v: &Value, d: &mut JsonDecoder| {
+            (!v.is_null()).then(|| {
+                d.decode(&Bytes::from(v.to_string()), &mut batch.datums)
+                    .unwrap()
+            })
+        };
+        let key = decode(&line["key"], &mut keys);
+        let value = decode(&line["value"], &mut values);
+        let mut record = Record::new(line["topic"].as_str().unwrap().into(), key, value);
+        record.timestamp_ms = line["value"]["payload"]["ts_ms"].as_i64();
+        batch.events.push(Event::Record(record));
+        let mut failures = Vec::new();
+        chain
+            .apply(&mut batch, None, |f| {
+                failures.push(f);
+                Ok(())
+            })
+            .unwrap();
+        for f in failures {
+            out.push(json!({"seq": line["seq"], "label": line["label"],
+                "error_stage": "TRANSFORMATION", "error_executing_class": f.class,
+                "error": f.error.message()}));
+        }
+        for e in &batch.events {
+            let Event::Record(r) = e else {
+                panic!("a transform left a change event")
+            };
+            out.push(output_line(&line["seq"], &line["label"], &batch, r));
+        }
+    }
+    out
+}
+
+/// Paths of `a` and `b` that differ (at most a few).
+fn diffs(path: &str, a: &Value, b: &Value, out: &mut Vec<String>) {
+    if out.len() >= 6 {
+        return;
+    }
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            for k in x.keys().chain(y.keys().filter(|k| !x.contains_key(*k))) {
+                diffs(
+                    &format!("{path}.{k}"),
+                    x.get(k).unwrap_or(&Value::Null),
+                    y.get(k).unwrap_or(&Value::Null),
+                    out,
+                );
+            }
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
+            for (i, (p, q)) in x.iter().zip(y).enumerate() {
+                diffs(&format!("{path}[{i}]"), p, q, out);
+            }
+        }
+        _ if a != b => out.push(format!("{path}: runnel {a} / expected {b}")),
+        _ => {}
+    }
+}
+
+#[test]
+fn every_chain_matches_kafka_connect_and_debezium_record_by_record() {
+    let dir = fixture("transforms");
+    let chains: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("chains.resolved.json")).unwrap())
+            .unwrap();
+    let only = std::env::var("RUNNEL_CHAIN").ok();
+    let registry = registry();
+    let mut failed = Vec::new();
+    let table = std::fs::read_to_string(dir.join("chains.tsv")).unwrap();
+    for row in table
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
+        let cols: Vec<&str> = row.split('\t').collect();
+        let (chain, input, expected) = (cols[0], cols[1], cols[2]);
+        if only.as_deref().is_some_and(|o| !chain.starts_with(o)) {
+            continue;
+        }
+        let actual = run_chain(&registry, &chains[chain], &lines(&dir.join(input)));
+        let expected = lines(&dir.join(expected));
+        let mut problems = Vec::new();
+        let by_seq = |v: &[Value]| -> BTreeMap<String, Value> {
+            v.iter()
+                .map(|l| (l["seq"].to_string(), l.clone()))
+                .collect()
+        };
+        let (a, e) = (by_seq(&actual), by_seq(&expected));
+        for (seq, want) in &e {
+            let Some(got) = a.get(seq) else {
+                problems.push(format!(
+                    "seq {seq}: missing (expected {:.200})",
+                    want.to_string()
+                ));
+                continue;
+            };
+            if want.get("error").is_some() {
+                if got.get("error_stage") != want.get("error_stage") {
+                    problems.push(format!(
+                        "seq {seq}: expected an error at {} ({}), got {:.300}",
+                        want["error_stage"],
+                        want["error"],
+                        got.to_string()
+                    ));
+                }
+                continue;
+            }
+            let mut d = Vec::new();
+            diffs("", got, want, &mut d);
+            if !d.is_empty() {
+                problems.push(format!("seq {seq}: {}", d.join("; ")));
+            }
+        }
+        for seq in a.keys().filter(|s| !e.contains_key(*s)) {
+            problems.push(format!(
+                "seq {seq}: runnel output {:.300}, expected none",
+                a[seq].to_string()
+            ));
+        }
+        if !problems.is_empty() {
+            problems.truncate(5);
+            failed.push(format!("{chain} on {input}:\n  {}", problems.join("\n  ")));
+        }
+    }
+    assert!(
+        failed.is_empty(),
+        "{} chain run(s) differ:\n{}",
+        failed.len(),
+        failed.join("\n")
+    );
+}
