@@ -13,6 +13,7 @@ pub fn transforms() -> Vec<TransformPlugin> {
     let mut all = vec![
         debezium::extract_new_record_state::plugin(),
         debezium::extract_changed_record_state::plugin(),
+        debezium::outbox::event_router::plugin(),
         kafka::cast::plugin(),
         kafka::extract_field::plugin(),
         kafka::filter::plugin(),
@@ -27,6 +28,7 @@ pub fn transforms() -> Vec<TransformPlugin> {
         kafka::timestamp_router::plugin(),
         kafka::value_to_key::plugin(),
     ];
+    all.extend(debezium::logical_table_router::plugins());
     all.extend(kafka::headers::plugins());
     all
 }

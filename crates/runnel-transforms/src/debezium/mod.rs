@@ -3,3 +3,5 @@
 pub mod envelope;
 pub mod extract_changed_record_state;
 pub mod extract_new_record_state;
+pub mod logical_table_router;
+pub mod outbox;

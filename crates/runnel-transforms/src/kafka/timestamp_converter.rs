@@ -486,10 +486,13 @@ impl DateFormat {
                 Token::Field(c, n) => {
                     let next_is_field = matches!(self.tokens.get(k + 1), Some(Token::Field(..)));
                     let digits = |rest: &str| -> usize {
-                        let all = rest
-                            .bytes()
-                            .take_while(|b| b.is_ascii_digit() || *b == b'-')
-                            .count();
+                        let sign = usize::from(rest.starts_with('-'));
+                        let all = sign
+                            + rest
+                                .bytes()
+                                .skip(sign)
+                                .take_while(u8::is_ascii_digit)
+                                .count();
                         if next_is_field { all.min(*n) } else { all }
                     };
                     match c {
