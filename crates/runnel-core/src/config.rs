@@ -524,7 +524,8 @@ impl ConfigSpec {
     }
 }
 
-fn check_value(spec: &ConfigKey, value: &str) -> std::result::Result<(), String> {
+/// Whether `value` is one `spec` accepts (its type, its enum), as one message if not.
+pub fn check_value(spec: &ConfigKey, value: &str) -> std::result::Result<(), String> {
     let key = spec.name;
     match spec.ty {
         ValueType::Int => value.trim().parse::<i32>().map(drop).map_err(|_| {

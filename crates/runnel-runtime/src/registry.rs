@@ -12,8 +12,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use runnel_core::config::{
-    CONNECT_SINK_GROUPS, CONNECT_SINK_PREFIXES, ConfigGroup, ConfigIssue, ConfigSpec,
-    ConnectorConfig, SINK_TYPE_KEY, edit_distance, issues_error, parse_bool, split_list,
+    CONNECT_SINK_GROUPS, CONNECT_SINK_PREFIXES, ConfigGroup, ConfigIssue, ConfigKey, ConfigSpec,
+    ConnectorConfig, SINK_TYPE_KEY, check_value, edit_distance, issues_error, parse_bool,
+    split_list,
 };
 use runnel_core::encode::json::JsonOptions;
 use runnel_core::plugin::{
@@ -415,18 +416,22 @@ impl Registry {
                 .copied()
                 .find(|t| names(class, t.class, t.aliases))
             else {
-                let known: Vec<&str> = self.transforms.iter().map(|t| t.class).collect();
+                let candidates = self.transforms.iter().map(|t| t.class);
                 issues.push(ConfigIssue::new(
                     &type_key,
-                    format!(
-                        "transform class \"{class}\" is not in this build ({}); until it is, \
-                         remove \"{alias}\" from \"transforms\"",
-                        if known.is_empty() {
-                            "it has no transforms yet".to_string()
-                        } else {
-                            format!("it has {}", known.join(", "))
+                    match closest(class, candidates) {
+                        Some(near) => {
+                            let near = match near.strip_suffix("$Value") {
+                                Some(base) if class.ends_with("$Key") => format!("{base}$Key"),
+                                _ => near.to_string(),
+                            };
+                            format!("unknown transform class \"{class}\": did you mean \"{near}\"?")
                         }
-                    ),
+                        None => format!(
+                            "transform class \"{class}\" is not in this build (GET /connector-plugins?connectorsOnly=false \
+                             lists the ones it has); until it is, remove \"{alias}\" from \"transforms\""
+                        ),
+                    },
                 ));
                 continue;
             };
@@ -440,6 +445,17 @@ impl Registry {
                 name: alias.clone(),
                 props,
             };
+            let before = issues.len();
+            check_options(
+                &prefix,
+                transform.class,
+                transform.keys,
+                &stage_config,
+                issues,
+            );
+            if issues.len() > before {
+                continue;
+            }
             if let Err(e) = (transform.build)(&stage_config) {
                 let key = e
                     .key()
@@ -505,9 +521,17 @@ impl Registry {
             .copied()
             .find(|p| names(class, p.class, p.aliases))
         else {
+            let candidates = self.predicates.iter().map(|p| p.class);
+            let hint = closest(class, candidates).map_or_else(
+                || {
+                    "; the predicates are TopicNameMatches, HasHeaderKey and RecordIsTombstone"
+                        .to_string()
+                },
+                |near| format!(": did you mean \"{near}\"?"),
+            );
             issues.push(ConfigIssue::new(
                 &type_key,
-                format!("predicate class \"{class}\" is not in this build"),
+                format!("unknown predicate class \"{class}\"{hint}"),
             ));
             return None;
         };
@@ -519,6 +543,17 @@ impl Registry {
             name: name.to_string(),
             props,
         };
+        let before = issues.len();
+        check_options(
+            &prefix,
+            plugin.class,
+            plugin.keys,
+            &predicate_config,
+            issues,
+        );
+        if issues.len() > before {
+            return None;
+        }
         if let Err(e) = (plugin.build)(&predicate_config) {
             let key = e
                 .key()
@@ -527,6 +562,72 @@ impl Registry {
             return None;
         }
         Some((plugin, predicate_config))
+    }
+}
+
+/// The name in `candidates` nearest to `name` (compared without package), if near enough to be
+/// a typo.
+fn closest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    // `$Value` and `$Key` are one class for the comparison (the list holds one of the two).
+    let short = |n: &str| {
+        let n = n.rsplit('.').next().unwrap_or(n);
+        n.split('$').next().unwrap_or(n).to_ascii_lowercase()
+    };
+    let want = short(name);
+    candidates
+        .map(|c| (edit_distance(&want, &short(c)), c))
+        .min()
+        .filter(|(d, _)| *d <= (want.len() / 4).max(2))
+        .map(|(_, c)| c)
+}
+
+/// A transform's or predicate's options against the ones its class has: a value of the wrong
+/// type, or an unknown option close to a known one (a typo), is an issue. An unknown option
+/// that is near none is logged and ignored, as Kafka Connect ignores it: configs written for
+/// older versions keep working.
+fn check_options(
+    prefix: &str,
+    class: &str,
+    keys: &[ConfigKey],
+    config: &ConnectorConfig,
+    issues: &mut Vec<ConfigIssue>,
+) {
+    for (key, value) in &config.props {
+        if key == "type" {
+            continue;
+        }
+        match keys.iter().find(|k| k.name == key) {
+            Some(spec) => {
+                if let Err(message) = check_value(spec, value) {
+                    issues.push(ConfigIssue::new(format!("{prefix}{key}"), message));
+                }
+            }
+            None => match keys
+                .iter()
+                .map(|k| (edit_distance(key, k.name), k.name))
+                .min()
+                .filter(|(d, _)| *d <= (key.len() / 4).max(2))
+                .map(|(_, k)| k)
+            {
+                Some(near) => issues.push(ConfigIssue::new(
+                    format!("{prefix}{key}"),
+                    format!("unknown option \"{prefix}{key}\" for {class}: did you mean \"{prefix}{near}\"?"),
+                )),
+                None => tracing::warn!(
+                    key = %format!("{prefix}{key}"),
+                    %class,
+                    "option not used by this transform: ignored (Kafka Connect ignores it too)"
+                ),
+            },
+        }
+    }
+    for spec in keys.iter().filter(|k| k.required) {
+        if config.get(spec.name).is_none_or(|v| v.trim().is_empty()) {
+            issues.push(ConfigIssue::new(
+                format!("{prefix}{}", spec.name),
+                format!("{class} needs \"{prefix}{}\": {}", spec.name, spec.doc),
+            ));
+        }
     }
 }
 

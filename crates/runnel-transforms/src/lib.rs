@@ -14,6 +14,7 @@ pub fn transforms() -> Vec<TransformPlugin> {
         debezium::extract_new_record_state::plugin(),
         debezium::extract_changed_record_state::plugin(),
         debezium::outbox::event_router::plugin(),
+        debezium::partition_routing::plugin(),
         kafka::cast::plugin(),
         kafka::extract_field::plugin(),
         kafka::filter::plugin(),

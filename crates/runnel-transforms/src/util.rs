@@ -100,9 +100,21 @@ pub fn compile(key: &str, pattern: &str, whole: bool) -> Result<regex::Regex> {
         pattern.to_string()
     };
     regex::Regex::new(&text).map_err(|e| {
+        // The parser's message is several lines (the pattern, a caret); its last says what.
+        let text = e.to_string();
+        let what = text
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .trim_start_matches("error: ");
+        let hint = if what.contains("look-around") || what.contains("backreference") {
+            " (runnel's regular expressions have no look-around or back-references)"
+        } else {
+            ""
+        };
         Error::invalid(
             key,
-            format!("invalid regular expression \"{pattern}\" in \"{key}\": {e}"),
+            format!("invalid regular expression \"{pattern}\" in \"{key}\": {what}{hint}"),
         )
     })
 }

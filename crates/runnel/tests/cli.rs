@@ -175,14 +175,12 @@ fn unknown_classes_transforms_and_sink_keys_are_one_line_each() {
     };
     let (code, text) = run_check(
         dir.path(),
-        &pg(json!({"transforms": "unwrap",
-                   "transforms.unwrap.type": "io.debezium.transforms.ExtractNewRecordState"})),
+        &pg(json!({"transforms": "mine",
+                   "transforms.mine.type": "com.example.kafka.MyOwnTransform"})),
     );
     assert_eq!(code, 2, "{text}");
     assert!(
-        text.contains(
-            "transform class \"io.debezium.transforms.ExtractNewRecordState\" is not in this build"
-        ),
+        text.contains("transform class \"com.example.kafka.MyOwnTransform\" is not in this build"),
         "{text}"
     );
     let (code, text) = run_check(

@@ -264,3 +264,152 @@ fn every_chain_matches_kafka_connect_and_debezium_record_by_record() {
         failed.join("\n")
     );
 }
+
+/// The chain `props` configures, or its config error's text.
+fn chain_error(props: &[(&str, &str)]) -> String {
+    let mut all: BTreeMap<String, String> = props
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    all.insert(
+        "connector.class".into(),
+        "io.debezium.connector.postgresql.PostgresConnector".into(),
+    );
+    let config = ConnectorConfig {
+        name: "errors".into(),
+        props: all,
+    };
+    match registry().chain(&config) {
+        Ok(_) => "no error".into(),
+        Err(e) => e.message().to_string(),
+    }
+}
+
+#[test]
+fn transform_config_errors_are_one_clear_line_each() {
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (
+            &[
+                ("transforms", "u"),
+                (
+                    "transforms.u.type",
+                    "io.debezium.transforms.ExtractNewRecordStat",
+                ),
+            ],
+            "did you mean \"io.debezium.transforms.ExtractNewRecordState\"",
+        ),
+        (
+            &[
+                ("transforms", "r"),
+                (
+                    "transforms.r.type",
+                    "org.apache.kafka.connect.transforms.RegexRouter",
+                ),
+                ("transforms.r.regex", "a"),
+            ],
+            "needs \"transforms.r.replacement\"",
+        ),
+        (
+            &[
+                ("transforms", "r"),
+                (
+                    "transforms.r.type",
+                    "org.apache.kafka.connect.transforms.RegexRouter",
+                ),
+                ("transforms.r.regex", "rig\\.(.*"),
+                ("transforms.r.replacement", "x"),
+            ],
+            "invalid regular expression \"rig\\.(.*\" in \"regex\"",
+        ),
+        (
+            &[
+                ("transforms", "u"),
+                (
+                    "transforms.u.type",
+                    "io.debezium.transforms.ExtractNewRecordState",
+                ),
+                ("transforms.u.delete.tombstone.handling.mod", "drop"),
+            ],
+            "unknown option \"transforms.u.delete.tombstone.handling.mod\" for io.debezium.transforms.ExtractNewRecordState: did you mean \"transforms.u.delete.tombstone.handling.mode\"?",
+        ),
+        (
+            &[
+                ("transforms", "u"),
+                (
+                    "transforms.u.type",
+                    "io.debezium.transforms.ExtractNewRecordState",
+                ),
+                ("transforms.u.delete.tombstone.handling.mode", "remove"),
+            ],
+            "invalid value \"remove\" for \"delete.tombstone.handling.mode\": expected one of drop, tombstone, rewrite",
+        ),
+        (
+            &[
+                ("transforms", "x"),
+                (
+                    "transforms.x.type",
+                    "org.apache.kafka.connect.transforms.ExtractField$Value",
+                ),
+                ("transforms.x.field.syntax.version", "V2"),
+                ("transforms.x.field", "`a.b"),
+            ],
+            "incomplete backtick pair in path \"`a.b\"",
+        ),
+        (
+            &[
+                ("transforms", "f"),
+                (
+                    "transforms.f.type",
+                    "org.apache.kafka.connect.transforms.Filter",
+                ),
+                ("transforms.f.predicate", "isBig"),
+            ],
+            "predicate \"isBig\" is not declared in \"predicates\"",
+        ),
+        (
+            &[
+                ("transforms", "f"),
+                ("transforms.f.type", "Filter"),
+                ("transforms.f.predicate", "p"),
+                ("predicates", "p"),
+                (
+                    "predicates.p.type",
+                    "org.apache.kafka.connect.transforms.predicates.TopicNameMatch",
+                ),
+            ],
+            "did you mean \"org.apache.kafka.connect.transforms.predicates.TopicNameMatches\"",
+        ),
+        (
+            &[
+                ("transforms", "c"),
+                (
+                    "transforms.c.type",
+                    "org.apache.kafka.connect.transforms.Cast$Value",
+                ),
+                ("transforms.c.spec", "a:decimal"),
+            ],
+            "Cast does not cast to \"decimal\"",
+        ),
+    ];
+    for (props, want) in cases {
+        let got = chain_error(props);
+        assert!(
+            got.contains(want),
+            "config {props:?}\n  expected an error containing: {want}\n  got: {got}"
+        );
+        assert_eq!(got.lines().count(), 1, "one line for {props:?}: {got}");
+    }
+    // The old Debezium option names still mean what they meant.
+    assert_eq!(
+        chain_error(&[
+            ("transforms", "u"),
+            (
+                "transforms.u.type",
+                "io.debezium.transforms.ExtractNewRecordState"
+            ),
+            ("transforms.u.drop.tombstones", "false"),
+            ("transforms.u.delete.handling.mode", "rewrite"),
+        ]),
+        "no error"
+    );
+}

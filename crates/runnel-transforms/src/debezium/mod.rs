@@ -5,3 +5,4 @@ pub mod extract_changed_record_state;
 pub mod extract_new_record_state;
 pub mod logical_table_router;
 pub mod outbox;
+pub mod partition_routing;
