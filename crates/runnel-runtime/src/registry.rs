@@ -101,6 +101,16 @@ impl Registry {
     }
 
     /// Every connector class: sources, then sink connectors.
+    /// The transform classes of this build.
+    pub fn transform_plugins(&self) -> &[&'static TransformPlugin] {
+        &self.transforms
+    }
+
+    /// The predicate classes of this build.
+    pub fn predicate_plugins(&self) -> &[&'static PredicatePlugin] {
+        &self.predicates
+    }
+
     pub fn classes(&self) -> Vec<ConnectorClass> {
         let mut out: Vec<ConnectorClass> = self
             .sources

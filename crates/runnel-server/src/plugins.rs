@@ -5,7 +5,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use runnel_core::config::{ConfigKey, ConnectorConfig, ValueType};
 use runnel_runtime::registry::ConnectorClass;
 use serde_json::{Value, json};
@@ -17,15 +17,83 @@ use crate::error::{ApiError, ApiResult, parse_body};
 /// whose events it reproduces.
 const PLUGIN_VERSION: &str = "3.6.3 (runnel)";
 
-pub(crate) async fn list(State(app): State<AppState>) -> Json<Value> {
-    let list: Vec<Value> = app
-        .worker
-        .registry()
+/// The full class names a transform or predicate answers to (`$Key` and `$Value` both).
+fn class_names(class: &'static str, aliases: &[&'static str]) -> Vec<&'static str> {
+    std::iter::once(class)
+        .chain(aliases.iter().copied().filter(|a| a.contains('.')))
+        .collect()
+}
+
+/// `GET /connector-plugins`; `?connectorsOnly=false` also lists transforms, predicates and
+/// converters.
+pub(crate) async fn list(
+    State(app): State<AppState>,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+) -> Json<Value> {
+    let registry = app.worker.registry();
+    let mut list: Vec<Value> = registry
         .classes()
         .iter()
         .map(|c| json!({"class": c.class, "type": c.kind.as_str(), "version": PLUGIN_VERSION}))
         .collect();
+    if q.get("connectorsOnly")
+        .is_some_and(|v| v.eq_ignore_ascii_case("false"))
+    {
+        let version = |class: &str| {
+            if class.starts_with("io.debezium") {
+                PLUGIN_VERSION
+            } else {
+                KAFKA_VERSION
+            }
+        };
+        let mut others: Vec<(&str, &str)> = Vec::new();
+        for t in registry.transform_plugins() {
+            others.extend(
+                class_names(t.class, t.aliases)
+                    .into_iter()
+                    .map(|c| (c, "transformation")),
+            );
+        }
+        for p in registry.predicate_plugins() {
+            others.extend(
+                class_names(p.class, p.aliases)
+                    .into_iter()
+                    .map(|c| (c, "predicate")),
+            );
+        }
+        others.sort();
+        list.extend(
+            others
+                .into_iter()
+                .map(|(c, ty)| json!({"class": c, "type": ty, "version": version(c)})),
+        );
+        for ty in ["converter", "header_converter"] {
+            list.push(json!({"class": JSON_CONVERTER, "type": ty, "version": KAFKA_VERSION}));
+        }
+    }
     Json(Value::Array(list))
+}
+
+/// Kafka Connect's transforms, predicates and converters: the release runnel matches.
+const KAFKA_VERSION: &str = "4.3.0 (runnel)";
+const JSON_CONVERTER: &str = "org.apache.kafka.connect.json.JsonConverter";
+
+/// `GET /connector-plugins/{plugin}/config` of a transform or predicate.
+fn plugin_keys(app: &AppState, plugin: &str) -> Option<&'static [ConfigKey]> {
+    let registry = app.worker.registry();
+    let short = plugin.rsplit('.').next().unwrap_or(plugin);
+    registry
+        .transform_plugins()
+        .iter()
+        .find(|t| t.class == plugin || t.aliases.contains(&plugin) || t.aliases.contains(&short))
+        .map(|t| t.keys)
+        .or_else(|| {
+            registry
+                .predicate_plugins()
+                .iter()
+                .find(|p| p.class == plugin || p.aliases.contains(&plugin))
+                .map(|p| p.keys)
+        })
 }
 
 fn find(app: &AppState, plugin: &str) -> ApiResult<ConnectorClass> {
@@ -68,6 +136,14 @@ pub(crate) async fn config_defs(
     State(app): State<AppState>,
     Path(plugin): Path<String>,
 ) -> ApiResult<Json<Value>> {
+    if let Some(keys) = plugin_keys(&app, &plugin) {
+        let defs: Vec<Value> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| definition("", k, i + 1))
+            .collect();
+        return Ok(Json(Value::Array(defs)));
+    }
     let class = find(&app, &plugin)?;
     let defs: Vec<Value> = class
         .spec

@@ -6,6 +6,7 @@
 //! The README of the fixture says exactly how the expected lines were made.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use bytes::Bytes;
 use runnel_core::config::ConnectorConfig;
@@ -411,5 +412,136 @@ fn transform_config_errors_are_one_clear_line_each() {
             ("transforms.u.delete.handling.mode", "rewrite"),
         ]),
         "no error"
+    );
+}
+
+/// Fields whose values differ by nature between two captures (times, log positions), in
+/// envelopes, rows with `add.fields`, and flattened envelopes.
+const BY_NATURE: &[&str] = &[
+    "ts_ms",
+    "ts_us",
+    "ts_ns",
+    "version",
+    "lsn",
+    "txId",
+    "sequence",
+    "xmin",
+    "__lsn",
+    "__source_ts_ms",
+    "record_ts",
+    "source_ts_ms",
+    "source_ts_us",
+    "source_ts_ns",
+    "source_version",
+    "source_lsn",
+    "source_txId",
+    "source_sequence",
+    "source_xmin",
+];
+
+fn strip_nature(v: &mut Value) {
+    match v {
+        Value::Object(o) => {
+            o.retain(|k, _| !BY_NATURE.contains(&k.as_str()));
+            o.values_mut().for_each(strip_nature);
+        }
+        Value::Array(a) => a.iter_mut().for_each(strip_nature),
+        _ => {}
+    }
+}
+
+/// The same chains on a live PostgreSQL connector (change events from the source, through the
+/// engine, to the file sink) give what the real transforms made of Debezium's events for the
+/// same workload.
+#[test]
+fn live_changes_through_the_chains_match_the_real_transforms() {
+    use crate::support::{
+        PgInstance, Runnel, pg_connector, records, topic, wait_records, wait_slot_active,
+    };
+    let dir_fixtures = fixture("transforms");
+    let chains: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir_fixtures.join("chains.resolved.json")).unwrap(),
+    )
+    .unwrap();
+    let runs: Vec<(String, String)> = std::fs::read_to_string(dir_fixtures.join("chains.tsv"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| l.split('\t').collect::<Vec<_>>())
+        .filter(|c| c[1] == "../postgres/debezium-3.6.3-schemas-on.jsonl")
+        .map(|c| (c[0].to_string(), c[2].to_string()))
+        .collect();
+    let pg = PgInstance::start();
+    pg.create_database("rig");
+    pg.psql_file("rig", &fixture("postgres/schema.sql"));
+    pg.psql("rig", "CALL rig_seed(1000)");
+    // Debezium's schemas-on capture saw the workload a second time (see conformance.rs).
+    pg.psql_file("rig", &fixture("postgres/sample.sql"));
+    let dir = tempfile::tempdir().unwrap();
+    let mut configs = Vec::new();
+    for (i, (chain, _)) in runs.iter().enumerate() {
+        let name = format!("c{i:02}");
+        let mut extra = chains[chain].clone();
+        extra["key.converter.schemas.enable"] = "true".into();
+        extra["value.converter.schemas.enable"] = "true".into();
+        // The fixture's converter settings (Kafka's JsonConverter defaults).
+        extra["key.converter.replace.null.with.default"] = "true".into();
+        extra["value.converter.replace.null.with.default"] = "true".into();
+        extra["snapshot.mode"] = "no_data".into();
+        configs.push(pg_connector(
+            &pg,
+            &name,
+            "rig",
+            &name,
+            &dir.path().join(format!("{name}.jsonl")),
+            extra,
+        ));
+    }
+    let mut runnel = Runnel::start(dir.path(), &configs);
+    for i in 0..runs.len() {
+        wait_slot_active(&pg, "rig", &format!("c{i:02}"), &mut runnel);
+    }
+    pg.psql_file("rig", &fixture("postgres/sample.sql"));
+    let mut failed = Vec::new();
+    for (i, (chain, expected)) in runs.iter().enumerate() {
+        let want = lines(&dir_fixtures.join(expected));
+        let out = dir.path().join(format!("c{i:02}.jsonl"));
+        let not_marker = |r: &&Value| !topic(r).ends_with("rig_marker");
+        wait_records(&out, chain, Duration::from_secs(60), &mut runnel, |recs| {
+            recs.iter().filter(not_marker).count() >= want.len()
+        });
+        let got: Vec<Value> = records(&out).iter().filter(not_marker).cloned().collect();
+        let mut problems = Vec::new();
+        if got.len() != want.len() {
+            problems.push(format!("{} records, expected {}", got.len(), want.len()));
+        }
+        for (g, w) in got.iter().zip(&want) {
+            let mut g = json!({"topic": g["topic"], "key": g["key"], "value": g["value"],
+                "headers": g.get("headers").cloned().unwrap_or(json!([]))});
+            let mut w = json!({"topic": w["topic"], "key": w["key"], "value": w["value"], "headers": w["headers_simple"]});
+            strip_nature(&mut g);
+            strip_nature(&mut w);
+            let mut d = Vec::new();
+            diffs("", &g, &w, &mut d);
+            if !d.is_empty() {
+                problems.push(format!(
+                    "{} {}: {}",
+                    w["topic"],
+                    w["key"]["payload"],
+                    d.join("; ")
+                ));
+            }
+        }
+        if !problems.is_empty() {
+            problems.truncate(4);
+            failed.push(format!("{chain}:\n  {}", problems.join("\n  ")));
+        }
+    }
+    runnel.stop();
+    assert!(
+        failed.is_empty(),
+        "{} chain(s) differ on live changes:\n{}",
+        failed.len(),
+        failed.join("\n")
     );
 }

@@ -740,6 +740,61 @@ fn the_rest_api_answers_as_kafka_connect_clients_expect() {
     let validate =
         "/connector-plugins/io.debezium.connector.postgresql.PostgresConnector/config/validate";
 
+    // Transforms and predicates are plugins too, as Kafka Connect lists them.
+    let all = w.ok("GET", "/connector-plugins?connectorsOnly=false", None, 200);
+    let has = |class: &str, ty: &str| {
+        all.as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["class"] == class && p["type"] == ty)
+    };
+    assert!(
+        has(
+            "io.debezium.transforms.ExtractNewRecordState",
+            "transformation"
+        ),
+        "{all}"
+    );
+    assert!(
+        has(
+            "org.apache.kafka.connect.transforms.InsertField$Key",
+            "transformation"
+        ),
+        "{all}"
+    );
+    assert!(
+        has(
+            "org.apache.kafka.connect.transforms.predicates.TopicNameMatches",
+            "predicate"
+        ),
+        "{all}"
+    );
+    assert!(
+        has("org.apache.kafka.connect.json.JsonConverter", "converter"),
+        "{all}"
+    );
+    let only = w.ok("GET", "/connector-plugins", None, 200);
+    assert!(
+        only.as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["type"] == "source" || p["type"] == "sink"),
+        "{only}"
+    );
+    let defs = w.ok(
+        "GET",
+        "/connector-plugins/org.apache.kafka.connect.transforms.RegexRouter/config",
+        None,
+        200,
+    );
+    let names: Vec<&str> = defs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["regex", "replacement"], "{defs}");
+
     // Validation creates nothing: the file sink's directory does not exist before or after.
     let not_there = dir.path().join("not/yet/there");
     let cfg = pg_connector(

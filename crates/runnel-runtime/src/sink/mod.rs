@@ -1,6 +1,8 @@
 //! The sinks built into the runtime: JSON lines to a file or to standard output. Both write
 //! the converter's bytes of each record as `{"topic": …, "key": …, "value": …}`, so
-//! `PostgreSQL → file` and `PostgreSQL → Kafka → file` give the same lines.
+//! `PostgreSQL → file` and `PostgreSQL → Kafka → file` give the same lines. A record with
+//! headers also gets `"headers": [[name, value], …]`, in order, each value the text Kafka
+//! Connect's `SimpleHeaderConverter` writes (or `null`).
 
 pub mod file;
 pub mod stdout;
@@ -16,7 +18,8 @@ use runnel_core::encode::EncodedBatch;
 /// instead of being copied whole (2,048 records with schemas are several megabytes).
 pub(crate) const WRITE_BUFFER: usize = 256 * 1024;
 
-/// One JSON line per record: `{"topic": …, "key": …, "value": …}` (key and value as JSON).
+/// One JSON line per record: `{"topic": …, "key": …, "value": …}` (key and value as JSON),
+/// `"headers"` when it has any.
 pub(crate) fn write_lines(
     batch: &EncodedBatch,
     out: &mut impl std::io::Write,
@@ -35,6 +38,27 @@ pub(crate) fn write_lines(
         out.write_all(batch.key(r).unwrap_or(b"null"))?;
         out.write_all(b",\"value\":")?;
         out.write_all(batch.value(r).unwrap_or(b"null"))?;
+        if r.headers.start != r.headers.end {
+            out.write_all(b",\"headers\":[")?;
+            for (i, (key, value)) in batch.headers(r).enumerate() {
+                if i > 0 {
+                    out.write_all(b",")?;
+                }
+                let mut pair = Vec::with_capacity(32);
+                pair.push(b'[');
+                runnel_core::encode::writer::str(&mut pair, key);
+                pair.push(b',');
+                match value {
+                    Some(v) => {
+                        runnel_core::encode::writer::str(&mut pair, &String::from_utf8_lossy(v))
+                    }
+                    None => pair.extend_from_slice(b"null"),
+                }
+                pair.push(b']');
+                out.write_all(&pair)?;
+            }
+            out.write_all(b"]")?;
+        }
         out.write_all(b"}\n")?;
     }
     Ok(())

@@ -164,9 +164,6 @@ impl Names {
                     let mut column = c.clone();
                     column.name = name.as_str().into();
                     column.optional = opt;
-                    if column.meta.is_none() {
-                        column.meta = basics(&c.schema());
-                    }
                     leaf(columns, leaves, column, Part::Whole);
                 }
             }
