@@ -3,7 +3,8 @@
 # own stream, on one private PostgreSQL, in one run:
 #   drain     a backlog of $N mixed changes (60% insert, 30% update, 10% delete, transactions of
 #             100 rows, order-management schema): pg_recvlogical (pgoutput v1) to /dev/null,
-#             runnel and Debezium to a JSON-lines file, schemas off and on;
+#             runnel and Debezium to a JSON-lines file, schemas off and on, and schemas off
+#             through ExtractNewRecordState + RegexRouter + InsertField (the same chain in both);
 #   snapshot  the $SNAP_N-row `orders` table: COPY to /dev/null, runnel and Debezium
 #             (snapshot.mode=initial_only);
 #   latency   $LAT_RATE single-row commits/s for $LAT_SECS s (pgbench): commit timestamp → line
@@ -30,7 +31,7 @@ source tools/debezium/libs.sh
 cargo build --release --locked -p runnel >/dev/null 2>&1 || cargo build --release --locked -p runnel
 RUNNEL="$ROOT/target/release/runnel"
 RUNNEL_BASE=${RUNNEL_BASE:-}
-SLOTS="raw runnel runnel_n runnel_s dbz dbz_s"
+SLOTS="raw runnel runnel_n runnel_s runnel_t dbz dbz_s dbz_t"
 [ -n "$RUNNEL_BASE" ] && SLOTS="$SLOTS base base_s"
 source bench/common.sh
 bench_backlog
@@ -56,9 +57,14 @@ runnel_config() {  # name slot schemas(true|false) out(file, or - for stdout) [e
  "database.hostname": "127.0.0.1", "database.port": "$PORT", "database.user": "postgres", "database.dbname": "${DB:-rig}",
  "topic.prefix": "rig", "slot.name": "$2", "publication.autocreate.mode": "disabled",
  "key.converter.schemas.enable": "$3", "value.converter.schemas.enable": "$3",
- $sink ${5:-, \"snapshot.mode\": \"no_data\"}}}
+ $sink ${CHAIN:+$CHAIN_JSON} ${5:-, \"snapshot.mode\": \"no_data\"}}}
 JSON
 }
+
+# The transform chain of the transformed drain (bench/chain.sh): unwrap, route, add a field.
+CHAIN_JSON=$(bash bench/chain.sh json)
+CHAIN_PROPS=$(bash bench/chain.sh properties)
+CHAIN=
 
 dbz_props() {  # slot schemas out-props-file
   cat > "$3" <<PROPS
@@ -82,6 +88,7 @@ key.converter.schemas.enable=$2
 value.converter.schemas.enable=$2
 converter.schemas.enable=$2
 PROPS
+  [ -z "$CHAIN" ] || echo "$CHAIN_PROPS" >> "$3"
 }
 
 # ---------------------------------------------------------------- drain
@@ -141,11 +148,16 @@ if [ -n "$RUNNEL_BASE" ]; then
   echo "==> drain: runnel before, schemas on"
   drain_runnel base_s true "before, schemas on" "" "$RUNNEL_BASE"; BASE_S_RATE=$RATE
 fi
+echo "==> drain: runnel, schemas off, ExtractNewRecordState + RegexRouter + InsertField"
+CHAIN=1 drain_runnel runnel_t false "schemas off, unwrap + route + insert field"; RUNNEL_T_RATE=$RATE; RECORDS_T=$RECORDS
 RECORDS=$RECORDS_OFF
 echo "==> drain: Debezium, schemas off"
 drain_dbz dbz false "schemas off"; DBZ_RATE=$RATE; DBZ_RSS=$RSS_MB
 echo "==> drain: Debezium, schemas on"
 drain_dbz dbz_s true "schemas on"; DBZ_S_RATE=$RATE
+RECORDS=$RECORDS_T
+echo "==> drain: Debezium, schemas off, ExtractNewRecordState + RegexRouter + InsertField"
+CHAIN=1 drain_dbz dbz_t false "schemas off, unwrap + route + insert field"; DBZ_T_RATE=$RATE
 fi
 
 # ---------------------------------------------------------------- snapshot
@@ -254,6 +266,7 @@ ratio() { printf %.2f "$(echo "$1 / $2" | bc -l)"; }
   if want drain; then
     echo "- drain, schemas off: runnel/pg_recvlogical $(ratio "$RUNNEL_RATE" "$RAW_RATE"), runnel/Debezium $(ratio "$RUNNEL_RATE" "$DBZ_RATE") (to /dev/null: $(ratio "$RUNNEL_N_RATE" "$RAW_RATE") and $(ratio "$RUNNEL_N_RATE" "$DBZ_RATE"))"
     echo "- drain, schemas on: runnel/Debezium $(ratio "$RUNNEL_S_RATE" "$DBZ_S_RATE")"
+    echo "- drain, schemas off, unwrap + route + insert field: runnel/Debezium $(ratio "$RUNNEL_T_RATE" "$DBZ_T_RATE"); transformed/untransformed runnel $(ratio "$RUNNEL_T_RATE" "$RUNNEL_RATE"), Debezium $(ratio "$DBZ_T_RATE" "$DBZ_RATE")"
   fi
   want snapshot && echo "- snapshot: runnel/Debezium $(ratio "$SNAP_RUNNEL_RATE" "$SNAP_DBZ_RATE") (2 threads: $(ratio "$SNAP_RUNNEL2_RATE" "$SNAP_DBZ_RATE")), runnel/COPY $(ratio "$SNAP_RUNNEL_RATE" "$COPY_RATE") (to /dev/null: $(ratio "$SNAP_RUNNEL_N_RATE" "$SNAP_DBZ_RATE") and $(ratio "$SNAP_RUNNEL_N_RATE" "$COPY_RATE"))"
   want latency && echo "- latency p99: runnel ${LAT_latr} ms, Debezium ${LAT_latd} ms (defaults), ${LAT_latd10} ms (poll.interval.ms=10)"

@@ -26,6 +26,9 @@ pub struct TransformContext<'a> {
     pub envelope: Option<&'a Envelope>,
     /// The batch's undecoded bytes (headers read from Kafka).
     pub bytes: &'a [u8],
+    /// When the chain started on this batch (nanoseconds since the epoch): the envelope time of
+    /// the batch's change events, read once per batch as the encoder does.
+    pub now_ns: i64,
 }
 
 pub trait Transform: Send {
@@ -83,12 +86,19 @@ impl Chain {
         if self.stages.is_empty() {
             return Ok(());
         }
+        // Transforms append rows (an unwrapped row with added fields, a rebuilt key): room for
+        // them up front, instead of the vector doubling (and copying) mid-batch.
+        batch.datums.reserve(batch.datums.len());
         let events = std::mem::take(&mut batch.events);
         let mut kept = Vec::with_capacity(events.len());
+        let now_ns = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as i64);
         let mut cx = TransformContext {
             datums: &mut batch.datums,
             envelope,
             bytes: &batch.bytes,
+            now_ns,
         };
         'events: for mut event in events {
             for stage in &mut self.stages {

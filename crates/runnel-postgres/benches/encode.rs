@@ -61,6 +61,10 @@ fn orders() -> Arc<TableSchema> {
 fn batch(table: &Arc<TableSchema>) -> Batch {
     let mut b = Batch::with_capacity(ROWS, ROWS * 15);
     for i in 0..ROWS as i64 {
+        // Text values are slices of the message they came in, as the pgoutput decoder makes them.
+        let message =
+            Bytes::copy_from_slice(b"Ship to 123456123456 Main StreetBerlinGermanynew1234.56");
+        let text = |range: std::ops::Range<usize>| Datum::Text(message.slice(range));
         let after = b.push_row([
             Datum::Int(100_000 + i),
             Datum::Int(1 + i % 10_000),
@@ -73,12 +77,12 @@ fn batch(table: &Arc<TableSchema>) -> Batch {
                 Datum::Null
             },
             Datum::Int(1 + i % 3),
-            Datum::numeric("1234.56"),
-            Datum::text("Ship to 123456"),
-            Datum::text("123456 Main Street"),
-            Datum::text("Berlin"),
-            Datum::text("Germany"),
-            Datum::text("new"),
+            Datum::Numeric(runnel_core::Numeric::Finite(message.slice(48..55))),
+            text(0..14),
+            text(14..32),
+            text(32..38),
+            text(38..45),
+            text(45..48),
             Datum::TimestampTz(1_718_000_000_000_000 + i),
             Datum::Null,
         ]);
@@ -131,5 +135,97 @@ fn encode(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, encode);
+/// The seeds' chain (unwrap, route, add a field) on the same batch, then the encoding: what a
+/// transformed pipeline costs over the untransformed `encode`.
+fn chain(c: &mut Criterion) {
+    use runnel_core::config::ConnectorConfig;
+    use runnel_core::{Chain, Stage};
+    let table = orders();
+    let stage = |alias: &str, props: &[(&str, &str)]| {
+        let config = ConnectorConfig {
+            name: alias.into(),
+            props: props
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
+        let class = props[0].1;
+        let plugin = runnel_transforms::transforms()
+            .into_iter()
+            .find(|t| t.class == class)
+            .expect("a transform of this build");
+        Stage {
+            alias: alias.into(),
+            class: class.into(),
+            transform: (plugin.build)(&config).unwrap(),
+            predicate: None,
+            negate: false,
+        }
+    };
+    let chain = || {
+        Chain::new(vec![
+            stage(
+                "unwrap",
+                &[("type", "io.debezium.transforms.ExtractNewRecordState")],
+            ),
+            stage(
+                "route",
+                &[
+                    ("type", "org.apache.kafka.connect.transforms.RegexRouter"),
+                    ("regex", "rig\\.public\\.(.*)"),
+                    ("replacement", "cdc_$1"),
+                ],
+            ),
+            stage(
+                "insert",
+                &[
+                    (
+                        "type",
+                        "org.apache.kafka.connect.transforms.InsertField$Value",
+                    ),
+                    ("static.field", "pipeline"),
+                    ("static.value", "bench"),
+                    ("topic.field", "routed_topic"),
+                ],
+            ),
+        ])
+    };
+    let mut group = c.benchmark_group("json_chain");
+    group.throughput(Throughput::Elements(ROWS as u64));
+    let enc = encoder(false);
+    let envelope = Envelope {
+        source: Arc::new(PgSourceBlock::new("rig", "rig")),
+        unavailable_placeholder: Bytes::from_static(b"__debezium_unavailable_value"),
+    };
+    let mut out = EncodedBatch::default();
+    let mut chain = chain();
+    group.bench_function("unwrap_route_insert_schemas_off", |b| {
+        b.iter_batched(
+            || batch(&table),
+            |mut batch| {
+                chain
+                    .apply(&mut batch, Some(&envelope), |f| Err(f.error))
+                    .unwrap();
+                out.clear();
+                enc.encode(&batch, &mut out).unwrap();
+                out.buf.len()
+            },
+            criterion::BatchSize::LargeInput,
+        )
+    });
+    group.bench_function("untransformed_schemas_off", |b| {
+        b.iter_batched(
+            || batch(&table),
+            |batch| {
+                out.clear();
+                enc.encode(&batch, &mut out).unwrap();
+                out.buf.len()
+            },
+            criterion::BatchSize::LargeInput,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(benches, encode, chain);
 criterion_main!(benches);

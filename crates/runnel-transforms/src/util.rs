@@ -4,7 +4,6 @@
 //! expression replacement syntax.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use runnel_core::config::{ConnectorConfig, parse_bool, split_list};
 use runnel_core::debezium::envelope_record;
@@ -156,6 +155,8 @@ pub fn java_replacement(java: &str) -> String {
 /// schema, so its address cannot be reused by another while the entry lives.
 pub struct Cache<K, V> {
     entries: Vec<(Arc<K>, V)>,
+    /// The entry found last: consecutive events mostly share a schema.
+    last: usize,
 }
 
 const CACHE_SIZE: usize = 64;
@@ -164,13 +165,22 @@ impl<K, V> Default for Cache<K, V> {
     fn default() -> Self {
         Self {
             entries: Vec::new(),
+            last: 0,
         }
     }
 }
 
 impl<K, V> Cache<K, V> {
     pub fn get_or(&mut self, key: &Arc<K>, make: impl FnOnce() -> Result<V>) -> Result<&V> {
+        if self
+            .entries
+            .get(self.last)
+            .is_some_and(|(k, _)| Arc::ptr_eq(k, key))
+        {
+            return Ok(&self.entries[self.last].1);
+        }
         if let Some(i) = self.entries.iter().position(|(k, _)| Arc::ptr_eq(k, key)) {
+            self.last = i;
             return Ok(&self.entries[i].1);
         }
         let v = make()?;
@@ -178,7 +188,8 @@ impl<K, V> Cache<K, V> {
             self.entries.remove(0);
         }
         self.entries.push((key.clone(), v));
-        Ok(&self.entries.last().expect("just pushed").1)
+        self.last = self.entries.len() - 1;
+        Ok(&self.entries[self.last].1)
     }
 }
 
@@ -195,15 +206,9 @@ impl<K, V> Cache<K, V> {
                 self.entries.len() - 1
             }
         };
+        self.last = i;
         &mut self.entries[i].1
     }
-}
-
-pub fn now_ns() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i64)
-        .unwrap_or(0)
 }
 
 /// The event as a Kafka Connect record: a change event becomes its Debezium envelope record
@@ -213,7 +218,7 @@ pub fn record<'a>(event: &'a mut Event, cx: &mut TransformContext<'_>) -> Result
         let envelope = cx.envelope.ok_or_else(|| {
             Error::internal("a change event reached a transform without its source's envelope")
         })?;
-        let r = envelope_record(change, envelope, cx.datums, now_ns());
+        let r = envelope_record(change, envelope, cx.datums, cx.now_ns);
         *event = Event::Record(r);
     }
     match event {
@@ -254,8 +259,11 @@ impl Side {
     }
 }
 
+/// A typed payload's schema (none when schemaless) and value.
+pub type Typed<'a> = (Option<&'a Arc<Schema>>, &'a Datum);
+
 /// A typed payload's schema and value (`None` for a null without schema, a tombstone).
-pub fn typed(p: &Option<Payload>) -> Result<Option<(Option<&Arc<Schema>>, &Datum)>> {
+pub fn typed(p: &Option<Payload>) -> Result<Option<Typed<'_>>> {
     match p {
         None => Ok(None),
         Some(Payload::Value { schema, datum }) => Ok(Some((schema.as_ref(), datum))),
@@ -271,6 +279,22 @@ pub fn fields<'a>(datums: &'a [Datum], d: &Datum) -> Option<&'a [Datum]> {
         Datum::Struct(r) => datums.get(r.start as usize..r.end as usize),
         _ => None,
     }
+}
+
+/// Moves the values of `range` to the end of `datums`, leaving nulls behind: for a row that
+/// only one event refers to (a change event's), so that the next transform can append to it
+/// in place instead of copying it.
+pub fn move_to_end(datums: &mut Vec<Datum>, range: &std::ops::Range<u32>) -> std::ops::Range<u32> {
+    if range.end as usize == datums.len() {
+        return range.clone();
+    }
+    let start = datums.len();
+    datums.reserve(range.len());
+    for i in range.clone() {
+        let d = std::mem::replace(&mut datums[i as usize], Datum::Null);
+        datums.push(d);
+    }
+    start as u32..datums.len() as u32
 }
 
 /// Appends `values` as one struct.

@@ -49,6 +49,74 @@ pub struct JsonEncoder {
     envelope: Option<Envelope>,
     /// The `source` field's schema JSON without its closing `}`.
     source_schema: Arc<[u8]>,
+    keys: Arc<StructKeys>,
+}
+
+/// The `"field":` tokens of the struct schemas a record's values use (a transformed row, a
+/// record read from Kafka), escaped once per schema: checking and copying each name per value
+/// was a fifth of encoding a transformed batch. Keyed by the fields' `Arc`, which the entry
+/// holds, so the address cannot be reused while it is cached.
+#[derive(Debug, Default)]
+struct StructKeys {
+    entries: std::sync::Mutex<Vec<KeysOf>>,
+}
+
+/// A struct's fields and their keys.
+type KeysOf = (Arc<[Column]>, Arc<FieldKeys>);
+
+#[derive(Debug)]
+struct FieldKeys {
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl FieldKeys {
+    fn key(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.bytes[start..self.ends[i]]
+    }
+}
+
+impl StructKeys {
+    const SIZE: usize = 64;
+
+    fn of(&self, fields: &Arc<[Column]>) -> Arc<FieldKeys> {
+        thread_local! {
+            // The schema this thread wrote last: the records of a batch mostly share one, and
+            // the lock is then not taken at all. The entry holds the fields' `Arc`.
+            static LAST: std::cell::RefCell<Option<KeysOf>> =
+                const { std::cell::RefCell::new(None) };
+        }
+        if let Some(keys) = LAST.with_borrow(|last| {
+            last.as_ref()
+                .filter(|(f, _)| Arc::ptr_eq(f, fields))
+                .map(|(_, k)| k.clone())
+        }) {
+            return keys;
+        }
+        let keys = self.lookup(fields);
+        LAST.set(Some((fields.clone(), keys.clone())));
+        keys
+    }
+
+    fn lookup(&self, fields: &Arc<[Column]>) -> Arc<FieldKeys> {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = entries.iter().position(|(f, _)| Arc::ptr_eq(f, fields)) {
+            return entries[i].1.clone();
+        }
+        let mut bytes = Vec::new();
+        let mut ends = Vec::with_capacity(fields.len());
+        for f in fields.iter() {
+            w::key(&mut bytes, &f.name);
+            ends.push(bytes.len());
+        }
+        let keys = Arc::new(FieldKeys { bytes, ends });
+        if entries.len() >= Self::SIZE {
+            entries.remove(0);
+        }
+        entries.push((fields.clone(), keys.clone()));
+        keys
+    }
 }
 
 /// What is the same for every event of one table, written once and cached in
@@ -89,6 +157,8 @@ fn value_column() -> &'static Column {
 struct Values<'a> {
     arena: &'a [Datum],
     placeholder: &'a [u8],
+    /// Escaped field names of struct schemas (none: escaped per value).
+    keys: Option<&'a StructKeys>,
     /// `replace.null.with.default`.
     replace_null: bool,
 }
@@ -107,6 +177,7 @@ impl JsonEncoder {
             opts,
             envelope,
             source_schema,
+            keys: Arc::default(),
         }
     }
 
@@ -132,6 +203,7 @@ impl JsonEncoder {
     fn values<'a>(&'a self, arena: &'a [Datum], replace_null: bool) -> Values<'a> {
         Values {
             arena,
+            keys: Some(&self.keys),
             placeholder: self
                 .envelope
                 .as_ref()
@@ -713,12 +785,16 @@ impl Values<'_> {
             }
             (Encoding::Struct(fields), Datum::Struct(range)) => {
                 let values = self.fields(range)?;
+                let keys = self.keys.map(|k| k.of(fields));
                 buf.push(b'{');
                 for (i, (field, value)) in fields.iter().zip(values).enumerate() {
                     if i > 0 {
                         buf.push(b',');
                     }
-                    w::key(buf, &field.name);
+                    match &keys {
+                        Some(k) => buf.extend_from_slice(k.key(i)),
+                        None => w::key(buf, &field.name),
+                    }
                     match (value, &field.default) {
                         (Datum::Null, Some(d)) if self.replace_null => {
                             self.write_value(buf, field, &field.encoding, d)?
@@ -1044,6 +1120,7 @@ fn write_schema(
         let mut tmp = Vec::new();
         let values = Values {
             arena: &[],
+            keys: None,
             placeholder: b"",
             replace_null: false,
         };

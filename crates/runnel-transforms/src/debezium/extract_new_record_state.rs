@@ -18,14 +18,18 @@
 use std::sync::Arc;
 
 use runnel_core::config::{ConfigKey, ValueType};
-use runnel_core::debezium::change_key;
+use runnel_core::debezium::{change_key, filled_row};
 use runnel_core::event::Op;
 use runnel_core::plugin::TransformPlugin;
 use runnel_core::transform::{Transform, TransformContext};
-use runnel_core::{Column, Datum, Encoding, Error, Event, Header, Payload, Record, Result, Schema};
+use runnel_core::{
+    Column, Datum, Encoding, Error, Event, Header, Payload, Record, Result, Schema, TableSchema,
+};
 
 use super::envelope::{Fields, Loc, envelope_of, field, is_envelope, resolve};
-use crate::util::{Cache, Opts, Projection, fields, now_ns, optional_copy, plain, rebuilt_struct};
+use crate::util::{
+    Cache, Opts, Projection, fields, move_to_end, optional_copy, plain, rebuilt_struct,
+};
 
 const MODES: &[&str] = &[
     "drop",
@@ -116,6 +120,9 @@ pub fn plugin() -> TransformPlugin {
     }
 }
 
+/// The fields a header listed, and the projection without them.
+type Dropping = (Vec<String>, Arc<Projection>);
+
 /// What a delete becomes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Deletes {
@@ -192,8 +199,10 @@ impl FieldRef {
 
 pub struct ExtractNewRecordState {
     cfg: Config,
+    /// Per table: its row schema, required ([`Config::plain`]).
+    rows: Cache<TableSchema, Arc<Schema>>,
     plans: Cache<Schema, Arc<Plan>>,
-    drops: Cache<Schema, Vec<(Vec<String>, Arc<Projection>)>>,
+    drops: Cache<Schema, Vec<Dropping>>,
     topics: Vec<(Box<str>, Arc<str>)>,
 }
 
@@ -278,6 +287,7 @@ impl ExtractNewRecordState {
                 drop_only_optional: o.bool("drop.fields.keep.schema.compatible", true)?,
                 replace_null: o.bool("replace.null.with.default", true)?,
             },
+            rows: Cache::default(),
             plans: Cache::default(),
             drops: Cache::default(),
             topics: Vec::new(),
@@ -409,9 +419,12 @@ impl Transform for ExtractNewRecordState {
                         "a change event reached a transform without its source's envelope",
                     )
                 })?;
+                if self.cfg.plain() {
+                    return self.unwrap_plain(event, cx);
+                }
                 let schema = c.table.envelope_schema(envelope.source.schema()).clone();
                 let with_source = self.plan(&schema)?.with_source;
-                let now = now_ns();
+                let now = cx.now_ns;
                 let f = Fields::of_change(c, envelope, cx.datums, with_source, now);
                 let Fields::Change { before, after, .. } = &f else {
                     unreachable!("of_change gives Fields::Change")
@@ -469,7 +482,63 @@ impl Transform for ExtractNewRecordState {
     }
 }
 
+impl Config {
+    /// Nothing but the row: no added fields or headers, no routing, no dropped fields, no
+    /// `__deleted` (the defaults, and what most pipelines run).
+    fn plain(&self) -> bool {
+        self.fields.is_empty()
+            && self.headers.is_empty()
+            && self.route_by.is_none()
+            && self.drop_header.is_none()
+            && self.deletes != Deletes::Rewrite
+    }
+}
+
 impl ExtractNewRecordState {
+    /// A change event to its row with [`Config::plain`]: the row's own values under the row
+    /// schema (made required, as Debezium's rebuilt schema is), the key struct, nothing else
+    /// looked at. The same records as [`Self::unwrap`], in a third of its work.
+    fn unwrap_plain(&mut self, event: &mut Event, cx: &mut TransformContext<'_>) -> Result<bool> {
+        let Event::Change(c) = event else {
+            return Ok(true);
+        };
+        let table = &c.table;
+        let delete = c.op == Op::Delete;
+        let Some(row) = (if delete { &c.before } else { &c.after }) else {
+            return Ok(false);
+        };
+        if delete && self.cfg.deletes == Deletes::Drop {
+            return Ok(false);
+        }
+        let row = filled_row(table, row, cx.datums);
+        let key = change_key(table, &row, cx.datums);
+        let value = if delete {
+            match self.cfg.deletes {
+                Deletes::Tombstone => None,
+                _ => Some(Payload::value(table.value_schema(), Datum::Null)),
+            }
+        } else {
+            let out = self.rows.get_or(table, || {
+                let value = table.value_schema();
+                Ok(Arc::new(rebuilt_struct(
+                    value,
+                    value.fields().unwrap_or_default().to_vec(),
+                )))
+            })?;
+            // The row is this event's alone: moved (not copied) to the end of the values,
+            // where a transform after this one (InsertField) appends to it in place.
+            let out = out.clone();
+            Some(Payload::value(
+                &out,
+                Datum::Struct(move_to_end(cx.datums, &row)),
+            ))
+        };
+        let mut r = Record::new(table.topic.clone(), key, value);
+        r.timestamp_ms = Some(cx.now_ns / 1_000_000);
+        *event = Event::Record(r);
+        Ok(true)
+    }
+
     fn plan(&mut self, envelope: &Arc<Schema>) -> Result<Arc<Plan>> {
         let cfg = &self.cfg;
         Ok(self

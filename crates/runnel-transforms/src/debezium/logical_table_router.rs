@@ -95,10 +95,14 @@ pub fn plugins() -> Vec<TransformPlugin> {
     ]
 }
 
+/// A regex and its replacement.
+type Rewrite = (regex::Regex, String);
+
 struct LogicalTopicRouter {
     topic: regex::Regex,
     replacement: String,
-    key_field: Option<(Arc<str>, Option<(regex::Regex, String)>)>,
+    /// The added key field's name and, with `key.field.regex`, how its value is made.
+    key_field: Option<(Arc<str>, Option<Rewrite>)>,
     avro_names: bool,
     /// Per old topic: the new topic and the key field's value (`None`: not routed).
     routes: HashMap<Arc<str>, Option<(Arc<str>, Datum)>>,

@@ -469,6 +469,9 @@ mod tests {
         assert_eq!(java_float(1.25e-5, false), "1.25E-5");
         assert_eq!(java_float(-3.5, false), "-3.5");
         assert_eq!(java_float(0.001, false), "0.001");
-        assert_eq!(java_float(f64::from(3.1415927f32), true), "3.1415927");
+        assert_eq!(
+            java_float(f64::from(std::f32::consts::PI), true),
+            "3.1415927"
+        );
     }
 }

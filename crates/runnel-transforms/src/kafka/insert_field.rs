@@ -91,7 +91,8 @@ impl Spec {
 pub struct InsertField {
     specs: Specs,
     replace_null: bool,
-    schemas: Cache<Schema, Arc<Schema>>,
+    /// Per schema: the new schema, and whether any field has a default.
+    schemas: Cache<Schema, (Arc<Schema>, bool)>,
     last_topic: Option<(Arc<str>, Datum)>,
 }
 
@@ -156,29 +157,63 @@ impl InsertField {
         }
     }
 
-    /// The inserted values, in the fixed order; `None` for a value the record lacks.
+    /// The inserted values, in the fixed order, with their names; `None` for a value the
+    /// record lacks. `out` receives them (a struct's new fields) or they are returned by name
+    /// (a map's).
     fn values(
         &mut self,
         meta: &Meta<'_>,
         schemaless: bool,
-    ) -> Result<Vec<(Arc<str>, Option<Datum>)>> {
-        let mut out = Vec::with_capacity(5);
-        if let Some(s) = self.specs.topic.clone() {
-            let d = self.topic_datum(meta.topic);
-            out.push((s.name, Some(d)));
+        out: &mut Vec<Datum>,
+        named: &mut Vec<(Arc<str>, Option<Datum>)>,
+    ) -> Result<()> {
+        if !schemaless {
+            if self.specs.topic.is_some() {
+                let d = self.topic_datum(meta.topic);
+                out.push(d);
+            }
+            let specs = &self.specs;
+            if specs.partition.is_some() {
+                out.push(meta.partition.map_or(Datum::Null, |p| Datum::Int(p.into())));
+            }
+            if let Some(s) = &specs.offset {
+                let Some(offset) = meta.offset else {
+                    return Err(no_offset(s));
+                };
+                out.push(Datum::Int(offset));
+            }
+            if specs.timestamp.is_some() {
+                out.push(
+                    meta.timestamp_ms
+                        .map_or(Datum::Null, |t| Datum::Timestamp(t * 1000)),
+                );
+            }
+            if let Some((_, d)) = &specs.fixed {
+                out.push(d.clone());
+            }
+            return Ok(());
         }
+        let topic = self.specs.topic.as_ref().map(|s| s.name.clone());
+        let topic = topic.map(|name| (name, Some(self.topic_datum(meta.topic))));
         let specs = &self.specs;
+        let mut put = |name: &Arc<str>, d: Option<Datum>| {
+            if schemaless {
+                named.push((name.clone(), d));
+            } else {
+                out.push(d.unwrap_or(Datum::Null));
+            }
+        };
+        if let Some((name, d)) = topic {
+            put(&name, d);
+        }
         if let Some(s) = &specs.partition {
-            out.push((s.name.clone(), meta.partition.map(|p| Datum::Int(p.into()))));
+            put(&s.name, meta.partition.map(|p| Datum::Int(p.into())));
         }
         if let Some(s) = &specs.offset {
             let Some(offset) = meta.offset else {
-                return Err(Error::conversion(format!(
-                    "offset.field \"{}\" needs a record read from Kafka (a sink connector's); this record has no Kafka offset",
-                    s.name
-                )));
+                return Err(no_offset(s));
             };
-            out.push((s.name.clone(), Some(Datum::Int(offset))));
+            put(&s.name, Some(Datum::Int(offset)));
         }
         if let Some(s) = &specs.timestamp {
             // A schemaless timestamp is epoch milliseconds (Java puts the Long).
@@ -189,12 +224,12 @@ impl InsertField {
                     Datum::Timestamp(t * 1000)
                 }
             });
-            out.push((s.name.clone(), t));
+            put(&s.name, t);
         }
         if let Some((s, d)) = &specs.fixed {
-            out.push((s.name.clone(), Some(d.clone())));
+            put(&s.name, Some(d.clone()));
         }
-        Ok(out)
+        Ok(())
     }
 }
 
@@ -229,8 +264,9 @@ impl PayloadTransform for InsertField {
         if datum.is_null() {
             return Ok(None);
         }
-        let values = self.values(meta, schema.is_none())?;
         let Some(schema) = schema else {
+            let mut values = Vec::new();
+            self.values(meta, true, &mut Vec::new(), &mut values)?;
             let mut entries = map_entries(datums, datum)
                 .ok_or_else(|| wrong_type("a map", "field insertion", datum))?;
             for (name, v) in values {
@@ -250,13 +286,36 @@ impl PayloadTransform for InsertField {
             return Err(wrong_type("a struct", "field insertion", datum));
         };
         let specs = &self.specs;
-        let out = self
+        let (out, defaults) = self
             .schemas
-            .get_or(schema, || Ok(Arc::new(specs.schema(schema))))?
+            .get_or(schema, || {
+                let defaults = schema
+                    .fields()
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|c| c.default.is_some());
+                Ok((Arc::new(specs.schema(schema)), defaults))
+            })?
             .clone();
-        let start = datums.len();
         let columns = schema.fields().unwrap_or_default();
-        if self.replace_null {
+        let nulls_to_fill = self.replace_null
+            && defaults
+            && columns
+                .iter()
+                .zip(&datums[range.start as usize..range.end as usize])
+                .any(|(c, d)| d.is_null() && c.default.is_some());
+        // The struct an earlier transform just made (ExtractNewRecordState's row) is the last
+        // thing in the values: the new fields go right after it, nothing is copied.
+        if range.end as usize == datums.len() && !nulls_to_fill {
+            self.values(meta, false, datums, &mut Vec::new())?;
+            return Ok(Some((
+                Some(out),
+                Datum::Struct(range.start..datums.len() as u32),
+            )));
+        }
+        let start = datums.len();
+        datums.reserve(range.len() + 5);
+        if nulls_to_fill {
             for (i, c) in columns.iter().enumerate() {
                 let d = match (&datums[range.start as usize + i], &c.default) {
                     (Datum::Null, Some(def)) => def.clone(),
@@ -267,10 +326,17 @@ impl PayloadTransform for InsertField {
         } else {
             datums.extend_from_within(range.start as usize..range.end as usize);
         }
-        datums.extend(values.into_iter().map(|(_, v)| v.unwrap_or(Datum::Null)));
+        self.values(meta, false, datums, &mut Vec::new())?;
         Ok(Some((
             Some(out),
             Datum::Struct(start as u32..datums.len() as u32),
         )))
     }
+}
+
+fn no_offset(s: &Spec) -> Error {
+    Error::conversion(format!(
+        "offset.field \"{}\" needs a record read from Kafka (a sink connector's); this record has no Kafka offset",
+        s.name
+    ))
 }

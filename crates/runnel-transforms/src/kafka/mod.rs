@@ -67,10 +67,13 @@ impl<T: PayloadTransform> OnSide<T> {
 impl<T: PayloadTransform> Transform for OnSide<T> {
     fn apply(&mut self, event: &mut Event, cx: &mut TransformContext<'_>) -> Result<bool> {
         let r = record(event, cx)?;
-        let (schema, datum) = match self.side.get(r) {
+        // The payload is taken out while the transform reads the record around it, and put
+        // back when it is left as it is (or the transform fails).
+        let (schema, datum) = match self.side.get_mut(r).take() {
             None => (None, Datum::Null),
-            Some(Payload::Value { schema, datum }) => (schema.clone(), datum.clone()),
-            Some(Payload::Encoded(_)) => {
+            Some(Payload::Value { schema, datum }) => (schema, datum),
+            Some(p @ Payload::Encoded(_)) => {
+                *self.side.get_mut(r) = Some(p);
                 return Err(Error::internal(
                     "a transform got undecoded bytes: records must be decoded before transforms",
                 ));
@@ -82,16 +85,27 @@ impl<T: PayloadTransform> Transform for OnSide<T> {
             offset: r.offset,
             timestamp_ms: r.timestamp_ms,
         };
-        if let Some((schema, datum)) =
-            self.inner
-                .transform(&meta, schema.as_ref(), &datum, cx.datums)?
-        {
-            *self.side.get_mut(r) = match (schema, datum) {
-                (None, Datum::Null) => None,
-                (schema, datum) => Some(Payload::Value { schema, datum }),
-            };
-        }
+        let outcome = self
+            .inner
+            .transform(&meta, schema.as_ref(), &datum, cx.datums);
+        let (schema, datum) = match outcome {
+            Ok(Some(new)) => new,
+            Ok(None) => (schema, datum),
+            Err(e) => {
+                *self.side.get_mut(r) = restore(schema, datum);
+                return Err(e);
+            }
+        };
+        *self.side.get_mut(r) = restore(schema, datum);
         Ok(true)
+    }
+}
+
+/// A payload from its parts: no schema and null is no payload (a tombstone).
+fn restore(schema: Option<Arc<Schema>>, datum: Datum) -> Option<Payload> {
+    match (schema, datum) {
+        (None, Datum::Null) => None,
+        (schema, datum) => Some(Payload::Value { schema, datum }),
     }
 }
 

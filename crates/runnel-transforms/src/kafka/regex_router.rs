@@ -47,6 +47,7 @@ pub struct TopicRewrite {
     regex: regex::Regex,
     replacement: String,
     topics: HashMap<Arc<str>, Option<Arc<str>>>,
+    last: Option<(Arc<str>, Option<Arc<str>>)>,
     tables: Cache<TableSchema, Arc<TableSchema>>,
 }
 
@@ -59,12 +60,25 @@ impl TopicRewrite {
             regex,
             replacement,
             topics: HashMap::new(),
+            last: None,
             tables: Cache::default(),
         }
     }
 
     /// The new topic of `topic`, if the regex matches it.
     pub fn route(&mut self, topic: &Arc<str>) -> Option<Arc<str>> {
+        // Consecutive records mostly share a topic (a table's rows come in runs).
+        if let Some((last, routed)) = &self.last
+            && Arc::ptr_eq(last, topic)
+        {
+            return routed.clone();
+        }
+        let routed = self.lookup(topic);
+        self.last = Some((topic.clone(), routed.clone()));
+        routed
+    }
+
+    fn lookup(&mut self, topic: &Arc<str>) -> Option<Arc<str>> {
         if let Some(t) = self.topics.get(topic) {
             return t.clone();
         }

@@ -206,7 +206,7 @@ impl TimestampConverter {
         }
     }
 
-    fn from_millis(&self, ms: i64) -> Datum {
+    fn target_of_millis(&self, ms: i64) -> Datum {
         const DAY: i64 = 86_400_000;
         match self.target {
             Kind::String => Datum::text(
@@ -247,7 +247,7 @@ impl TimestampConverter {
             },
         };
         let ms = self.to_millis(kind, enc, d)?;
-        Ok(self.from_millis(ms))
+        Ok(self.target_of_millis(ms))
     }
 }
 
