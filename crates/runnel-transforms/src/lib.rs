@@ -32,6 +32,7 @@ pub fn transforms() -> Vec<TransformPlugin> {
         kafka::value_to_key::plugin(),
     ];
     all.extend(debezium::logical_table_router::plugins());
+    all.extend(debezium::scripting::plugins());
     all.extend(kafka::headers::plugins());
     all
 }

@@ -545,3 +545,56 @@ fn live_changes_through_the_chains_match_the_real_transforms() {
         failed.join("\n")
     );
 }
+
+/// Debezium's Filter and ContentBasedRouter with CEL expressions, on Debezium's events: the
+/// records they keep and route are the ones the expressions name.
+#[test]
+fn cel_filter_and_router_keep_and_route_what_the_expressions_say() {
+    let input = lines(&fixture("transforms").join("../postgres/debezium-3.6.3-schemas-on.jsonl"));
+    let registry = registry();
+    let op = |l: &Value| l["value"]["payload"]["op"].as_str().map(str::to_string);
+    let filter = json!({
+        "transforms": "f",
+        "transforms.f.type": "io.debezium.transforms.Filter",
+        "transforms.f.language": "cel",
+        "transforms.f.condition": "value.op == 'u' || value.op == 'c'",
+        "transforms.f.topic.regex": "rig\\.public\\.customers",
+    });
+    let out = run_chain(&registry, &filter, &input);
+    let want: Vec<&Value> = input
+        .iter()
+        .filter(|l| {
+            l["topic"] != "rig.public.customers"
+                || l["value"].is_null()
+                || matches!(op(l).as_deref(), Some("u" | "c"))
+        })
+        .collect();
+    assert_eq!(out.len(), want.len(), "{out:?}");
+    assert!(out.iter().all(|o| o.get("error").is_none()), "{out:?}");
+    let router = json!({
+        "transforms": "r",
+        "transforms.r.type": "io.debezium.transforms.ContentBasedRouter",
+        "transforms.r.language": "cel",
+        "transforms.r.topic.expression": "value.op == 'd' ? 'deletes.' + topic : null",
+        "transforms.r.null.handling.mode": "drop",
+    });
+    let out = run_chain(&registry, &router, &input);
+    let deletes = input
+        .iter()
+        .filter(|l| op(l).as_deref() == Some("d"))
+        .count();
+    assert_eq!(
+        out.len(),
+        input.iter().filter(|l| !l["value"].is_null()).count()
+    );
+    assert!(out.iter().all(|o| o.get("error").is_none()), "{out:?}");
+    assert_eq!(
+        out.iter()
+            .filter(|o| o["topic"]
+                .as_str()
+                .unwrap()
+                .starts_with("deletes.rig.public."))
+            .count(),
+        deletes
+    );
+}

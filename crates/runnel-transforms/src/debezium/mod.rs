@@ -8,3 +8,4 @@ pub mod logical_table_router;
 pub mod outbox;
 pub mod partition_routing;
 pub mod schema_change_event_filter;
+pub mod scripting;
