@@ -58,6 +58,26 @@ pub struct TransformFailure {
     pub error: crate::error::Error,
     /// The event as it reached the failing stage.
     pub event: Event,
+    /// Its key as JSON (without schema), for the message.
+    pub key: Option<String>,
+}
+
+/// An event's key as JSON without schema (for messages about it): a record's key, or the key
+/// columns of a change event's row.
+fn key_json(event: &Event, datums: &mut Vec<Datum>, bytes: &[u8]) -> Option<String> {
+    use crate::encode::json::{JsonEncoder, JsonOptions};
+    let encoder = JsonEncoder::new(JsonOptions::schemas(false), None);
+    let mark = datums.len();
+    let key = match event {
+        Event::Record(r) => r.key.clone(),
+        Event::Change(c) => {
+            let row = c.after.as_ref().or(c.before.as_ref())?;
+            crate::debezium::change_key(&c.table, row, datums)
+        }
+    };
+    let json = key.and_then(|k| encoder.encode_payload(datums, bytes, &k, false, false).ok());
+    datums.truncate(mark);
+    json.map(|j| String::from_utf8_lossy(&j).into_owned())
 }
 
 /// The configured transforms of a connector, in order.
@@ -113,11 +133,13 @@ impl Chain {
                     Ok(true) => {}
                     Ok(false) => continue 'events,
                     Err(error) => {
+                        let key = key_json(&event, cx.datums, cx.bytes);
                         failed(TransformFailure {
                             alias: stage.alias.clone(),
                             class: stage.class.clone(),
                             error,
                             event,
+                            key,
                         })?;
                         continue 'events;
                     }

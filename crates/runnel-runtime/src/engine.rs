@@ -293,19 +293,29 @@ fn transform_failed<P: Position>(
         },
     };
     let at = position.map_or_else(String::new, |p| {
-        format!(" (position {:?})", p.to_offset().0)
+        let offset = serde_json::to_string(&p.to_offset().0).unwrap_or_default();
+        format!(" (position {offset})")
     });
+    let key = f
+        .key
+        .as_deref()
+        .map_or_else(String::new, |k| format!(" with key {k}"));
     let what = format!(
-        "transform \"{}\" ({}) failed on {record}{at}: {}",
+        "transform \"{}\" ({}) failed on {record}{key}{at}: {}",
         f.alias,
         f.class,
         f.error.message()
     );
     if !tolerance.all {
+        let hint = if tolerance.source {
+            "set \"event.processing.failure.handling.mode\": \"warn\" (or \"errors.tolerance\": \"all\") to skip such records"
+        } else {
+            "set \"errors.tolerance\": \"all\" to skip such records"
+        };
         return Err(Error::new(
             f.error.kind(),
             runnel_core::Retry::Permanent,
-            format!("{what}; set \"errors.tolerance\": \"all\" to skip such records"),
+            format!("{what}; {hint}"),
         )
         .caused_by(f.error));
     }

@@ -92,15 +92,19 @@ pub(crate) fn build_chain(stages: &[StagePlan]) -> Result<Chain> {
     Ok(Chain::new(out))
 }
 
-/// What to do with a record a transform fails on (Kafka Connect's `errors.tolerance`).
+/// What to do with a record a transform fails on: Kafka Connect's `errors.tolerance`, and for
+/// source connectors also Debezium's `event.processing.failure.handling.mode`
+/// (`fail`, `warn`: skip and log, `skip`: skip quietly).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Tolerance {
-    /// `all`: skip it; `none` (the default): stop the connector.
+    /// `all` (or `warn`/`skip`): skip it; `none` (the default): stop the connector.
     pub all: bool,
     /// `errors.log.enable`.
     pub log: bool,
     /// `errors.log.include.messages`.
     pub log_messages: bool,
+    /// A source connector's (whose records have a table and a source position).
+    pub source: bool,
 }
 
 /// A validated connector, ready to run (and to run again after a restart).
@@ -134,13 +138,22 @@ impl Job {
                 .and_then(runnel_core::config::parse_bool)
                 .unwrap_or(false)
         };
+        let mode = match self.kind {
+            ConnectorKind::Source => self
+                .config
+                .get("event.processing.failure.handling.mode")
+                .map(|v| v.trim().to_ascii_lowercase()),
+            ConnectorKind::Sink => None,
+        };
         Tolerance {
             all: self
                 .config
                 .get("errors.tolerance")
-                .is_some_and(|v| v.trim().eq_ignore_ascii_case("all")),
-            log: flag("errors.log.enable"),
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("all"))
+                || matches!(mode.as_deref(), Some("warn" | "skip")),
+            log: flag("errors.log.enable") || mode.as_deref() == Some("warn"),
             log_messages: flag("errors.log.include.messages"),
+            source: matches!(self.kind, ConnectorKind::Source),
         }
     }
 

@@ -598,3 +598,82 @@ fn cel_filter_and_router_keep_and_route_what_the_expressions_say() {
         deletes
     );
 }
+
+/// A transform failing on a live change stops the connector with one line naming the
+/// transform, the table, the key and the position; with
+/// `event.processing.failure.handling.mode=warn` the record is skipped and the rest flows.
+#[test]
+fn a_transform_failing_on_a_change_stops_with_its_record_or_skips_it() {
+    use crate::support::{
+        PgInstance, Runnel, pg_connector, records, wait_exit, wait_records, wait_slot_active,
+    };
+    let pg = PgInstance::start();
+    pg.create_database("rig");
+    pg.psql(
+        "rig",
+        "CREATE TABLE items (id int PRIMARY KEY, code text NOT NULL)",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let chain = json!({
+        "snapshot.mode": "no_data",
+        "transforms": "unwrap,cast",
+        "transforms.unwrap.type": "io.debezium.transforms.ExtractNewRecordState",
+        "transforms.cast.type": "org.apache.kafka.connect.transforms.Cast$Value",
+        "transforms.cast.spec": "code:int32",
+    });
+    let run = |name: &str, extra: &[(&str, &str)]| {
+        let mut cfg_extra = chain.clone();
+        for (k, v) in extra {
+            cfg_extra[*k] = (*v).into();
+        }
+        let run_dir = dir.path().join(name);
+        std::fs::create_dir_all(&run_dir).unwrap();
+        let out = run_dir.join("out.jsonl");
+        let cfg = pg_connector(&pg, name, "rig", name, &out, cfg_extra);
+        let mut runnel = Runnel::start(&run_dir, &[cfg]);
+        wait_slot_active(&pg, "rig", name, &mut runnel);
+        (runnel, out)
+    };
+    let (mut strict, strict_out) = run("strict", &[]);
+    let (mut lenient, lenient_out) = run(
+        "lenient",
+        &[("event.processing.failure.handling.mode", "warn")],
+    );
+    pg.psql(
+        "rig",
+        "INSERT INTO items VALUES (1, '10'), (2, 'ten'), (3, '30')",
+    );
+    let status = wait_exit(&mut strict, Duration::from_secs(60));
+    let log = strict.log_text();
+    assert!(!status.success(), "{log}");
+    let error = log.lines().find(|l| l.starts_with("error:")).unwrap_or("");
+    for want in [
+        "transform \"cast\" (org.apache.kafka.connect.transforms.Cast$Value) failed on",
+        "public.items",
+        "with key {\"id\":2}",
+        "position",
+        "event.processing.failure.handling.mode",
+    ] {
+        assert!(error.contains(want), "no {want:?} in: {error}\n{log}");
+    }
+    assert!(!log.contains("panicked"), "{log}");
+    // The failing batch is not written (nor its position committed): the slot keeps it all.
+    assert!(
+        records(&strict_out).is_empty(),
+        "{:?}",
+        records(&strict_out)
+    );
+    let recs = wait_records(
+        &lenient_out,
+        "the two good items",
+        Duration::from_secs(60),
+        &mut lenient,
+        |r| r.len() >= 2,
+    );
+    lenient.stop();
+    let codes: Vec<&Value> = recs
+        .iter()
+        .map(|r| &r["value"]["payload"]["code"])
+        .collect();
+    assert_eq!(codes, [&json!(10), &json!(30)], "{recs:?}");
+}
