@@ -373,9 +373,13 @@ impl JsonEncoder {
         };
         let first = out.headers.len() as u32;
         for h in &r.headers {
+            // A null header value has no bytes (Kafka Connect's SimpleHeaderConverter).
             let value = match &h.value {
+                Some(Payload::Value {
+                    datum: Datum::Null, ..
+                })
+                | None => None,
                 Some(p) => Some(self.write_header(&mut out.buf, batch, p)?),
-                None => None,
             };
             out.headers.push(EncodedHeader {
                 key: h.key.clone(),
