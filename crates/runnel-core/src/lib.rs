@@ -28,7 +28,8 @@ pub use offset::SourceOffset;
 pub use schema::{BinaryMode, Column, Encoding, Schema, SchemaMeta, TableId, TableSchema};
 pub use sink::{Sink, SinkInput};
 pub use source::{
-    Emitted, Envelope, Position, RunEnd, Source, SourceBlock, SourceContext, SourceStats,
+    DeadLetter, Emitted, Envelope, Position, RunEnd, Source, SourceBlock, SourceContext,
+    SourceStats,
 };
 pub use transform::{Chain, Predicate, Stage, Transform};
 

@@ -55,6 +55,26 @@ pub struct SourceContext<P> {
     /// reads typed values follow. When false, a source of encoded records (Kafka) may pass
     /// their bytes on as [`crate::event::Payload::Encoded`].
     pub decode: bool,
+    /// Records a transform failed on, for the source's dead letter queue (a sink connector's
+    /// `errors.deadletterqueue.topic.name`). The engine sends a batch's dead letters before it
+    /// acknowledges the batch: a source that has one writes the dead letters it has received
+    /// before committing a newly acknowledged position. Sources without one never get any.
+    pub dead_letters: mpsc::UnboundedReceiver<DeadLetter>,
+}
+
+/// A record a transform failed on, as it was read (re-encoded with the connector's
+/// converter), and what failed.
+#[derive(Debug, Clone)]
+pub struct DeadLetter {
+    pub topic: Arc<str>,
+    pub partition: Option<i32>,
+    pub offset: Option<i64>,
+    pub key: Option<Vec<u8>>,
+    pub value: Option<Vec<u8>>,
+    pub headers: Vec<(Arc<str>, Option<Vec<u8>>)>,
+    /// The failing transform's class.
+    pub class: String,
+    pub reason: String,
 }
 
 impl<P> SourceContext<P> {

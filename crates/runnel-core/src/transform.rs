@@ -60,6 +60,9 @@ pub struct TransformFailure {
     pub event: Event,
     /// Its key as JSON (without schema), for the message.
     pub key: Option<String>,
+    /// The event as it entered the chain (when the chain keeps originals: for a dead letter
+    /// queue, which gets the record as it was read).
+    pub original: Option<Event>,
 }
 
 /// An event's key as JSON without schema (for messages about it): a record's key, or the key
@@ -84,11 +87,21 @@ fn key_json(event: &Event, datums: &mut Vec<Datum>, bytes: &[u8]) -> Option<Stri
 #[derive(Default)]
 pub struct Chain {
     stages: Vec<Stage>,
+    keep_originals: bool,
 }
 
 impl Chain {
     pub fn new(stages: Vec<Stage>) -> Self {
-        Self { stages }
+        Self {
+            stages,
+            keep_originals: false,
+        }
+    }
+
+    /// Hands failures the event as it entered the chain (a copy per event: only for a dead
+    /// letter queue).
+    pub fn keep_originals(&mut self, keep: bool) {
+        self.keep_originals = keep;
     }
 
     pub fn is_empty(&self) -> bool {
@@ -121,6 +134,7 @@ impl Chain {
             now_ns,
         };
         'events: for mut event in events {
+            let original = self.keep_originals.then(|| event.clone());
             for stage in &mut self.stages {
                 let runs = stage
                     .predicate
@@ -140,6 +154,7 @@ impl Chain {
                             error,
                             event,
                             key,
+                            original,
                         })?;
                         continue 'events;
                     }

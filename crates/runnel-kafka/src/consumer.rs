@@ -289,7 +289,7 @@ impl Consuming {
     }
 
     /// The consume loop, on its own thread (librdkafka's consumer blocks).
-    fn consume(self, ctx: SourceContext<KafkaPosition>) -> Result<RunEnd> {
+    fn consume(self, mut ctx: SourceContext<KafkaPosition>) -> Result<RunEnd> {
         self.subscribe()?;
         let mut key_decoder = JsonDecoder::new(self.cfg.key_schemas);
         let mut value_decoder = JsonDecoder::new(self.cfg.value_schemas);
@@ -299,11 +299,16 @@ impl Consuming {
         let mut acked = ctx.acked.clone();
         loop {
             if *ctx.shutdown.borrow() {
-                self.commit(&acked.borrow(), &mut committed, CommitMode::Sync);
+                let position = acked.borrow().clone();
+                self.write_dead_letters(&mut ctx)?;
+                self.commit(&position, &mut committed, CommitMode::Sync);
                 return Ok(RunEnd::Stopped);
             }
             if acked.has_changed().unwrap_or(false) {
                 let position = acked.borrow_and_update().clone();
+                // The engine sent a batch's dead letters before acknowledging it: read the
+                // acknowledgement first, then every letter sent before it is here.
+                self.write_dead_letters(&mut ctx)?;
                 self.commit(&position, &mut committed, CommitMode::Async);
             }
             let mut batch = Batch::default();
@@ -437,6 +442,65 @@ impl Consuming {
         }
         batch.events.push(Event::Record(record));
         Ok(Polled::Kept)
+    }
+
+    /// Writes the records the transforms failed on to the dead letter queue, with Kafka
+    /// Connect's context headers (stage `TRANSFORMATION`, the transform's class).
+    fn write_dead_letters(&self, ctx: &mut SourceContext<KafkaPosition>) -> Result<()> {
+        while let Ok(letter) = ctx.dead_letters.try_recv() {
+            let mut context: Vec<(&str, String)> = Vec::new();
+            if self.cfg.dlq_context_headers {
+                context = vec![
+                    ("__connect.errors.topic", letter.topic.to_string()),
+                    (
+                        "__connect.errors.partition",
+                        letter.partition.unwrap_or(-1).to_string(),
+                    ),
+                    (
+                        "__connect.errors.offset",
+                        letter.offset.unwrap_or(-1).to_string(),
+                    ),
+                    ("__connect.errors.connector.name", self.cfg.name.clone()),
+                    ("__connect.errors.task.id", "0".into()),
+                    ("__connect.errors.stage", "TRANSFORMATION".into()),
+                    ("__connect.errors.class.name", letter.class.clone()),
+                    (
+                        "__connect.errors.exception.class.name",
+                        "org.apache.kafka.connect.errors.DataException".into(),
+                    ),
+                    ("__connect.errors.exception.message", letter.reason.clone()),
+                ];
+            }
+            let (Some(dlq), Some(dlq_topic)) = (&self.dlq, &self.cfg.dlq_topic) else {
+                continue;
+            };
+            let mut record = BaseRecord::<[u8], [u8]>::to(dlq_topic);
+            if let Some(k) = &letter.key {
+                record = record.key(&k[..]);
+            }
+            if let Some(v) = &letter.value {
+                record = record.payload(&v[..]);
+            }
+            let mut h = OwnedHeaders::new_with_capacity(letter.headers.len() + context.len());
+            for (k, v) in &letter.headers {
+                h = h.insert(Header {
+                    key: k,
+                    value: v.as_deref(),
+                });
+            }
+            for (k, v) in &context {
+                h = h.insert(Header {
+                    key: k,
+                    value: Some(v.as_bytes()),
+                });
+            }
+            record = record.headers(h);
+            dlq.send(record)
+                .map_err(|(e, _)| kafka_error(&format!("dead letter queue {dlq_topic}"), e))?;
+            dlq.flush(Duration::from_secs(60))
+                .map_err(|e| kafka_error(&format!("dead letter queue {dlq_topic}"), e))?;
+        }
+        Ok(())
     }
 
     /// Sends a rejected record to the dead letter queue and waits for the broker's ack.

@@ -80,7 +80,17 @@ impl<P: Position> Committer<'_, P> {
 pub async fn run<S: Source>(source: S, job: &Job, ctx: RunContext) -> Result<RunEnd> {
     let name = job.name().to_string();
     let sink = (job.sink.build)(&job.sink_config)?;
-    let chain = job.chain()?;
+    let mut chain = job.chain()?;
+    // A sink connector's dead letter queue (written by its Kafka source) gets the records the
+    // transforms fail on, as they were read.
+    let dead_letters = matches!(job.kind, crate::job::ConnectorKind::Sink)
+        && job.tolerance().all
+        && job
+            .config
+            .get("errors.deadletterqueue.topic.name")
+            .is_some_and(|t| !t.trim().is_empty());
+    chain.keep_originals(dead_letters);
+    let (dead_tx, dead_rx) = mpsc::unbounded_channel::<runnel_core::DeadLetter>();
     let envelope = source.envelope();
     let encoder =
         (sink.input() == SinkInput::Encoded).then(|| JsonEncoder::new(job.json, envelope.clone()));
@@ -101,6 +111,7 @@ pub async fn run<S: Source>(source: S, job: &Job, ctx: RunContext) -> Result<Run
         chain,
         envelope,
         tolerance: job.tolerance(),
+        dead_letters: dead_letters.then(|| (dead_tx, JsonEncoder::new(job.json, None))),
         encoder,
         store: ctx.store.clone(),
         name: name.clone(),
@@ -117,6 +128,7 @@ pub async fn run<S: Source>(source: S, job: &Job, ctx: RunContext) -> Result<Run
         shutdown: ctx.shutdown.clone(),
         stats: ctx.metrics.source.clone(),
         decode,
+        dead_letters: dead_rx,
     });
     tokio::pin!(source_run);
     let sink_done = |r: std::result::Result<Result<()>, tokio::task::JoinError>| {
@@ -184,6 +196,8 @@ struct SinkThread<P: Position> {
     chain: runnel_core::Chain,
     envelope: Option<runnel_core::Envelope>,
     tolerance: Tolerance,
+    /// Where records the transforms fail on go (and the converter that re-encodes them).
+    dead_letters: Option<(mpsc::UnboundedSender<runnel_core::DeadLetter>, JsonEncoder)>,
     encoder: Option<JsonEncoder>,
     store: StateStore,
     name: String,
@@ -228,9 +242,24 @@ impl<P: Position> SinkThread<P> {
                     break;
                 };
                 let (name, tolerance, metrics) = (&self.name, self.tolerance, &self.metrics);
+                let mut failed = Vec::new();
+                let dead_letters = self.dead_letters.is_some();
                 self.chain.apply(&mut batch, self.envelope.as_ref(), |f| {
-                    transform_failed(name, tolerance, metrics, f, position.as_ref())
+                    transform_failed(name, tolerance, metrics, &f, position.as_ref())?;
+                    if dead_letters {
+                        failed.push(f);
+                    }
+                    Ok(())
                 })?;
+                // Sent before this batch can be acknowledged (see SourceContext::dead_letters).
+                if let Some((tx, encoder)) = &self.dead_letters {
+                    for f in failed {
+                        let letter = dead_letter(encoder, &batch, f);
+                        tx.send(letter).map_err(|_| {
+                            Error::internal("the source stopped taking dead letters")
+                        })?;
+                    }
+                }
                 encoded.clear();
                 if let Some(encoder) = &self.encoder {
                     encoder.encode(&batch, &mut encoded)?;
@@ -277,11 +306,45 @@ impl<P: Position> SinkThread<P> {
 
 /// A record a transform failed on: stop the connector, naming the transform, the record and
 /// the position (`errors.tolerance=none`), or log it and go on (`all`).
+/// A failed record as the dead letter queue gets it: the record as it was read, in the
+/// connector's converter encoding, with what failed.
+fn dead_letter(
+    encoder: &JsonEncoder,
+    batch: &runnel_core::Batch,
+    f: runnel_core::transform::TransformFailure,
+) -> runnel_core::DeadLetter {
+    let runnel_core::Event::Record(r) = f.original.unwrap_or(f.event) else {
+        unreachable!("sink connectors read records")
+    };
+    let opts = encoder.options();
+    let encode = |p: &Option<runnel_core::Payload>, schemas: bool, replace: bool| {
+        p.as_ref().and_then(|p| {
+            encoder
+                .encode_payload(&batch.datums, &batch.bytes, p, schemas, replace)
+                .ok()
+        })
+    };
+    runnel_core::DeadLetter {
+        topic: r.topic.clone(),
+        partition: r.partition,
+        offset: r.offset,
+        key: encode(&r.key, opts.key_schemas, opts.key_replace_null),
+        value: encode(&r.value, opts.value_schemas, opts.value_replace_null),
+        headers: r
+            .headers
+            .iter()
+            .map(|h| (h.key.clone(), encode(&h.value, false, false)))
+            .collect(),
+        class: f.class,
+        reason: f.error.message().to_string(),
+    }
+}
+
 fn transform_failed<P: Position>(
     connector: &str,
     tolerance: Tolerance,
     metrics: &ConnectorMetrics,
-    f: runnel_core::transform::TransformFailure,
+    f: &runnel_core::transform::TransformFailure,
     position: Option<&P>,
 ) -> Result<()> {
     metrics.errors.fetch_add(1, Ordering::Relaxed);
@@ -316,8 +379,7 @@ fn transform_failed<P: Position>(
             f.error.kind(),
             runnel_core::Retry::Permanent,
             format!("{what}; {hint}"),
-        )
-        .caused_by(f.error));
+        ));
     }
     if tolerance.log {
         if tolerance.log_messages {

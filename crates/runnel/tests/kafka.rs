@@ -337,6 +337,8 @@ fn kafka_to_file_sends_poison_records_to_the_dead_letter_queue_and_resumes_after
         lines += &good(i);
     }
     lines += "{\"key\": \"{\\\"id\\\":99}\", \"value\": \"this is not JSON\"}\n";
+    // Converts, but the transform fails on it: dead-lettered as it was read.
+    lines += "{\"key\": \"{\\\"id\\\":50}\", \"value\": \"{\\\"n\\\":\\\"fifty\\\"}\"}\n";
     lines += "{\"key\": \"{\\\"id\\\":6}\", \"value\": null}\n";
     kafka_client(&["produce", &b, "events"], &lines);
 
@@ -353,6 +355,9 @@ fn kafka_to_file_sends_poison_records_to_the_dead_letter_queue_and_resumes_after
             "errors.log.enable": "true",
             "errors.deadletterqueue.topic.name": "events-dlq",
             "errors.deadletterqueue.context.headers.enable": "true",
+            "transforms": "cast",
+            "transforms.cast.type": "org.apache.kafka.connect.transforms.Cast$Value",
+            "transforms.cast.spec": "n:int32",
         }),
     );
     let mut runnel = Runnel::start_with_kafka(dir.path(), std::slice::from_ref(&cfg), &b);
@@ -370,14 +375,43 @@ fn kafka_to_file_sends_poison_records_to_the_dead_letter_queue_and_resumes_after
             .any(|r| r["key"]["id"] == 6 && r["value"].is_null()),
         "tombstone kept"
     );
-    let dlq = kafka_records(&broker, "events-dlq", 1);
-    assert_eq!(dlq.len(), 1, "{dlq:?}");
-    assert_eq!(dlq[0]["value_raw"], "this is not JSON");
-    assert_eq!(dlq[0]["headers"]["__connect.errors.topic"], "events");
+    let dlq = kafka_records(&broker, "events-dlq", 2);
+    assert_eq!(dlq.len(), 2, "{dlq:?}");
+    let stage = |d: &Value| {
+        d["headers"]["__connect.errors.stage"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+    let converter = dlq
+        .iter()
+        .find(|d| stage(d) == "VALUE_CONVERTER")
+        .expect("the converter's dead letter");
+    assert_eq!(converter["value_raw"], "this is not JSON");
+    assert_eq!(converter["headers"]["__connect.errors.topic"], "events");
     assert_eq!(
-        dlq[0]["headers"]["__connect.errors.connector.name"],
+        converter["headers"]["__connect.errors.connector.name"],
         "events-to-file"
     );
+    let transform = dlq
+        .iter()
+        .find(|d| stage(d) == "TRANSFORMATION")
+        .expect("the transform's dead letter");
+    assert_eq!(
+        json_of(&transform["value_raw"]),
+        json!({"n": "fifty"}),
+        "{transform}"
+    );
+    assert_eq!(
+        json_of(&transform["key_raw"]),
+        json!({"id": 50}),
+        "{transform}"
+    );
+    assert_eq!(
+        transform["headers"]["__connect.errors.class.name"],
+        "org.apache.kafka.connect.transforms.Cast$Value"
+    );
+    assert_eq!(transform["headers"]["__connect.errors.topic"], "events");
     assert!(
         runnel.log_text().contains("cannot be converted"),
         "errors.log.enable"
