@@ -17,6 +17,7 @@ pub fn transforms() -> Vec<TransformPlugin> {
         debezium::header_to_value::plugin(),
         debezium::partition_routing::plugin(),
         debezium::schema_change_event_filter::plugin(),
+        debezium::timezone_converter::plugin(),
         kafka::cast::plugin(),
         kafka::extract_field::plugin(),
         kafka::filter::plugin(),

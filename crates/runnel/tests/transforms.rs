@@ -561,10 +561,15 @@ fn live_changes_through_the_chains_match_the_real_transforms() {
     pg.psql("rig", "CALL rig_seed(1000)");
     // Debezium's schemas-on capture saw the workload a second time (see conformance.rs).
     pg.psql_file("rig", &fixture("postgres/sample.sql"));
+    // Chain 27 routes by the record's timestamp, which live is the time of the run.
+    let streaming: Vec<(String, String)> = runs("../postgres/debezium-3.6.3-schemas-on.jsonl")
+        .into_iter()
+        .filter(|(c, _)| !c.starts_with("27-"))
+        .collect();
     let mut failed = live_runs(
         &pg,
         "rig",
-        &runs("../postgres/debezium-3.6.3-schemas-on.jsonl"),
+        &streaming,
         json!({}),
         &fixture("postgres/sample.sql"),
     );

@@ -712,6 +712,10 @@ impl Values<'_> {
                     buf.push(b'"');
                 }
             },
+            // A zoned value a transform rewrote in another offset (TimezoneConverter) is text.
+            (Encoding::ZonedTimestamp { .. } | Encoding::ZonedTime, Datum::Text(t)) => {
+                w::escaped(buf, t)
+            }
             (
                 Encoding::ZonedTime,
                 Datum::TimeTz {

@@ -9,3 +9,4 @@ pub mod outbox;
 pub mod partition_routing;
 pub mod schema_change_event_filter;
 pub mod scripting;
+pub mod timezone_converter;
