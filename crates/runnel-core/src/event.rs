@@ -257,6 +257,46 @@ impl Batch {
         self.events.is_empty()
     }
 
+    /// Moves the events from `events_at` on, and the values from `datums_at` on that they (and
+    /// only they) use, into a new batch, their ranges rebased: a source that read past a
+    /// transaction's commit carries the next transaction's first events over to its next batch.
+    /// The values are moved, not copied. Encoded payloads are not supported (a source of
+    /// undecoded records does not split batches).
+    pub fn split_off(&mut self, events_at: usize, datums_at: usize) -> Batch {
+        let base = datums_at as u32;
+        let mut datums = self.datums.split_off(datums_at);
+        for d in &mut datums {
+            rebase_datum(d, base);
+        }
+        let mut events = self.events.split_off(events_at);
+        for e in &mut events {
+            match e {
+                Event::Change(c) => {
+                    for r in [&mut c.before, &mut c.after].into_iter().flatten() {
+                        rebase_range(r, base);
+                    }
+                }
+                Event::Record(r) => {
+                    let headers = r.headers.iter_mut().filter_map(|h| h.value.as_mut());
+                    for p in [r.key.as_mut(), r.value.as_mut()]
+                        .into_iter()
+                        .flatten()
+                        .chain(headers)
+                    {
+                        if let Payload::Value { datum, .. } = p {
+                            rebase_datum(datum, base);
+                        }
+                    }
+                }
+            }
+        }
+        Batch {
+            datums,
+            bytes: Vec::new(),
+            events,
+        }
+    }
+
     /// Number of events that carry a value (change events, records but tombstones).
     pub fn value_count(&self) -> usize {
         self.events.iter().filter(|e| e.has_value()).count()
@@ -266,5 +306,83 @@ impl Batch {
         self.datums.clear();
         self.bytes.clear();
         self.events.clear();
+    }
+}
+
+fn rebase_range(r: &mut Range<u32>, base: u32) {
+    r.start -= base;
+    r.end -= base;
+}
+
+/// Shifts the ranges a value holds into the batch's values down by `base`.
+fn rebase_datum(d: &mut Datum, base: u32) {
+    match d {
+        Datum::Struct(r) | Datum::Map(r) => rebase_range(r, base),
+        Datum::Array(items) => {
+            for item in items.iter_mut() {
+                rebase_datum(item, base);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::{Column, Encoding, TableId};
+
+    #[test]
+    fn split_off_moves_the_tail_with_its_values() {
+        let table = Arc::new(TableSchema::new(
+            TableId::new("public", "t"),
+            "p.public.t".into(),
+            "p.public.t".into(),
+            vec![
+                Column::new("id", Encoding::Int32, false),
+                Column::new("v", Encoding::String, true),
+            ],
+            vec![0],
+            0,
+        ));
+        let mut batch = Batch::default();
+        let source = EventSource {
+            ts_us: 0,
+            snapshot: SnapshotMarker::False,
+            coords: [None; 3],
+        };
+        for id in 1..=3 {
+            let row = batch.push_row([Datum::Int(id), Datum::text("x")]);
+            if id == 3 {
+                batch.push_tombstone(&table, &row);
+            }
+            batch.events.push(Event::Change(ChangeEvent {
+                table: table.clone(),
+                op: Op::Create,
+                before: None,
+                after: Some(row),
+                source,
+            }));
+        }
+        // The first two events (values 0..4) stay; the third row and its tombstone move.
+        let tail = batch.split_off(2, 4);
+        assert_eq!(batch.events.len(), 2);
+        assert_eq!(batch.datums.len(), 4);
+        assert_eq!(tail.events.len(), 2);
+        let Event::Record(tombstone) = &tail.events[0] else {
+            panic!("tombstone first")
+        };
+        let Some(Payload::Value {
+            datum: Datum::Struct(key),
+            ..
+        }) = &tombstone.key
+        else {
+            panic!("struct key")
+        };
+        assert_eq!(tail.fields(key), &[Datum::Int(3)]);
+        let Event::Change(c) = &tail.events[1] else {
+            panic!("change")
+        };
+        assert_eq!(tail.row(c.after.as_ref().unwrap())[0], Datum::Int(3));
     }
 }

@@ -132,6 +132,9 @@ pub struct SinkPlugin {
     pub build: fn(&SinkConfig) -> Result<Box<dyn Sink>>,
     /// Validates without building: what `config/validate` reports for the sink's keys.
     pub validate: fn(&SinkConfig) -> Vec<ConfigIssue>,
+    /// Checks the destination's prerequisites (connection, privileges, tables), writing
+    /// nothing; problems name the sink's own keys.
+    pub check: Option<fn(SinkConfig, CheckScope) -> BoxFuture<CheckReport>>,
 }
 
 impl SinkPlugin {

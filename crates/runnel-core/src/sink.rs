@@ -12,12 +12,23 @@
 //! key, deterministic object names, the position stored with the data) makes the result exactly
 //! once. Errors say whether retrying can help ([`crate::Error::sink_transient`]) or not
 //! ([`crate::Error::sink_permanent`]).
+//!
+//! **Positions kept with the data.** A sink that commits in transactions (a database) can do
+//! better than at least once: it stores the source's offset in the same transaction as the data
+//! ([`Sink::keeps_offsets`]). The engine then hands [`Sink::submit`] the offset each batch
+//! completes, and before the first batch asks [`Sink::resume`] for the offset the destination
+//! holds, which it prefers to its own state store's: the destination is never behind the
+//! state store (the store is written only after the sink settled), so a restart resumes exactly
+//! where the destination is. The offset *generation* tells a stale offset from a current one:
+//! it changes whenever the user resets or alters the connector's offsets, or deletes and
+//! creates it again, and a sink must ignore an offset stored under another generation.
 
 use std::time::Duration;
 
 use crate::encode::EncodedBatch;
 use crate::error::Result;
 use crate::event::Batch;
+use crate::offset::SourceOffset;
 
 /// What a sink reads of each batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,11 +45,38 @@ pub trait Sink: Send {
     fn input(&self) -> SinkInput;
 
     /// Hands `batch` to the destination; it is not durable yet. `encoded` is the converter's
-    /// encoding of it when [`Sink::input`] is [`SinkInput::Encoded`] (empty otherwise). May
-    /// block while the sink's own buffers are full (back-pressure).
-    fn submit(&mut self, batch: &Batch, encoded: &EncodedBatch) -> Result<()>;
+    /// encoding of it when [`Sink::input`] is [`SinkInput::Encoded`] (empty otherwise).
+    /// `offset` is the offset the batch completes, given only to a sink that
+    /// [`Sink::keeps_offsets`] (`None`: the batch completes none, e.g. the middle of a source
+    /// transaction). May block while the sink's own buffers are full (back-pressure).
+    fn submit(
+        &mut self,
+        batch: &Batch,
+        encoded: &EncodedBatch,
+        offset: Option<&SourceOffset>,
+    ) -> Result<()>;
 
     /// Waits at most `wait` for progress, then returns how many submitted batches, in submit
     /// order, became durable since the last call.
     fn settle(&mut self, wait: Duration) -> Result<usize>;
+
+    /// Whether the sink stores the source's offset with the data, in the same transaction.
+    fn keeps_offsets(&self) -> bool {
+        false
+    }
+
+    /// The offset the destination holds for this connector under `generation` (see the
+    /// module's doc), read before the first batch; the sink stores `generation` with every
+    /// offset from now on. Called only when [`Sink::keeps_offsets`].
+    fn resume(&mut self, generation: &str) -> Result<Option<SourceOffset>> {
+        let _ = generation;
+        Ok(None)
+    }
+
+    /// Whether rows must arrive with the rows they reference first: a sink that checks foreign
+    /// keys as it writes asks a source to read referenced tables before the tables that
+    /// reference them in its snapshot.
+    fn referenced_first(&self) -> bool {
+        false
+    }
 }

@@ -9,6 +9,12 @@
 //! offsets) only up to an acknowledged position. After a crash it resumes from
 //! [`SourceContext::stored`]: batches after it are emitted again, so delivery is at least once
 //! and duplicates are bounded by what was in flight.
+//!
+//! A batch with a position ends exactly at it: every event of the batch is before the position
+//! and none after it (a source that has read into the next transaction carries those events to
+//! the next batch). A sink that commits in transactions can then commit a batch's events with
+//! its position and never a part of a source transaction, and a batch without a position is
+//! the middle of one transaction (or of a snapshot) too large for one batch.
 
 use std::fmt;
 use std::future::Future;
@@ -55,6 +61,9 @@ pub struct SourceContext<P> {
     /// reads typed values follow. When false, a source of encoded records (Kafka) may pass
     /// their bytes on as [`crate::event::Payload::Encoded`].
     pub decode: bool,
+    /// Whether the sink checks foreign keys as it writes ([`crate::Sink::referenced_first`]):
+    /// a snapshot then reads tables that others reference before the tables referencing them.
+    pub referenced_first: bool,
     /// Records a transform failed on, for the source's dead letter queue (a sink connector's
     /// `errors.deadletterqueue.topic.name`). The engine sends a batch's dead letters before it
     /// acknowledges the batch: a source that has one writes the dead letters it has received

@@ -25,6 +25,7 @@ pub fn sink_plugin() -> SinkPlugin {
                 e.message(),
             )],
         },
+        check: None,
     }
 }
 

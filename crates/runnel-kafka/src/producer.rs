@@ -274,7 +274,12 @@ impl Sink for KafkaSink {
         SinkInput::Encoded
     }
 
-    fn submit(&mut self, _batch: &Batch, encoded: &EncodedBatch) -> Result<()> {
+    fn submit(
+        &mut self,
+        _batch: &Batch,
+        encoded: &EncodedBatch,
+        _offset: Option<&runnel_core::SourceOffset>,
+    ) -> Result<()> {
         self.send(encoded)
     }
 

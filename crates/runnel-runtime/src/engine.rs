@@ -95,7 +95,14 @@ pub async fn run<S: Source>(source: S, job: &Job, ctx: RunContext) -> Result<Run
     let encoder =
         (sink.input() == SinkInput::Encoded).then(|| JsonEncoder::new(job.json, envelope.clone()));
     let decode = !chain.is_empty() || sink.input() == SinkInput::Typed;
-    let stored = ctx.store.offset(&name)?;
+    let referenced_first = sink.referenced_first();
+    // A sink that keeps offsets with its data says where to resume (read on its thread: it
+    // may block on the destination).
+    let generation = sink
+        .keeps_offsets()
+        .then(|| ctx.store.offset_generation(&name))
+        .transpose()?;
+    let (resumed_tx, resumed_rx) = tokio::sync::oneshot::channel();
     let queue = job.queue_batches();
     let (tx, rx) = mpsc::channel::<Emitted<S::Position>>(queue);
     let (acked_tx, acked_rx) = watch::channel::<Option<S::Position>>(None);
@@ -119,7 +126,19 @@ pub async fn run<S: Source>(source: S, job: &Job, ctx: RunContext) -> Result<Run
         shutdown: ctx.shutdown.clone(),
         metrics: ctx.metrics.clone(),
     };
-    let mut sink_thread = tokio::task::spawn_blocking(move || thread.run());
+    let mut sink_thread =
+        tokio::task::spawn_blocking(move || thread.run(generation.as_deref(), resumed_tx));
+    let stored = match resumed_rx.await {
+        Ok(Some(offset)) => Some(offset),
+        Ok(None) => ctx.store.offset(&name)?,
+        // The sink thread failed before it could say: its error is the run's.
+        Err(_) => {
+            return sink_thread
+                .await
+                .map_err(|e| Error::internal(format!("sink thread failed: {e}")))?
+                .map(|()| RunEnd::Stopped);
+        }
+    };
 
     let source_run = source.run(SourceContext {
         out: tx,
@@ -128,6 +147,7 @@ pub async fn run<S: Source>(source: S, job: &Job, ctx: RunContext) -> Result<Run
         shutdown: ctx.shutdown.clone(),
         stats: ctx.metrics.source.clone(),
         decode,
+        referenced_first,
         dead_letters: dead_rx,
     });
     tokio::pin!(source_run);
@@ -207,7 +227,22 @@ struct SinkThread<P: Position> {
 }
 
 impl<P: Position> SinkThread<P> {
-    fn run(mut self) -> Result<()> {
+    /// `generation`: the connector's offset generation when the sink keeps offsets with its
+    /// data; the offset it holds is sent on `resumed` (`None` otherwise) before anything else.
+    fn run(
+        mut self,
+        generation: Option<&str>,
+        resumed: tokio::sync::oneshot::Sender<Option<SourceOffset>>,
+    ) -> Result<()> {
+        let keeps_offsets = generation.is_some();
+        let offset = match generation {
+            Some(generation) => self.sink.resume(generation)?,
+            None => None,
+        };
+        if let Some(o) = &offset {
+            tracing::info!(connector = %self.name, offset = %o.to_json(), "resuming from the offset the sink holds");
+        }
+        let _ = resumed.send(offset);
         let mut committer = Committer {
             store: &self.store,
             name: &self.name,
@@ -264,7 +299,11 @@ impl<P: Position> SinkThread<P> {
                 if let Some(encoder) = &self.encoder {
                     encoder.encode(&batch, &mut encoded)?;
                 }
-                self.sink.submit(&batch, &encoded)?;
+                let offset = match &position {
+                    Some(p) if keeps_offsets => Some(p.to_offset()),
+                    _ => None,
+                };
+                self.sink.submit(&batch, &encoded, offset.as_ref())?;
                 self.metrics.submitted(&batch);
                 committer
                     .pending

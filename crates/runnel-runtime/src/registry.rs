@@ -313,12 +313,39 @@ impl Registry {
         }
     }
 
-    /// Checks a connector's prerequisites on the live system (reading only).
-    pub fn check(&self, config: ConnectorConfig, scope: CheckScope) -> BoxFuture<CheckReport> {
-        match self.source_of(&config) {
-            Some(source) => source.check(config, scope),
-            None => Box::pin(async { CheckReport::default() }),
-        }
+    /// Checks a connector's prerequisites on the live system (reading only): its source's and
+    /// its sink's, each problem on the key the user wrote.
+    pub fn check(
+        &self,
+        config: ConnectorConfig,
+        scope: CheckScope,
+        worker: &WorkerContext,
+    ) -> BoxFuture<CheckReport> {
+        let sink = self.validate(&config, worker).job.and_then(|job| {
+            let direct = job.kind == ConnectorKind::Source;
+            job.sink
+                .check
+                .map(|check| (job.sink, check, job.sink_config, direct))
+        });
+        let source = self.source_of(&config);
+        Box::pin(async move {
+            let mut report = match source {
+                Some(source) => source.check(config, scope).await,
+                None => CheckReport::default(),
+            };
+            if let Some((plugin, check, sink_config, direct)) = sink {
+                let sink_report = check(sink_config, scope).await;
+                report.passed.extend(sink_report.passed);
+                report.warnings.extend(sink_report.warnings);
+                for mut p in sink_report.problems {
+                    if direct {
+                        p.key = p.key.map(|k| direct_key(plugin, &k));
+                    }
+                    report.problems.push(p);
+                }
+            }
+            report
+        })
     }
 
     /// The direct sink of a source connector: `sink.type` (Kafka when the worker has a

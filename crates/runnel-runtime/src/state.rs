@@ -45,7 +45,9 @@ impl StateStore {
              CREATE TABLE IF NOT EXISTS status (
                  name TEXT PRIMARY KEY, state TEXT NOT NULL, trace TEXT, updated_at INTEGER NOT NULL);
              CREATE TABLE IF NOT EXISTS targets (
-                 name TEXT PRIMARY KEY, state TEXT NOT NULL, updated_at INTEGER NOT NULL);",
+                 name TEXT PRIMARY KEY, state TEXT NOT NULL, updated_at INTEGER NOT NULL);
+             CREATE TABLE IF NOT EXISTS offset_generations (
+                 name TEXT PRIMARY KEY, generation TEXT NOT NULL);",
         )
         .map_err(db_err("initialising"))?;
         Ok(Self {
@@ -90,7 +92,13 @@ impl StateStore {
     /// Forgets a connector: config, offset, status and target state.
     pub fn delete_connector(&self, name: &str) -> Result<()> {
         self.with(|c| {
-            for table in ["connectors", "offsets", "status", "targets"] {
+            for table in [
+                "connectors",
+                "offsets",
+                "status",
+                "targets",
+                "offset_generations",
+            ] {
                 c.execute(&format!("DELETE FROM {table} WHERE name = ?1"), [name])
                     .map_err(db_err("deleting a connector"))?;
             }
@@ -157,6 +165,48 @@ impl StateStore {
         })
     }
 
+    /// The user's new offset for a connector (`None`: reset it), through the offsets API. It
+    /// starts a new offset generation, so a sink that keeps offsets with its data ignores the
+    /// one it stored before (see `runnel_core::sink`).
+    pub fn replace_offset(&self, name: &str, offset: Option<&SourceOffset>) -> Result<()> {
+        match offset {
+            Some(offset) => self.save_offset(name, offset)?,
+            None => self.delete_offset(name)?,
+        }
+        self.with(|c| {
+            c.execute("DELETE FROM offset_generations WHERE name = ?1", [name])
+                .map(drop)
+                .map_err(db_err("starting an offset generation"))
+        })
+    }
+
+    /// The connector's offset generation: made when first asked for, and anew after the user
+    /// replaced its offset or deleted the connector.
+    pub fn offset_generation(&self, name: &str) -> Result<String> {
+        self.with(|c| {
+            let fresh = format!(
+                "{:x}-{:x}",
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos())
+                    .unwrap_or(0),
+                std::process::id()
+            );
+            c.execute(
+                "INSERT INTO offset_generations (name, generation) VALUES (?1, ?2)
+                 ON CONFLICT(name) DO NOTHING",
+                params![name, fresh],
+            )
+            .map_err(db_err("saving an offset generation"))?;
+            c.query_row(
+                "SELECT generation FROM offset_generations WHERE name = ?1",
+                [name],
+                |r| r.get(0),
+            )
+            .map_err(db_err("reading an offset generation"))
+        })
+    }
+
     pub fn set_status(&self, name: &str, state: State, trace: Option<&str>) -> Result<()> {
         let state = state.as_str();
         self.with(|c| {
@@ -209,5 +259,20 @@ mod tests {
         let s = StateStore::open(dir.path()).unwrap();
         assert_eq!(s.offset("a").unwrap().unwrap().u64("lsn"), Some(42));
         assert_eq!(s.status("a").unwrap().unwrap().0, State::Running);
+    }
+
+    #[test]
+    fn an_offset_generation_changes_only_when_the_user_replaces_the_offset() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = StateStore::open(dir.path()).unwrap();
+        let first = s.offset_generation("a").unwrap();
+        s.save_offset("a", &SourceOffset::new().set("lsn", 1u64))
+            .unwrap();
+        assert_eq!(s.offset_generation("a").unwrap(), first);
+        s.replace_offset("a", None).unwrap();
+        let second = s.offset_generation("a").unwrap();
+        assert_ne!(second, first);
+        s.delete_connector("a").unwrap();
+        assert_ne!(s.offset_generation("a").unwrap(), second);
     }
 }

@@ -262,7 +262,10 @@ impl Worker {
         let v = self.registry.validate(&resolved, &self.settings.context());
         let mut issues = v.issues;
         if issues.is_empty() {
-            let report = self.registry.check(resolved, CheckScope::Connection).await;
+            let report = self
+                .registry
+                .check(resolved, CheckScope::Connection, &self.settings.context())
+                .await;
             for p in report.problems {
                 issues.push(ConfigIssue::new(
                     p.key.unwrap_or_else(|| "connector.class".into()),
@@ -659,10 +662,8 @@ impl Worker {
                 "connector {name} has no connector class of this build"
             ))
         })?;
-        match source.alter_offsets(&config, items)? {
-            Some(offset) => self.store.save_offset(name, &offset)?,
-            None => self.store.delete_offset(name)?,
-        }
+        let offset = source.alter_offsets(&config, items)?;
+        self.store.replace_offset(name, offset.as_ref())?;
         Ok(())
     }
 
@@ -679,7 +680,7 @@ impl Worker {
                     .into(),
             ));
         }
-        self.store.delete_offset(name)?;
+        self.store.replace_offset(name, None)?;
         Ok(())
     }
 

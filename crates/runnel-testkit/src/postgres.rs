@@ -204,6 +204,18 @@ impl PgInstance {
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
+    /// Like [`Self::query_value`], `None` when the query fails (a table not there yet).
+    pub fn try_query_value(&self, dbname: &str, sql: &str) -> Option<String> {
+        let out = self
+            .psql_command(dbname)
+            .args(["-At", "-c", sql])
+            .output()
+            .expect("run psql");
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+
     fn psql_output(&self, dbname: &str, sql: &str) -> Output {
         self.psql_command(dbname)
             .args(["-c", sql])

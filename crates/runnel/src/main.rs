@@ -253,7 +253,13 @@ async fn check(registry: &Registry, path: PathBuf) -> Result<ExitCode, Error> {
         .prepare(&resolved, &WorkerSettings::default().context())
         .map_err(|e| e.context(path.display()))?;
     println!("config: ok ({} keys)", config.props.len());
-    let report = registry.check(resolved, CheckScope::Full).await;
+    let report = registry
+        .check(
+            resolved,
+            CheckScope::Full,
+            &WorkerSettings::default().context(),
+        )
+        .await;
     for line in &report.passed {
         println!("ok: {line}");
     }

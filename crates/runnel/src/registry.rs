@@ -10,6 +10,8 @@ pub(crate) fn registry() -> Registry {
     r.source(runnel_postgres::source_plugin());
     r.sink(stdout::plugin());
     r.sink(file::plugin());
+    #[cfg(feature = "postgres-sink")]
+    r.sink(runnel_postgres::sink_plugin());
     for t in runnel_transforms::transforms() {
         r.transform(t);
     }

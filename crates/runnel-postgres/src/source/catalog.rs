@@ -421,3 +421,84 @@ pub fn parse_lsn(text: &str) -> Option<u64> {
     let (hi, lo) = text.split_once('/')?;
     Some((u64::from_str_radix(hi, 16).ok()? << 32) | u64::from_str_radix(lo, 16).ok()?)
 }
+
+/// Reorders `tables` (sorted by name) so that a table referenced by a foreign key comes before
+/// the tables referencing it, ties kept in name order: a sink that checks foreign keys as it
+/// writes (the PostgreSQL sink) can then take a snapshot's rows as they come. Tables in a
+/// cycle of references keep their name order after the rest (the sink defers or reports).
+pub async fn order_referenced_first(client: &Client, tables: &mut Vec<TableRef>) -> Result<()> {
+    let rows = client
+        .query(
+            "SELECT conrelid::int8, confrelid::int8 FROM pg_constraint \
+             WHERE contype = 'f' AND conrelid <> confrelid",
+            &[],
+        )
+        .await
+        .map_err(|e| query_error("reading foreign keys", &e))?;
+    let edges: Vec<(u32, u32)> = rows
+        .iter()
+        .map(|r| (r.get::<_, i64>(0) as u32, r.get::<_, i64>(1) as u32))
+        .collect();
+    *tables = referenced_first(std::mem::take(tables), &edges);
+    Ok(())
+}
+
+/// Kahn's algorithm over `(referencing, referenced)` edges, always taking the first ready table
+/// in the given order.
+fn referenced_first(tables: Vec<TableRef>, edges: &[(u32, u32)]) -> Vec<TableRef> {
+    let mut waiting: Vec<Option<TableRef>> = tables.into_iter().map(Some).collect();
+    let index = |oid: u32, w: &[Option<TableRef>]| {
+        w.iter()
+            .position(|t| t.as_ref().is_some_and(|t| t.oid == oid))
+    };
+    let mut out = Vec::with_capacity(waiting.len());
+    loop {
+        let ready = (0..waiting.len()).find(|&i| {
+            let Some(t) = &waiting[i] else { return false };
+            !edges
+                .iter()
+                .any(|&(from, to)| from == t.oid && index(to, &waiting).is_some())
+        });
+        match ready {
+            Some(i) => out.push(waiting[i].take().expect("ready table is waiting")),
+            None => break,
+        }
+    }
+    out.extend(waiting.into_iter().flatten());
+    out
+}
+
+#[cfg(test)]
+mod referenced_first_tests {
+    use super::*;
+
+    fn t(oid: u32, name: &str) -> TableRef {
+        TableRef {
+            oid,
+            schema: "public".into(),
+            name: name.into(),
+        }
+    }
+
+    #[test]
+    fn parents_come_first_and_ties_keep_name_order() {
+        // order_details → orders → customers, order_details → products; a → b → a is a cycle.
+        let tables = vec![
+            t(1, "a"),
+            t(2, "b"),
+            t(3, "customers"),
+            t(4, "order_details"),
+            t(5, "orders"),
+            t(6, "products"),
+        ];
+        let edges = [(4, 5), (4, 6), (5, 3), (1, 2), (2, 1), (9, 3)];
+        let names: Vec<String> = referenced_first(tables, &edges)
+            .into_iter()
+            .map(|t| t.name)
+            .collect();
+        assert_eq!(
+            names,
+            ["customers", "orders", "products", "order_details", "a", "b"]
+        );
+    }
+}

@@ -63,7 +63,10 @@ impl PostgresSource {
         let client = catalog::connect(cfg, &format!("runnel-{}", cfg.name)).await?;
         check::require_logical(&client).await?;
         let types = catalog::load_types(&client).await?;
-        let tables = catalog::ensure_publication(&client, cfg).await?;
+        let mut tables = catalog::ensure_publication(&client, cfg).await?;
+        if ctx.referenced_first {
+            catalog::order_referenced_first(&client, &mut tables).await?;
+        }
         let slot = catalog::slot_info(&client, &cfg.slot_name).await?;
         if let Some(s) = &slot
             && (s.plugin.as_deref() != Some("pgoutput")

@@ -48,6 +48,10 @@ pub struct Streamer<'a> {
     batch: Batch,
     /// The position the batch completes, if it completes one.
     batch_position: Option<PgPosition>,
+    /// Where the batch stood (events, values) when it reached `batch_position`: what comes
+    /// after belongs to an open transaction and moves to the next batch (a batch ends at its
+    /// position, see `runnel_core::source`).
+    position_mark: Option<(usize, usize)>,
     events_in_batch: usize,
     block: Arc<PgSourceBlock>,
     heartbeat_topic: Arc<str>,
@@ -76,6 +80,7 @@ impl<'a> Streamer<'a> {
             last_heartbeat: Instant::now(),
             batch: Batch::with_capacity(cfg.max_batch_size, cfg.max_batch_size * 8),
             batch_position: None,
+            position_mark: None,
             events_in_batch: 0,
             block,
             heartbeat_topic: format!("{}.{}", cfg.heartbeat_topic_prefix, cfg.topic_prefix).into(),
@@ -135,14 +140,18 @@ impl<'a> Streamer<'a> {
                 self.offer_position();
             }
             if !self.batch.is_empty() || self.batch_position.is_some() {
+                let next = match self.position_mark.take() {
+                    // Read into a transaction after the position: its events go next time.
+                    Some((events, datums)) if events < self.batch.events.len() => {
+                        self.batch.split_off(events, datums)
+                    }
+                    _ => Batch::with_capacity(self.cfg.max_batch_size, self.cfg.max_batch_size * 8),
+                };
+                self.events_in_batch = next.events.len();
                 let full = Emitted {
-                    batch: std::mem::replace(
-                        &mut self.batch,
-                        Batch::with_capacity(self.cfg.max_batch_size, self.cfg.max_batch_size * 8),
-                    ),
+                    batch: std::mem::replace(&mut self.batch, next),
                     position: self.batch_position.take(),
                 };
-                self.events_in_batch = 0;
                 tokio::select! {
                     r = ctx.out.send(full) => r.map_err(|_| Error::internal("pipeline closed"))?,
                     _ = ctx.shutdown.changed() => return Ok(()),
@@ -161,6 +170,7 @@ impl<'a> Streamer<'a> {
     fn offer_position(&mut self) {
         self.offered = self.position;
         self.last_offer = Instant::now();
+        self.position_mark = Some((self.batch.events.len(), self.batch.datums.len()));
         self.batch_position = Some(PgPosition::new(
             self.position,
             self.last_commit_lsn,
@@ -197,6 +207,7 @@ impl<'a> Streamer<'a> {
                     tx.map(|t| u64::from(t.xid)),
                     commit_time_micros + PG_EPOCH_OFFSET_US,
                 ));
+                self.position_mark = Some((self.batch.events.len(), self.batch.datums.len()));
             }
             ReplicationEvent::XLogData {
                 wal_start, data, ..

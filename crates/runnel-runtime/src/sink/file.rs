@@ -46,6 +46,7 @@ pub fn plugin() -> SinkPlugin {
             Ok(_) => Vec::new(),
             Err(e) => vec![ConfigIssue::new("file", e.message())],
         },
+        check: None,
     }
 }
 
@@ -138,7 +139,12 @@ impl Sink for FileSink {
     }
 
     /// Appends `batch` (not yet durable).
-    fn submit(&mut self, _batch: &Batch, encoded: &EncodedBatch) -> Result<()> {
+    fn submit(
+        &mut self,
+        _batch: &Batch,
+        encoded: &EncodedBatch,
+        _offset: Option<&runnel_core::SourceOffset>,
+    ) -> Result<()> {
         self.unsynced += 1;
         super::write_lines(encoded, &mut self.file)
             .map_err(|e| io_error(&format!("writing {}", self.path), e))

@@ -20,6 +20,7 @@ pub fn plugin() -> SinkPlugin {
         open_keys: false,
         build: |_| Ok(Box::new(StdoutSink::new())),
         validate: |_| Vec::new(),
+        check: None,
     }
 }
 
@@ -49,7 +50,12 @@ impl Sink for StdoutSink {
         SinkInput::Encoded
     }
 
-    fn submit(&mut self, _batch: &Batch, encoded: &EncodedBatch) -> Result<()> {
+    fn submit(
+        &mut self,
+        _batch: &Batch,
+        encoded: &EncodedBatch,
+        _offset: Option<&runnel_core::SourceOffset>,
+    ) -> Result<()> {
         self.unflushed += 1;
         super::write_lines(encoded, &mut self.out).map_err(|e| io_error("writing to stdout", e))
     }
