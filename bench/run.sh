@@ -10,7 +10,10 @@
 #   latency   $LAT_RATE single-row commits/s for $LAT_SECS s (pgbench): commit timestamp → line
 #             readable in the output file, p50/p99/p99.9, for runnel and Debezium (defaults, and
 #             poll.interval.ms=10);
-#   memory    peak RSS of every contender (GNU time).
+#   memory    peak RSS of every contender (GNU time);
+#   pgsink    PostgreSQL → PostgreSQL: runnel's PostgreSQL sink beside PostgreSQL's own logical
+#             replication (CREATE SUBSCRIPTION), $N changes, on a second private instance
+#             (bench/pgsink.sh, appended to the results).
 # Writes bench/results/<date>.md. Defaults are the issue's; N=100000 SNAP_N=100000 LAT_SECS=10
 # make a quick run; WORKLOADS picks some of "drain snapshot latency" (the 10,000,000-row snapshot,
 # outside CI: WORKLOADS=snapshot SNAP_N=10000000, written to <date>-snapshot-10000000.md).
@@ -22,8 +25,9 @@ N=${N:-1000000}
 SNAP_N=${SNAP_N:-1000000}
 LAT_RATE=${LAT_RATE:-1000}
 LAT_SECS=${LAT_SECS:-60}
-WORKLOADS=${WORKLOADS:-drain snapshot latency}
+WORKLOADS=${WORKLOADS:-drain snapshot latency pgsink}
 want() { [[ " $WORKLOADS " == *" $1 "* ]]; }
+PGSINK_N=${PGSINK_N:-$N}
 want drain || N=0
 ROOT=$PWD
 source scripts/install-deps.sh
@@ -36,7 +40,7 @@ SLOTS="raw runnel runnel_n runnel_s runnel_t dbz dbz_s dbz_t"
 source bench/common.sh
 bench_backlog
 RESULTS="$ROOT/bench/results/$(date +%F).md"
-[ "$WORKLOADS" = "drain snapshot latency" ] || RESULTS="$ROOT/bench/results/$(date +%F)-${WORKLOADS// /-}-$SNAP_N.md"
+[ "$WORKLOADS" = "drain snapshot latency pgsink" ] || RESULTS="$ROOT/bench/results/$(date +%F)-${WORKLOADS// /-}-$SNAP_N.md"
 mkdir -p "$ROOT/bench/results"
 ROWS=()   # one markdown table row per measurement
 
@@ -279,4 +283,8 @@ ratio() { printf %.2f "$(echo "$1 / $2" | bc -l)"; }
   fi
   true
 } > "$RESULTS"
+if want pgsink; then
+  echo "==> PostgreSQL → PostgreSQL (bench/pgsink.sh)"
+  { echo; echo "## PostgreSQL → PostgreSQL"; echo; N=$PGSINK_N bash bench/pgsink.sh | sed -n '/^| workload/,$p'; } >> "$RESULTS"
+fi
 cat "$RESULTS"

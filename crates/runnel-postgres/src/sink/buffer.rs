@@ -25,6 +25,16 @@ pub enum RowOp {
     Delete,
 }
 
+/// What the first change of a key in the buffer says about the row before it: a source's
+/// insert means it was not there, an update or delete that it was. A row known to be new can be
+/// written with a plain INSERT, one known to exist with an UPDATE (cheaper than an upsert).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    New,
+    Existing,
+    Unknown,
+}
+
 /// Buffered changes of one table.
 pub struct TableBuffer {
     pub width: usize,
@@ -32,6 +42,8 @@ pub struct TableBuffer {
     /// `width` cells per row.
     pub cells: Vec<Cell>,
     pub ops: Vec<RowOp>,
+    /// Per row: what its first change said about the row before the buffer.
+    pub origins: Vec<Origin>,
     /// Each row's key bytes in `keys` (rows of a keyless table have none).
     key_ranges: Vec<(u32, u32)>,
     keys: Vec<u8>,
@@ -48,6 +60,7 @@ impl TableBuffer {
             arena: Vec::new(),
             cells: Vec::new(),
             ops: Vec::new(),
+            origins: Vec::new(),
             key_ranges: Vec::new(),
             keys: Vec::new(),
             index: HashTable::new(),
@@ -68,6 +81,7 @@ impl TableBuffer {
         self.arena.clear();
         self.cells.clear();
         self.ops.clear();
+        self.origins.clear();
         self.key_ranges.clear();
         self.keys.clear();
         self.index.clear();
@@ -110,11 +124,13 @@ impl TableBuffer {
         self.cells.truncate(mark);
     }
 
-    /// Ends the row started at `mark` as `op`, reducing it with an earlier row of its key.
-    pub fn finish_row(&mut self, mark: usize, op: RowOp) {
+    /// Ends the row started at `mark` as `op`, reducing it with an earlier row of its key
+    /// (whose origin it keeps).
+    pub fn finish_row(&mut self, mark: usize, op: RowOp, origin: Origin) {
         debug_assert_eq!(self.cells.len(), mark + self.width);
         if self.key_columns.is_empty() {
             self.ops.push(op);
+            self.origins.push(origin);
             self.key_ranges.push((0, 0));
             return;
         }
@@ -160,6 +176,7 @@ impl TableBuffer {
             None => {
                 let row = self.ops.len() as u32;
                 self.ops.push(op);
+                self.origins.push(origin);
                 self.key_ranges.push((key_start as u32, key_end as u32));
                 let (keys, ranges) = (&self.keys, &self.key_ranges);
                 let hasher = &self.hasher;
@@ -173,10 +190,11 @@ impl TableBuffer {
         }
     }
 
-    /// Rows of `op`, grouped by which columns they leave out (one statement per group).
-    pub fn groups(&self, op: RowOp) -> Vec<(Vec<bool>, Vec<u32>)> {
+    /// Rows of one way of writing, grouped by which columns they leave out (one statement
+    /// per group).
+    pub fn groups(&self, write: Write) -> Vec<(Vec<bool>, Vec<u32>)> {
         let mut groups: Vec<(Vec<bool>, Vec<u32>)> = Vec::new();
-        for (i, _) in self.ops.iter().enumerate().filter(|(_, o)| **o == op) {
+        for i in (0..self.ops.len()).filter(|&i| self.write(i) == Some(write)) {
             let row = self.row(i);
             let omitted = |c: &Cell| *c == Cell::Omit;
             let mask_matches = |mask: &[bool]| row.iter().zip(mask).all(|(c, m)| omitted(c) == *m);
@@ -187,6 +205,27 @@ impl TableBuffer {
         }
         groups
     }
+
+    /// How row `i` is written (`None`: not at all, a row that came and went within the
+    /// buffer).
+    pub fn write(&self, i: usize) -> Option<Write> {
+        Some(match (self.ops[i], self.origins[i]) {
+            (RowOp::Upsert, Origin::New) => Write::Insert,
+            (RowOp::Upsert, Origin::Existing) => Write::Update,
+            (RowOp::Upsert, Origin::Unknown) => Write::Upsert,
+            (RowOp::Delete, Origin::New) => return None,
+            (RowOp::Delete, _) => Write::Delete,
+        })
+    }
+}
+
+/// The ways rows are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Write {
+    Insert,
+    Update,
+    Upsert,
+    Delete,
 }
 
 #[cfg(test)]
@@ -207,7 +246,7 @@ mod tests {
                 None => b.push_cell(Cell::Null),
             }
         }
-        b.finish_row(mark, op);
+        b.finish_row(mark, op, Origin::Unknown);
     }
 
     fn texts(b: &TableBuffer, i: usize) -> Vec<Option<String>> {
@@ -241,7 +280,7 @@ mod tests {
             texts(&b, 1),
             [Some("2".into()), Some("e".into()), Some("z".into())]
         );
-        assert_eq!(b.groups(RowOp::Upsert).len(), 1);
+        assert_eq!(b.groups(Write::Upsert).len(), 1);
     }
 
     #[test]
@@ -250,7 +289,7 @@ mod tests {
         push(&mut b, &[Some("1"), Some("~")], RowOp::Upsert);
         push(&mut b, &[Some("2"), Some("a")], RowOp::Upsert);
         push(&mut b, &[Some("3"), Some("~")], RowOp::Upsert);
-        let groups = b.groups(RowOp::Upsert);
+        let groups = b.groups(Write::Upsert);
         assert_eq!(groups.len(), 2);
         assert_eq!(groups[0], (vec![false, true], vec![0, 2]));
     }
@@ -261,5 +300,42 @@ mod tests {
         push(&mut b, &[Some("1")], RowOp::Upsert);
         push(&mut b, &[Some("1")], RowOp::Upsert);
         assert_eq!(b.rows(), 2);
+    }
+}
+
+#[cfg(test)]
+mod origin_tests {
+    use super::*;
+
+    fn row(b: &mut TableBuffer, key: &str, op: RowOp, origin: Origin) {
+        let mark = b.start_row();
+        b.push_text::<()>(|out| {
+            out.extend_from_slice(key.as_bytes());
+            Ok(())
+        })
+        .unwrap();
+        b.finish_row(mark, op, origin);
+    }
+
+    #[test]
+    fn the_first_change_of_a_key_decides_how_it_is_written() {
+        let mut b = TableBuffer::new(1, vec![0]);
+        row(&mut b, "1", RowOp::Upsert, Origin::New);
+        row(&mut b, "1", RowOp::Upsert, Origin::Existing);
+        row(&mut b, "2", RowOp::Upsert, Origin::Existing);
+        row(&mut b, "3", RowOp::Upsert, Origin::New);
+        row(&mut b, "3", RowOp::Delete, Origin::Existing);
+        row(&mut b, "4", RowOp::Delete, Origin::Existing);
+        row(&mut b, "4", RowOp::Upsert, Origin::New);
+        let writes: Vec<_> = (0..b.rows()).map(|i| b.write(i)).collect();
+        assert_eq!(
+            writes,
+            [
+                Some(Write::Insert),
+                Some(Write::Update),
+                None,
+                Some(Write::Update)
+            ]
+        );
     }
 }

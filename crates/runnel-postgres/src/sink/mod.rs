@@ -37,7 +37,7 @@ use runnel_core::{
 };
 use tokio_postgres::{Client, NoTls, Statement};
 
-use self::buffer::{Cell, RowOp, TableBuffer};
+use self::buffer::{Cell, Origin, RowOp, TableBuffer, Write};
 use self::catalog::TableRef;
 use self::config::{Dialect, PgSinkConfig};
 use self::mapping::{Mapping, RecordShape, Src, Tables};
@@ -46,6 +46,87 @@ use self::values::Renderer;
 
 /// Rows a carried-over batch may hold before the sink gives up reordering in memory.
 const MAX_CARRIED_ROWS: usize = 1_000_000;
+
+/// Requests (groups of statements, commits) that may be on their way to the server at once;
+/// each holds the rows it writes, so memory stays bounded.
+const MAX_PENDING: usize = 8;
+
+/// How long `settle` waits for an answer before it returns to take new batches.
+const ANSWER_WAIT: Duration = Duration::from_micros(200);
+
+/// What a pipelined request gives back: its outcome (with a WAL position, for commits and
+/// flush probes) and the buffers it wrote (for reuse).
+type Outcome = (Result<Option<u64>>, Vec<(u32, TableBuffer)>);
+
+/// What a request is, for reading its answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Request {
+    /// Statements inside the open transaction.
+    Write,
+    /// The commit of `batches` batches; `flushed`: a synchronous commit (its answer means
+    /// every commit before it is on disk too), else the answer carries the commit's WAL
+    /// position, on disk once the server's flush position passes it.
+    Commit { batches: usize, flushed: bool },
+    /// Asks the server's WAL flush position.
+    Probe,
+}
+
+/// A request sent to the server whose answer has not been read yet.
+struct Pending {
+    answer: std::pin::Pin<Box<dyn std::future::Future<Output = Outcome> + Send>>,
+    /// Read ahead by a poll that found it complete.
+    done: Option<Outcome>,
+    request: Request,
+}
+
+/// One statement of a flush: which rows of which table's buffer, which columns.
+struct Planned {
+    statement: Statement,
+    oid: u32,
+    rows: Vec<u32>,
+    columns: Vec<usize>,
+    /// An INSERT or UPDATE chosen because the rows' origins were trusted.
+    optimistic: bool,
+    /// The statement must touch every row.
+    expect_all: bool,
+}
+
+/// Connectors whose optimistic writes met a row that contradicted its origin (a snapshot that
+/// overlapped the stream, a target changed by someone else): they upsert from then on, for the
+/// life of the process.
+static UPSERT_ONLY: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// The outcome of one statement of a flush, as the sink judges it.
+fn judge(
+    result: &std::result::Result<u64, tokio_postgres::Error>,
+    p: &Planned,
+    table: &str,
+    connector: &str,
+) -> Option<Error> {
+    let contradicted = match result {
+        Ok(n) => p.expect_all && (*n as usize) < p.rows.len(),
+        Err(e) => {
+            p.optimistic
+                && e.as_db_error()
+                    .is_some_and(|db| db.code().code() == "23505")
+        }
+    };
+    if contradicted {
+        let mut list = UPSERT_ONLY.lock().unwrap_or_else(|e| e.into_inner());
+        if !list.iter().any(|c| c == connector) {
+            list.push(connector.to_string());
+        }
+        return Some(Error::sink_transient(format!(
+            "writing {table}: a row's state in the target is not what the source's change \
+             implies (a snapshot that overlapped the stream?); the open transaction is rolled \
+             back and written again with upserts"
+        )));
+    }
+    result
+        .as_ref()
+        .err()
+        .map(|e| sink_error(&format!("writing {table}"), e))
+}
 
 /// Schema names of records that carry no row (heartbeats, messages, schema changes).
 const NOT_ROWS: &[&str] = &[
@@ -115,7 +196,7 @@ enum KeyVals<'b> {
 }
 
 struct Connection {
-    client: Client,
+    client: Arc<Client>,
     tables: Tables,
     /// Foreign-key order of the target's tables.
     ranks: HashMap<u32, u32>,
@@ -128,6 +209,7 @@ enum Change<'b> {
     Upsert {
         row: (&'b [Column], &'b [Datum]),
         key: KeyVals<'b>,
+        origin: Origin,
     },
     Delete {
         row: Option<(&'b [Column], &'b [Datum])>,
@@ -150,6 +232,21 @@ pub struct PostgresSink {
     pending_offset: Option<SourceOffset>,
     /// Whether the last submitted batch ended at a source transaction boundary.
     at_boundary: bool,
+    /// Batches made durable by answers read outside `settle`, for its next report.
+    durable: usize,
+    /// The batch being submitted is the middle of a source transaction.
+    mid_transaction: bool,
+    /// Asynchronous commits not yet known to be on disk: (WAL position, batches), oldest
+    /// first.
+    unflushed: std::collections::VecDeque<(u64, usize)>,
+    /// A snapshot's rows came in this run (they may overlap the stream).
+    snapshot_seen: bool,
+    /// Requests sent, answers not read yet, oldest first. tokio-postgres sends a request when
+    /// its future is first polled, so each is polled once right away: they reach the server in
+    /// the order they were made.
+    pending: std::collections::VecDeque<Pending>,
+    /// Cleared buffers to reuse, by table.
+    spare: Vec<(u32, TableBuffer)>,
     /// While rows are carried over (a foreign key holds only later in the source transaction):
     /// the buffered rows at which to try again (doubling, so a long carry costs linear work).
     carry_retry_at: Option<usize>,
@@ -185,6 +282,12 @@ impl PostgresSink {
             pending_offset: None,
             at_boundary: true,
             carry_retry_at: None,
+            durable: 0,
+            mid_transaction: false,
+            unflushed: std::collections::VecDeque::new(),
+            snapshot_seen: false,
+            pending: std::collections::VecDeque::new(),
+            spare: Vec::new(),
             buffers: HashMap::new(),
             change_mappings: HashMap::new(),
             record_mappings: HashMap::new(),
@@ -213,7 +316,7 @@ impl PostgresSink {
                 .unwrap_or_else(|| "public".into());
             let ranks = catalog::reference_ranks(&client).await?;
             Ok::<_, Error>(Connection {
-                client,
+                client: Arc::new(client),
                 tables: Tables {
                     default_schema,
                     loaded: HashMap::new(),
@@ -265,16 +368,42 @@ impl PostgresSink {
         target: &(String, String),
         shape: &RecordShape<'_>,
     ) -> Result<Arc<Mapping>> {
+        // Building may change the table (schema evolution): rows buffered for it as it was go
+        // out first (under a savepoint in the middle of a source transaction, as any flush).
+        let buffered = self
+            .buffers
+            .values()
+            .any(|(t, b)| !b.is_empty() && t.schema == target.0 && t.name == target.1);
+        if buffered {
+            if self.carry_retry_at.is_some()
+                || (self.mid_transaction && self.buffers_have_references())
+            {
+                if !self.flush(true)? {
+                    return Err(Error::sink_permanent(
+                        "a table's schema changed in the middle of a source transaction that \
+                         violates a foreign key until its end: make the constraint DEFERRABLE \
+                         INITIALLY DEFERRED on the target",
+                    ));
+                }
+                self.carry_retry_at = None;
+            } else {
+                self.flush_pipelined()?;
+            }
+        }
         let cfg = self.cfg.clone();
         let conn = self.conn.as_mut().expect("connected");
-        let (mapping, changed) = self.rt.block_on(mapping::build(
+        let built = self.rt.block_on(mapping::build(
             &cfg,
             &conn.client,
             &mut conn.tables,
             &target.0,
             &target.1,
             shape,
-        ))?;
+        ));
+        let (mapping, changed) = match built {
+            Ok(b) => b,
+            Err(e) => return Err(self.surface(e)),
+        };
         if changed {
             conn.ranks = self.rt.block_on(catalog::reference_ranks(&conn.client))?;
             let oid = mapping.table.oid;
@@ -299,10 +428,19 @@ impl PostgresSink {
     ) -> Result<Option<(Change<'b>, Arc<Mapping>)>> {
         match event {
             Event::Change(c) => {
+                let origin = match c.op {
+                    Op::Create => Origin::New,
+                    Op::Update => Origin::Existing,
+                    _ => {
+                        self.snapshot_seen = true;
+                        Origin::Unknown
+                    }
+                };
                 let change = match c.op {
                     Op::Read | Op::Create | Op::Update => Change::Upsert {
                         row: (&c.table.columns, batch.row(c.after.as_ref().expect("row"))),
                         key: KeyVals::None,
+                        origin,
                     },
                     Op::Delete if self.cfg.delete_enabled => Change::Delete {
                         row: Some((&c.table.columns, batch.row(c.before.as_ref().expect("row")))),
@@ -453,7 +591,11 @@ impl PostgresSink {
                 };
                 let change = match &op[..] {
                     b"c" | b"u" | b"r" => match struct_of(after) {
-                        Some(row) => Change::Upsert { row, key },
+                        Some(row) => Change::Upsert {
+                            row,
+                            key,
+                            origin: Origin::Unknown,
+                        },
                         None => return Ok(None),
                     },
                     b"d" if self.cfg.delete_enabled => Change::Delete {
@@ -469,6 +611,7 @@ impl PostgresSink {
                 Change::Upsert {
                     row: (fields, values),
                     key,
+                    origin: Origin::Unknown,
                 },
                 fields,
                 no_source,
@@ -566,8 +709,10 @@ impl PostgresSink {
             );
         }
         let buf = &mut entry.1;
-        let (srcs, row, key, op) = match change {
-            Change::Upsert { row, key } => (&mapping.upsert, Some(*row), *key, RowOp::Upsert),
+        let (srcs, row, key, op, origin) = match change {
+            Change::Upsert { row, key, origin } => {
+                (&mapping.upsert, Some(*row), *key, RowOp::Upsert, *origin)
+            }
             Change::Delete { row, key } => {
                 if mapping.key.is_empty() {
                     return Err(Error::sink_permanent(format!(
@@ -576,7 +721,7 @@ impl PostgresSink {
                         table.display()
                     )));
                 }
-                (&mapping.delete, *row, *key, RowOp::Delete)
+                (&mapping.delete, *row, *key, RowOp::Delete, Origin::Existing)
             }
             Change::Truncate => return Ok(()),
         };
@@ -644,78 +789,296 @@ impl PostgresSink {
                 }
             }
         }
-        buf.finish_row(mark, op);
+        buf.finish_row(mark, op, origin);
         Ok(())
     }
 
-    /// Writes every buffered row (inside the open transaction): upserts to referenced tables
-    /// first, then deletes from referencing tables first. With `savepoint`, a foreign-key
-    /// violation rolls the batch back and keeps it buffered (`Ok(false)`).
-    fn flush(&mut self, savepoint: bool) -> Result<bool> {
-        if self.buffers.values().all(|(_, b)| b.is_empty()) {
-            return Ok(true);
-        }
+    /// Prepares what is missing and lists the statements writing every buffered row: upserts
+    /// to tables others reference first, then deletes from referencing tables first.
+    fn plan(&mut self) -> Result<Vec<Planned>> {
         let cfg = self.cfg.clone();
+        let optimistic = self.optimistic();
         let conn = self.conn.as_mut().expect("connected");
-        let mut order: Vec<u32> = self.buffers.keys().copied().collect();
+        let mut order: Vec<u32> = self
+            .buffers
+            .iter()
+            .filter(|(_, (_, b))| !b.is_empty())
+            .map(|(oid, _)| *oid)
+            .collect();
         order.sort_by_key(|oid| (conn.ranks.get(oid).copied().unwrap_or(0), *oid));
-        // Prepare what is missing, and list the statements in order.
-        let mut plan: Vec<(Statement, u32, Vec<u32>, Vec<usize>)> = Vec::new();
+        let mut plan = Vec::new();
         for phase in [RowOp::Upsert, RowOp::Delete] {
             let tables: Vec<u32> = match phase {
                 RowOp::Upsert => order.clone(),
                 RowOp::Delete => order.iter().rev().copied().collect(),
             };
+            let writes: &[Write] = match phase {
+                RowOp::Upsert => &[Write::Insert, Write::Update, Write::Upsert],
+                RowOp::Delete => &[Write::Delete],
+            };
             for oid in tables {
-                let (table, buf) = &self.buffers[&oid];
-                let keyed = !buf.key_columns.is_empty();
-                let kind = match phase {
-                    RowOp::Upsert => statements::Kind::for_mode(cfg.insert_mode, keyed),
-                    RowOp::Delete => statements::Kind::Delete,
-                };
-                for (omitted, rows) in buf.groups(phase) {
-                    let columns: Vec<usize> = match phase {
-                        RowOp::Upsert => (0..buf.width).filter(|&c| !omitted[c]).collect(),
-                        RowOp::Delete => buf.key_columns.clone(),
-                    };
-                    if columns.is_empty() {
-                        continue;
-                    }
-                    let key = (oid, kind, columns.clone());
-                    if !conn.statements.contains_key(&key) {
-                        let sql = statements::sql(table, kind, &columns);
-                        let types = vec![tokio_postgres::types::Type::TEXT_ARRAY; columns.len()];
-                        let st = self
-                            .rt
-                            .block_on(conn.client.prepare_typed(&sql, &types))
-                            .map_err(|e| {
-                                sink_error(
-                                    &format!("preparing the statement for {}", table.display()),
-                                    &e,
-                                )
-                            })?;
-                        conn.statements.insert(key.clone(), st);
-                    }
-                    let st = conn.statements[&key].clone();
-                    for chunk in rows.chunks(cfg.batch_size) {
-                        plan.push((st.clone(), oid, chunk.to_vec(), columns.clone()));
+                for &write in writes {
+                    let (table, buf) = &self.buffers[&oid];
+                    let keyed = !buf.key_columns.is_empty();
+                    let kind =
+                        statements::Kind::for_write(write, cfg.insert_mode, keyed, optimistic);
+                    for (omitted, rows) in buf.groups(write) {
+                        let columns: Vec<usize> = match write {
+                            Write::Delete => buf.key_columns.clone(),
+                            _ => (0..buf.width).filter(|&c| !omitted[c]).collect(),
+                        };
+                        if columns.is_empty() {
+                            continue;
+                        }
+                        let key = (oid, kind, columns.clone());
+                        if !conn.statements.contains_key(&key) {
+                            let sql = statements::sql(table, kind, &columns);
+                            let types =
+                                vec![tokio_postgres::types::Type::TEXT_ARRAY; columns.len()];
+                            let st = self
+                                .rt
+                                .block_on(conn.client.prepare_typed(&sql, &types))
+                                .map_err(|e| {
+                                    sink_error(
+                                        &format!("preparing the statement for {}", table.display()),
+                                        &e,
+                                    )
+                                })?;
+                            conn.statements.insert(key.clone(), st);
+                        }
+                        let statement = conn.statements[&key].clone();
+                        // An optimistic update must find every row (else the origins lied).
+                        let expect_all = optimistic
+                            && kind == statements::Kind::Update
+                            && columns.iter().any(|c| !buf.key_columns.contains(c));
+                        for chunk in rows.chunks(cfg.batch_size) {
+                            plan.push(Planned {
+                                statement: statement.clone(),
+                                oid,
+                                rows: chunk.to_vec(),
+                                columns: columns.clone(),
+                                optimistic: optimistic
+                                    && matches!(
+                                        kind,
+                                        statements::Kind::Insert | statements::Kind::Update
+                                    )
+                                    && write != Write::Delete,
+                                expect_all,
+                            });
+                        }
                     }
                 }
             }
         }
+        Ok(plan)
+    }
+
+    /// Whether rows may be written by their origin (INSERT for new, UPDATE for existing): the
+    /// direct sink of a source resumed exactly, no snapshot in this run (whose rows may
+    /// overlap the stream), and nothing has contradicted it.
+    fn optimistic(&self) -> bool {
+        self.direct()
+            && !self.snapshot_seen
+            && !UPSERT_ONLY
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .any(|c| *c == self.cfg.connector)
+    }
+
+    /// Whether a buffered table takes part in a foreign key checked immediately (then the
+    /// middle of a source transaction may not hold yet, and is written under a savepoint).
+    fn buffers_have_references(&self) -> bool {
+        let conn = self.conn.as_ref().expect("connected");
+        self.buffers
+            .iter()
+            .any(|(oid, (_, b))| !b.is_empty() && conn.ranks.contains_key(oid))
+    }
+
+    /// Writes every buffered row inside the open transaction, without waiting for the server:
+    /// the statements go out at once and the buffers with them, while the next batch is
+    /// rendered. Their outcome is collected before the commit (or the next write that must
+    /// wait), so nothing is committed past a failed statement.
+    fn flush_pipelined(&mut self) -> Result<()> {
+        let plan = self.plan()?;
+        if plan.is_empty() {
+            return Ok(());
+        }
+        let mut owned: HashMap<u32, (String, TableBuffer)> = HashMap::new();
+        for p in &plan {
+            if owned.contains_key(&p.oid) {
+                continue;
+            }
+            let (table, buf) = self.buffers.get_mut(&p.oid).expect("planned table");
+            let fresh = match self.spare.iter().position(|(oid, b)| {
+                *oid == p.oid && b.width == buf.width && b.key_columns == buf.key_columns
+            }) {
+                Some(i) => self.spare.swap_remove(i).1,
+                None => TableBuffer::new(buf.width, buf.key_columns.clone()),
+            };
+            owned.insert(p.oid, (table.display(), std::mem::replace(buf, fresh)));
+        }
+        let client = self.conn.as_ref().expect("connected").client.clone();
+        let connector = self.cfg.connector.clone();
+        self.send(
+            async move {
+                let params: Vec<Vec<TextColumn<'_>>> = plan
+                    .iter()
+                    .map(|p| {
+                        p.columns
+                            .iter()
+                            .map(|&column| TextColumn {
+                                buffer: &owned[&p.oid].1,
+                                rows: &p.rows,
+                                column,
+                            })
+                            .collect()
+                    })
+                    .collect();
+                let writes = futures_util::future::join_all(
+                    plan.iter()
+                        .zip(&params)
+                        .map(|(p, params)| client.execute_raw(&p.statement, params.iter())),
+                )
+                .await;
+                let result = writes
+                    .iter()
+                    .zip(&plan)
+                    .find_map(|(r, p)| judge(r, p, &owned[&p.oid].0, &connector))
+                    .map_or(Ok(None), Err);
+                drop(params);
+                let buffers = owned.into_iter().map(|(oid, (_, b))| (oid, b)).collect();
+                (result, buffers)
+            },
+            Request::Write,
+        )
+    }
+
+    /// Sends a request: polls its future once, which puts its messages on the connection (in
+    /// the order requests are made), and keeps it to read its answer later.
+    fn send(
+        &mut self,
+        future: impl std::future::Future<Output = Outcome> + Send + 'static,
+        request: Request,
+    ) -> Result<()> {
+        let mut answer: std::pin::Pin<Box<dyn std::future::Future<Output = Outcome> + Send>> =
+            Box::pin(future);
+        let done = self.rt.block_on(poll_once(answer.as_mut()));
+        self.pending.push_back(Pending {
+            answer,
+            done,
+            request,
+        });
+        while self.pending.len() > MAX_PENDING {
+            self.durable += self.receive(true, None)?;
+        }
+        Ok(())
+    }
+
+    /// Reads the answers that have come, oldest first (with `block`, at least the oldest,
+    /// waiting at most `wait` when given); returns how many batches their commits made durable.
+    fn receive(&mut self, block: bool, wait: Option<Duration>) -> Result<usize> {
+        let mut durable = 0;
+        let mut blocking = block;
+        while let Some(front) = self.pending.front_mut() {
+            let outcome = match front.done.take() {
+                Some(o) => o,
+                None if blocking => match wait {
+                    None => self.rt.block_on(front.answer.as_mut()),
+                    Some(w) => {
+                        match self
+                            .rt
+                            .block_on(tokio::time::timeout(w, front.answer.as_mut()))
+                        {
+                            Ok(o) => o,
+                            Err(_) => break,
+                        }
+                    }
+                },
+                None => match self.rt.block_on(poll_once(front.answer.as_mut())) {
+                    Some(o) => o,
+                    None => break,
+                },
+            };
+            blocking = false;
+            let request = front.request;
+            self.pending.pop_front();
+            let (result, buffers) = outcome;
+            for (oid, mut b) in buffers {
+                b.clear();
+                if self.spare.len() < 16 {
+                    self.spare.push((oid, b));
+                }
+            }
+            let lsn = result?;
+            match request {
+                Request::Write => {}
+                Request::Commit {
+                    batches,
+                    flushed: true,
+                } => {
+                    // Everything before a synchronous commit is on disk with it.
+                    durable += batches + self.unflushed.drain(..).map(|(_, b)| b).sum::<usize>();
+                }
+                Request::Commit { batches, .. } => {
+                    self.unflushed.push_back((lsn.unwrap_or(u64::MAX), batches));
+                }
+                Request::Probe => {
+                    let flushed = lsn.unwrap_or(0);
+                    while let Some(&(at, batches)) = self.unflushed.front()
+                        && at <= flushed
+                    {
+                        durable += batches;
+                        self.unflushed.pop_front();
+                    }
+                }
+            }
+        }
+        Ok(durable)
+    }
+
+    /// The error a query met, or the earlier failure it is a consequence of: a query in a
+    /// transaction that a pipelined statement failed in only says the transaction is aborted.
+    fn surface(&mut self, e: Error) -> Error {
+        match self.receive_all() {
+            Err(earlier) => earlier,
+            Ok(durable) => {
+                self.durable += durable;
+                e
+            }
+        }
+    }
+
+    /// Reads every answer (before a write that must know its outcome at once).
+    fn receive_all(&mut self) -> Result<usize> {
+        let mut durable = 0;
+        while !self.pending.is_empty() {
+            durable += self.receive(true, None)?;
+        }
+        Ok(durable)
+    }
+
+    /// Writes every buffered row inside the open transaction and waits for the outcome. With
+    /// `savepoint`, a foreign-key violation rolls the rows back and keeps them buffered
+    /// (`Ok(false)`): the rest of the source transaction will make them hold.
+    fn flush(&mut self, savepoint: bool) -> Result<bool> {
+        self.durable += self.receive_all()?;
+        let plan = self.plan()?;
+        if plan.is_empty() {
+            return Ok(true);
+        }
+        let conn = self.conn.as_ref().expect("connected");
         let buffers = &self.buffers;
         let client = &conn.client;
-        let started = std::time::Instant::now();
-        let statements = plan.len();
-        let results = self.rt.block_on(async {
+        let (sp, writes) = self.rt.block_on(async {
             let params: Vec<Vec<TextColumn<'_>>> = plan
                 .iter()
-                .map(|(_, oid, rows, columns)| {
-                    columns
+                .map(|p| {
+                    p.columns
                         .iter()
                         .map(|&column| TextColumn {
-                            buffer: &buffers[oid].1,
-                            rows,
+                            buffer: &buffers[&p.oid].1,
+                            rows: &p.rows,
                             column,
                         })
                         .collect()
@@ -731,23 +1094,23 @@ impl PostgresSink {
             let writes = futures_util::future::join_all(
                 plan.iter()
                     .zip(&params)
-                    .map(|((st, ..), p)| client.execute_raw(st, p.iter())),
+                    .map(|(p, params)| client.execute_raw(&p.statement, params.iter())),
             );
-            let (sp, writes) = futures_util::future::join(sp, writes).await;
-            (sp, writes)
+            futures_util::future::join(sp, writes).await
         });
-        let (sp, writes) = results;
-        tracing::trace!(
-            statements,
-            ms = started.elapsed().as_millis() as u64,
-            savepoint,
-            "flushed"
-        );
         sp.map_err(|e| sink_error("starting a savepoint", &e))?;
+        for (r, p) in writes.iter().zip(&plan) {
+            let table = self.buffers[&p.oid].0.display();
+            if let Some(e) = judge(r, p, &table, &self.cfg.connector)
+                && e.is_transient()
+            {
+                return Err(e);
+            }
+        }
         let first_error = writes
             .iter()
             .zip(&plan)
-            .find_map(|(r, (_, oid, ..))| r.as_ref().err().map(|e| (e, *oid)));
+            .find_map(|(r, p)| r.as_ref().err().map(|e| (e, p.oid)));
         if let Some((e, oid)) = first_error {
             let table = self.buffers[&oid].0.display();
             let fk = e
@@ -787,13 +1150,18 @@ impl PostgresSink {
         if self.in_tx {
             return Ok(());
         }
-        let conn = self.conn.as_ref().expect("connected");
-        self.rt
-            .block_on(
-                conn.client
-                    .batch_execute("BEGIN; SET CONSTRAINTS ALL DEFERRED"),
-            )
-            .map_err(|e| sink_error("starting a transaction", &e))?;
+        let client = self.conn.as_ref().expect("connected").client.clone();
+        self.send(
+            async move {
+                let r = client
+                    .batch_execute("BEGIN; SET CONSTRAINTS ALL DEFERRED")
+                    .await
+                    .map(|()| None)
+                    .map_err(|e| sink_error("starting a transaction", &e));
+                (r, Vec::new())
+            },
+            Request::Write,
+        )?;
         self.in_tx = true;
         Ok(())
     }
@@ -809,42 +1177,144 @@ impl PostgresSink {
             .map_err(|e| sink_error(&format!("truncating {}", mapping.table.display()), &e))
     }
 
-    /// Commits the open transaction, with the pending offset (direct sinks).
-    fn commit(&mut self) -> Result<()> {
+    /// Sends the commit of the open transaction of `batches` batches, with the pending offset
+    /// (direct sinks). The session commits asynchronously (as PostgreSQL's own apply worker
+    /// does): the commit returns before its WAL is on disk, and the batches count as durable
+    /// only once the server's flush position has passed the commit — or at once with
+    /// `flushed`, a synchronous commit (when the stream has gone quiet, so the last changes do
+    /// not wait for the WAL writer). The offset's write, or a probe, goes first: in a
+    /// transaction a statement failed in, COMMIT answers ROLLBACK, not an error, and the
+    /// statement before it reports the failure.
+    fn commit(&mut self, batches: usize, flushed: bool) -> Result<()> {
         if !self.in_tx {
             return Ok(());
         }
         let offset = self.pending_offset.take();
-        if let (Some(offset), Some(generation)) = (&offset, &self.generation) {
-            let table = self.offsets_table();
-            let conn = self.conn.as_mut().expect("connected");
-            if conn.offsets_upsert.is_none() {
-                let sql = format!(
-                    "INSERT INTO {table} (connector, generation, \"offset\", updated_at) \
-                     VALUES ($1, $2, $3::text::jsonb, now()) ON CONFLICT (connector) DO UPDATE SET \
-                     generation = EXCLUDED.generation, \"offset\" = EXCLUDED.\"offset\", \
-                     updated_at = EXCLUDED.updated_at"
-                );
-                let st = self
-                    .rt
-                    .block_on(conn.client.prepare(&sql))
-                    .map_err(|e| sink_error(&format!("preparing the write of {table}"), &e))?;
-                conn.offsets_upsert = Some(st);
+        let write_offset = match (&offset, &self.generation) {
+            (Some(offset), Some(generation)) => {
+                let table = self.offsets_table();
+                let conn = self.conn.as_mut().expect("connected");
+                if conn.offsets_upsert.is_none() {
+                    let sql = format!(
+                        "INSERT INTO {table} (connector, generation, \"offset\", updated_at) \
+                         VALUES ($1, $2, $3::text::jsonb, now()) ON CONFLICT (connector) DO UPDATE SET \
+                         generation = EXCLUDED.generation, \"offset\" = EXCLUDED.\"offset\", \
+                         updated_at = EXCLUDED.updated_at"
+                    );
+                    let st = self
+                        .rt
+                        .block_on(conn.client.prepare(&sql))
+                        .map_err(|e| sink_error(&format!("preparing the write of {table}"), &e))?;
+                    conn.offsets_upsert = Some(st);
+                }
+                Some((
+                    conn.offsets_upsert.clone().expect("prepared"),
+                    table,
+                    offset.to_json(),
+                    generation.clone(),
+                ))
             }
-            let st = conn.offsets_upsert.clone().expect("prepared");
-            let json = offset.to_json();
-            let name = self.cfg.connector.clone();
-            self.rt
-                .block_on(conn.client.execute(&st, &[&name, generation, &json]))
-                .map_err(|e| sink_error(&format!("writing the offset to {table}"), &e))?;
-        }
-        let conn = self.conn.as_ref().expect("connected");
-        self.rt
-            .block_on(conn.client.batch_execute("COMMIT"))
-            .map_err(|e| sink_error("committing", &e))?;
+            _ => None,
+        };
+        let client = self.conn.as_ref().expect("connected").client.clone();
+        let name = self.cfg.connector.clone();
+        self.send(
+            async move {
+                // Joined, so that the first poll sends all three at once, in order: a later
+                // request must not get between them.
+                let probe = async {
+                    match &write_offset {
+                        Some((st, table, json, generation)) => client
+                            .execute(st, &[&name, generation, json])
+                            .await
+                            .map(drop)
+                            .map_err(|e| sink_error(&format!("writing the offset to {table}"), &e)),
+                        None => client
+                            .batch_execute("SELECT 1")
+                            .await
+                            .map_err(|e| sink_error("writing", &e)),
+                    }
+                };
+                let commit = async {
+                    client
+                        .batch_execute(if flushed {
+                            "SET LOCAL synchronous_commit TO on; COMMIT"
+                        } else {
+                            "COMMIT"
+                        })
+                        .await
+                        .map_err(|e| sink_error("committing", &e))
+                };
+                let position = wal_position(&client, "pg_current_wal_insert_lsn()");
+                let (probe, commit, position) =
+                    futures_util::future::join3(probe, commit, position).await;
+                let outcome = probe.and(commit).and(position).map(Some);
+                (outcome, Vec::new())
+            },
+            Request::Commit { batches, flushed },
+        )?;
         self.in_tx = false;
         Ok(())
     }
+
+    /// A synchronous commit of an empty transaction that writes a commit record: the server
+    /// flushes its WAL up to it, and so every asynchronous commit before.
+    fn flush_wal(&mut self) -> Result<()> {
+        let client = self.conn.as_ref().expect("connected").client.clone();
+        self.send(
+            async move {
+                let r = client
+                    .batch_execute(
+                        "BEGIN; SET LOCAL synchronous_commit TO on; SELECT txid_current(); COMMIT",
+                    )
+                    .await
+                    .map(|()| None)
+                    .map_err(|e| sink_error("flushing the WAL", &e));
+                (r, Vec::new())
+            },
+            Request::Commit {
+                batches: 0,
+                flushed: true,
+            },
+        )
+    }
+
+    /// Asks the server how far its WAL is on disk (one question at a time).
+    fn probe_flush(&mut self) -> Result<()> {
+        if self.unflushed.is_empty() || self.pending.iter().any(|p| p.request == Request::Probe) {
+            return Ok(());
+        }
+        let client = self.conn.as_ref().expect("connected").client.clone();
+        self.send(
+            async move {
+                let position = wal_position(&client, "pg_current_wal_flush_lsn()").await;
+                (position.map(Some), Vec::new())
+            },
+            Request::Probe,
+        )
+    }
+}
+
+/// A WAL position the server reports (`pg_current_wal_*_lsn()`), as a number.
+async fn wal_position(client: &Client, function: &str) -> Result<u64> {
+    let row = client
+        .query_one(&format!("SELECT ({function} - '0/0')::int8"), &[])
+        .await
+        .map_err(|e| sink_error(&format!("reading {function}"), &e))?;
+    Ok(row.get::<_, i64>(0) as u64)
+}
+
+/// Polls a future once: `Some` with its output when it is complete.
+async fn poll_once<F: std::future::Future + ?Sized>(
+    mut f: std::pin::Pin<&mut F>,
+) -> Option<F::Output> {
+    std::future::poll_fn(|cx| {
+        std::task::Poll::Ready(match f.as_mut().poll(cx) {
+            std::task::Poll::Ready(v) => Some(v),
+            std::task::Poll::Pending => None,
+        })
+    })
+    .await
 }
 
 /// `source.db`, `source.schema`, `source.table` of an envelope's source block.
@@ -884,7 +1354,7 @@ pub async fn connect(cfg: &PgSinkConfig, application: &str) -> Result<Client> {
         .dbname(&cfg.url.dbname)
         .application_name(application)
         .options(format!(
-            "-c TimeZone={} -c statement_timeout=0",
+            "-c TimeZone={} -c statement_timeout=0 -c plan_cache_mode=force_generic_plan -c synchronous_commit=off",
             cfg.time_zone.replace(' ', "\\ ")
         ))
         .connect_timeout(Duration::from_secs(30));
@@ -985,6 +1455,7 @@ impl Sink for PostgresSink {
     ) -> Result<()> {
         self.connect()?;
         self.begin()?;
+        self.mid_transaction = self.direct() && offset.is_none();
         // Resolve every change first, so tables are created or evolved before any row is
         // buffered; a catalog change for a later change of the batch invalidates the mappings
         // resolved before it: resolve again.
@@ -1022,17 +1493,25 @@ impl Sink for PostgresSink {
         result?;
         // In the middle of a source transaction a foreign key may hold only later: try under a
         // savepoint and carry the batch over when it does not yet.
-        let mid_transaction = self.direct() && offset.is_none();
+        let mid_transaction = self.mid_transaction;
         let rows: usize = self.buffers.values().map(|(_, b)| b.rows()).sum();
+        // Rows wait for more until `batch.size` of them (a source's batches can be small: as
+        // many changes as the stream had ready), so statements stay large; all are written by
+        // the commit anyway.
         let retry = match self.carry_retry_at {
             Some(at) => !mid_transaction || rows >= at,
-            None => true,
+            None => rows >= self.cfg.batch_size,
         };
         if retry {
-            if self.flush(mid_transaction)? {
-                self.carry_retry_at = None;
+            let savepoint = mid_transaction && self.buffers_have_references();
+            if savepoint || self.carry_retry_at.is_some() {
+                if self.flush(savepoint)? {
+                    self.carry_retry_at = None;
+                } else {
+                    self.carry_retry_at = Some(rows * 2);
+                }
             } else {
-                self.carry_retry_at = Some(rows * 2);
+                self.flush_pipelined()?;
             }
         }
         self.unsettled += 1;
@@ -1044,18 +1523,46 @@ impl Sink for PostgresSink {
     }
 
     fn settle(&mut self, wait: Duration) -> Result<usize> {
-        if self.unsettled == 0 {
-            return Ok(0);
+        // One commit at a time: while it is on its way, later batches gather in the next
+        // transaction (group commit without waiting). A quiet stream (the engine waits: no
+        // new batch) commits synchronously, so its last changes are durable at once.
+        let quiet = wait > Duration::ZERO;
+        let committing = self
+            .pending
+            .iter()
+            .any(|p| matches!(p.request, Request::Commit { .. }));
+        if self.unsettled > 0 && self.at_boundary && !committing {
+            if self.carry_retry_at.is_some() {
+                if !self.flush(false)? {
+                    return Err(Error::internal("a flush without savepoint carried over"));
+                }
+                self.carry_retry_at = None;
+            } else {
+                self.flush_pipelined()?;
+            }
+            let batches = std::mem::take(&mut self.unsettled);
+            self.commit(batches, quiet)?;
         }
-        if !self.at_boundary {
-            // Inside a source transaction: it commits with its last batch.
-            std::thread::sleep(wait);
-            return Ok(0);
+        let mut durable = std::mem::take(&mut self.durable) + self.receive(false, None)?;
+        if !self.unflushed.is_empty() && !committing {
+            if quiet && !self.in_tx {
+                // Nothing more comes for now: have the server flush its WAL, so the waiting
+                // commits are durable now rather than when its WAL writer gets to them.
+                self.flush_wal()?;
+            } else {
+                self.probe_flush()?;
+            }
         }
-        if !self.buffers.values().all(|(_, b)| b.is_empty()) && !self.flush(false)? {
-            return Err(Error::internal("a flush without savepoint carried over"));
+        if durable == 0 && quiet {
+            if self.pending.is_empty() {
+                // Inside a source transaction: it commits with its last batch.
+                std::thread::sleep(wait);
+            } else {
+                // Briefly: batches may be arriving meanwhile, and the server should not wait
+                // for them while this thread waits for its answer.
+                durable += self.receive(true, Some(wait.min(ANSWER_WAIT)))?;
+            }
         }
-        self.commit()?;
-        Ok(std::mem::take(&mut self.unsettled))
+        Ok(durable)
     }
 }

