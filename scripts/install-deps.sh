@@ -59,3 +59,11 @@ if [ "${RUNNEL_WITH_KAFKA:-0}" = 1 ] && ! python3 -c 'import confluent_kafka' 2>
   python3 -m pip install -q confluent-kafka 2>/dev/null \
     || python3 -m pip install -q --break-system-packages confluent-kafka
 fi
+
+# The MongoDB-protocol server for the MongoDB sink's tests (RUNNEL_WITH_MONGO=1, set by
+# scripts/test.sh): SecantusDB from PyPI, and pymongo as the independent reader.
+if [ "${RUNNEL_WITH_MONGO:-0}" = 1 ] && { ! command -v secantusd-py >/dev/null || ! python3 -c 'import pymongo' 2>/dev/null; }; then
+  echo "==> installing SecantusDB (a MongoDB-protocol server) and pymongo"
+  python3 -m pip install -q SecantusDB pymongo 2>/dev/null \
+    || python3 -m pip install -q --break-system-packages SecantusDB pymongo
+fi

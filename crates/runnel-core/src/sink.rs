@@ -73,6 +73,16 @@ pub trait Sink: Send {
         Ok(None)
     }
 
+    /// Records of the last submitted batch the sink did not write because of the record
+    /// itself (a value the destination cannot hold, a write it refused), by index in
+    /// `batch.events`, with why. The engine applies `errors.tolerance` to each — skip and log
+    /// (with the dead letter queue of a sink connector), or stop the connector — before the
+    /// batch can be acknowledged. A sink reports a record here only when leaving it out loses
+    /// nothing else.
+    fn rejected(&mut self) -> Vec<(usize, crate::error::Error)> {
+        Vec::new()
+    }
+
     /// Whether rows must arrive with the rows they reference first: a sink that checks foreign
     /// keys as it writes asks a source to read referenced tables before the tables that
     /// reference them in its snapshot.

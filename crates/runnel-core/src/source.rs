@@ -81,9 +81,12 @@ pub struct DeadLetter {
     pub key: Option<Vec<u8>>,
     pub value: Option<Vec<u8>>,
     pub headers: Vec<(Arc<str>, Option<Vec<u8>>)>,
-    /// The failing transform's class.
+    /// The failing transform's class (or the sink connector's).
     pub class: String,
     pub reason: String,
+    /// Kafka Connect's stage of the failure: `TRANSFORMATION`, or `TASK_PUT` for a record the
+    /// sink refused.
+    pub stage: &'static str,
 }
 
 impl<P> SourceContext<P> {

@@ -67,7 +67,7 @@ pub struct TransformFailure {
 
 /// An event's key as JSON without schema (for messages about it): a record's key, or the key
 /// columns of a change event's row.
-fn key_json(event: &Event, datums: &mut Vec<Datum>, bytes: &[u8]) -> Option<String> {
+pub fn key_json(event: &Event, datums: &mut Vec<Datum>, bytes: &[u8]) -> Option<String> {
     use crate::encode::json::{JsonEncoder, JsonOptions};
     let encoder = JsonEncoder::new(JsonOptions::schemas(false), None);
     let mark = datums.len();

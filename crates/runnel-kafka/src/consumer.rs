@@ -462,7 +462,7 @@ impl Consuming {
                     ),
                     ("__connect.errors.connector.name", self.cfg.name.clone()),
                     ("__connect.errors.task.id", "0".into()),
-                    ("__connect.errors.stage", "TRANSFORMATION".into()),
+                    ("__connect.errors.stage", letter.stage.into()),
                     ("__connect.errors.class.name", letter.class.clone()),
                     (
                         "__connect.errors.exception.class.name",

@@ -115,6 +115,7 @@ pub async fn run<S: Source>(source: S, job: &Job, ctx: RunContext) -> Result<Run
     let thread = SinkThread {
         rx,
         sink,
+        sink_class: job.sink.class.unwrap_or(job.sink.sink_type),
         chain,
         envelope,
         tolerance: job.tolerance(),
@@ -213,6 +214,8 @@ impl<S: Source> SourceEntry for SourcePlugin<S> {
 struct SinkThread<P: Position> {
     rx: mpsc::Receiver<Emitted<P>>,
     sink: Box<dyn Sink>,
+    /// The sink's connector class (or `sink.type`), for messages about records it refuses.
+    sink_class: &'static str,
     chain: runnel_core::Chain,
     envelope: Option<runnel_core::Envelope>,
     tolerance: Tolerance,
@@ -304,6 +307,30 @@ impl<P: Position> SinkThread<P> {
                     _ => None,
                 };
                 self.sink.submit(&batch, &encoded, offset.as_ref())?;
+                // Records the sink refused: errors.tolerance decides, as for a transform.
+                for (i, error) in self.sink.rejected() {
+                    let Some(event) = batch.events.get(i).cloned() else {
+                        continue;
+                    };
+                    let key =
+                        runnel_core::transform::key_json(&event, &mut batch.datums, &batch.bytes);
+                    let f = runnel_core::transform::TransformFailure {
+                        alias: String::new(),
+                        class: self.sink_class.to_string(),
+                        error,
+                        event,
+                        key,
+                        original: None,
+                    };
+                    transform_failed(name, tolerance, metrics, &f, position.as_ref())?;
+                    if let Some((tx, encoder)) = &self.dead_letters {
+                        let mut letter = dead_letter(encoder, &batch, f);
+                        letter.stage = "TASK_PUT";
+                        tx.send(letter).map_err(|_| {
+                            Error::internal("the source stopped taking dead letters")
+                        })?;
+                    }
+                }
                 self.metrics.submitted(&batch);
                 committer
                     .pending
@@ -376,6 +403,7 @@ fn dead_letter(
             .collect(),
         class: f.class,
         reason: f.error.message().to_string(),
+        stage: "TRANSFORMATION",
     }
 }
 
@@ -402,12 +430,20 @@ fn transform_failed<P: Position>(
         .key
         .as_deref()
         .map_or_else(String::new, |k| format!(" with key {k}"));
-    let what = format!(
-        "transform \"{}\" ({}) failed on {record}{key}{at}: {}",
-        f.alias,
-        f.class,
-        f.error.message()
-    );
+    let what = if f.alias.is_empty() {
+        format!(
+            "the sink ({}) refused {record}{key}{at}: {}",
+            f.class,
+            f.error.message()
+        )
+    } else {
+        format!(
+            "transform \"{}\" ({}) failed on {record}{key}{at}: {}",
+            f.alias,
+            f.class,
+            f.error.message()
+        )
+    };
     if !tolerance.all {
         let hint = if tolerance.source {
             "set \"event.processing.failure.handling.mode\": \"warn\" (or \"errors.tolerance\": \"all\") to skip such records"

@@ -2,9 +2,11 @@
 //! stopped (and its files removed) on drop. Nothing here touches the machine's own services.
 
 mod kafka;
+mod mongo;
 mod postgres;
 
 pub use kafka::{KafkaBroker, tansu_binary};
+pub use mongo::MongoServer;
 pub use postgres::{PgInstance, PgOptions};
 
 use std::net::TcpListener;

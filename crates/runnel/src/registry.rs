@@ -12,6 +12,8 @@ pub(crate) fn registry() -> Registry {
     r.sink(file::plugin());
     #[cfg(feature = "postgres-sink")]
     r.sink(runnel_postgres::sink_plugin());
+    #[cfg(feature = "mongodb")]
+    r.sink(runnel_mongodb::sink_plugin());
     for t in runnel_transforms::transforms() {
         r.transform(t);
     }

@@ -12,7 +12,7 @@ use crate::conformance::strip;
 use crate::support::*;
 
 /// Records of the topics matching `pattern`, read from the beginning by the independent client.
-fn kafka_records(broker: &KafkaBroker, pattern: &str, min: usize) -> Vec<Value> {
+pub(crate) fn kafka_records(broker: &KafkaBroker, pattern: &str, min: usize) -> Vec<Value> {
     let out = Command::new("python3")
         .arg(fixture("../kafka_client.py"))
         .args(["read", &broker.bootstrap(), pattern, &min.to_string(), "60"])
@@ -29,7 +29,7 @@ fn kafka_records(broker: &KafkaBroker, pattern: &str, min: usize) -> Vec<Value> 
         .collect()
 }
 
-fn kafka_client(args: &[&str], stdin: &str) {
+pub(crate) fn kafka_client(args: &[&str], stdin: &str) {
     use std::io::Write;
     let mut child = Command::new("python3")
         .arg(fixture("../kafka_client.py"))

@@ -6,6 +6,7 @@ mod support;
 mod cli;
 mod conformance;
 mod kafka;
+mod mongodb;
 mod postgres_sink;
 mod streaming;
 mod transforms;
