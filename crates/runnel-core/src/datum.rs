@@ -41,6 +41,15 @@ pub enum Datum {
     Timestamp(i64),
     /// Microseconds since the Unix epoch (UTC); ±infinity sentinels.
     TimestampTz(i64),
+    /// A timestamp past what microseconds since 1970 in 64 bits hold (after
+    /// 294247-01-10T04:00:54.775807Z: PostgreSQL's range ends in 294276), as days since
+    /// 1970-01-01 and microseconds into that day. Encodings that count milliseconds or print
+    /// text hold it; microsecond encodings refuse it rather than wrap around.
+    FarTimestamp {
+        zoned: bool,
+        days: i64,
+        micros_of_day: i64,
+    },
     Interval {
         months: i32,
         days: i32,

@@ -11,6 +11,7 @@ pub mod decode;
 pub mod encode;
 pub mod error;
 pub mod event;
+pub mod fits;
 pub mod offset;
 pub mod plugin;
 pub mod schema;

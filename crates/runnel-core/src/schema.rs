@@ -184,6 +184,20 @@ impl Schema {
         Self::new(Encoding::Struct(fields.into()), optional).with_meta(SchemaMeta::named(name))
     }
 
+    /// [`Self::structure`] with a Connect schema version (`"version": 1`).
+    pub fn versioned_structure(
+        name: &str,
+        version: i32,
+        fields: Vec<Column>,
+        optional: bool,
+    ) -> Self {
+        Self::new(Encoding::Struct(fields.into()), optional).with_meta(Arc::new(SchemaMeta {
+            name: Some(name.into()),
+            version: Some(version),
+            ..SchemaMeta::default()
+        }))
+    }
+
     /// The struct's fields, if it is one.
     pub fn fields(&self) -> Option<&[Column]> {
         match &self.encoding {
@@ -349,27 +363,11 @@ impl TableSchema {
     pub fn envelope_schema(&self, source: &Schema) -> &Arc<Schema> {
         self.envelope_schema.get_or_init(|| {
             let value = self.value_schema();
-            let transaction = Schema::new(
-                Encoding::Struct(
-                    vec![
-                        Column::new("id", Encoding::String, false),
-                        Column::new("total_order", Encoding::Int64, false),
-                        Column::new("data_collection_order", Encoding::Int64, false),
-                    ]
-                    .into(),
-                ),
-                true,
-            )
-            .with_meta(Arc::new(SchemaMeta {
-                name: Some("event.block".into()),
-                version: Some(1),
-                ..SchemaMeta::default()
-            }));
             let fields = vec![
                 Column::of("before", value),
                 Column::of("after", value),
                 Column::of("source", source),
-                Column::of("transaction", &transaction),
+                Column::of("transaction", &transaction_block_schema()),
                 Column::new("op", Encoding::String, false),
                 Column::new("ts_ms", Encoding::Int64, true),
                 Column::new("ts_us", Encoding::Int64, true),
@@ -415,4 +413,23 @@ impl TableSchema {
                     && a.meta == b.meta
             })
     }
+}
+/// Debezium's optional `transaction` block (`event.block`): id, total and per-collection order.
+pub fn transaction_block_schema() -> Schema {
+    Schema::new(
+        Encoding::Struct(
+            vec![
+                Column::new("id", Encoding::String, false),
+                Column::new("total_order", Encoding::Int64, false),
+                Column::new("data_collection_order", Encoding::Int64, false),
+            ]
+            .into(),
+        ),
+        true,
+    )
+    .with_meta(Arc::new(SchemaMeta {
+        name: Some("event.block".into()),
+        version: Some(1),
+        ..SchemaMeta::default()
+    }))
 }

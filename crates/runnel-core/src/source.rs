@@ -151,6 +151,9 @@ pub struct SourceStats {
     pub snapshot_tables_total: AtomicU64,
     pub snapshot_tables_done: AtomicU64,
     pub snapshot_rows: AtomicU64,
+    /// Events skipped under `event.processing.failure.handling.mode` `warn` or `skip`: a value
+    /// the event's schema cannot hold, logged with its table, key and position.
+    pub skipped_events: AtomicU64,
     /// Gauges of the source's own, refreshed by its watch (PostgreSQL: the WAL its replication
     /// slot retains), exported as `runnel_connector_<name>`.
     gauges: Mutex<Vec<Gauge>>,

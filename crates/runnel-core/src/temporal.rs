@@ -3,6 +3,17 @@
 pub const MICROS_PER_SECOND: i64 = 1_000_000;
 pub const MICROS_PER_DAY: i64 = 86_400 * MICROS_PER_SECOND;
 
+/// An interval as Debezium's `MicroDuration` counts it (a month is 365.25 / 12 = 30.4375 days
+/// = 2 629 800 s), or `None` past what microseconds in 64 bits hold (±292,000 years), where
+/// Debezium wraps around.
+pub fn interval_micros(months: i32, days: i32, micros: i64) -> Option<i64> {
+    // In 128 bits: parts of opposite signs may overflow alone and fit together.
+    let total = i128::from(months) * 2_629_800_000_000
+        + i128::from(days) * i128::from(MICROS_PER_DAY)
+        + i128::from(micros);
+    i64::try_from(total).ok()
+}
+
 /// Days since 1970-01-01 for a civil date (Howard Hinnant's algorithm).
 pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     let y = if month <= 2 { year - 1 } else { year };
@@ -32,8 +43,17 @@ pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
 /// `fraction` fractional digits (1–6), or, with `fraction == 0`, Java's `ISO_OFFSET_DATE_TIME`
 /// style: the fraction only when non-zero, without trailing zeros.
 pub fn write_iso_utc(out: &mut Vec<u8>, micros: i64, fraction: u32) {
-    let days = micros.div_euclid(MICROS_PER_DAY);
-    let in_day = micros.rem_euclid(MICROS_PER_DAY);
+    write_iso_utc_parts(
+        out,
+        micros.div_euclid(MICROS_PER_DAY),
+        micros.rem_euclid(MICROS_PER_DAY),
+        fraction,
+    );
+}
+
+/// [`write_iso_utc`] for an instant given as days since the epoch and microseconds into that
+/// day (instants past what microseconds in 64 bits hold: PostgreSQL's last days, year 294276).
+pub fn write_iso_utc_parts(out: &mut Vec<u8>, days: i64, in_day: i64, fraction: u32) {
     write_iso_date(out, days);
     out.push(b'T');
     write_time_of_day(out, in_day, fraction);

@@ -132,15 +132,30 @@ impl Converter<'_> {
             Datum::Timestamp(us) | Datum::TimestampTz(us) => {
                 Bson::DateTime(DateTime::from_millis(us.div_euclid(1000)))
             }
+            // BSON dates count milliseconds: PostgreSQL's last days fit.
+            Datum::FarTimestamp {
+                days,
+                micros_of_day,
+                ..
+            } => Bson::DateTime(DateTime::from_millis(
+                days.saturating_mul(MICROS_PER_DAY / 1000) + micros_of_day / 1000,
+            )),
             Datum::Interval {
                 months,
                 days,
                 micros,
             } if matches!(enc, Encoding::MicroDuration) => {
                 // Debezium's MicroDuration: a month is 30.4375 days.
-                let month_us = (30.4375 * MICROS_PER_DAY as f64) as i64;
                 Bson::Int64(
-                    i64::from(*months) * month_us + i64::from(*days) * MICROS_PER_DAY + micros,
+                    runnel_core::temporal::interval_micros(*months, *days, *micros).ok_or_else(
+                        || {
+                            Error::conversion(
+                                "an interval too long for microseconds in 64 bits (past \
+                                 ±292,000 years) cannot be written as MicroDuration; set the \
+                                 source's \"interval.handling.mode\" to \"string\"",
+                            )
+                        },
+                    )?,
                 )
             }
             Datum::Array(items) => {

@@ -100,6 +100,11 @@ pub(crate) async fn render(State(app): State<AppState>) -> Response {
         "snapshot_rows",
         "Rows read by the running or last snapshot",
     );
+    let skipped = counter(
+        &mut registry,
+        "skipped_events",
+        "Events skipped under event.processing.failure.handling.mode warn or skip",
+    );
     // The sources' own gauges (PostgreSQL: its slot's retained WAL), one family per name.
     let mut source_gauges: Vec<(&'static str, GaugeFamily)> = Vec::new();
     for (name, kind, task_state, m) in connectors {
@@ -144,6 +149,9 @@ pub(crate) async fn render(State(app): State<AppState>) -> Response {
         snap_rows
             .get_or_create(&l)
             .set(src.snapshot_rows.load(Relaxed) as f64);
+        skipped
+            .get_or_create(&l)
+            .inc_by(src.skipped_events.load(Relaxed));
         for g in src.gauges() {
             let family = match source_gauges.iter().find(|(n, _)| *n == g.name) {
                 Some((_, f)) => f.clone(),

@@ -346,7 +346,8 @@ fn values_debezium_corrupts_stop_with_a_clear_error() {
         "odd",
         "CREATE TABLE nan_t (id int PRIMARY KEY, n numeric); \
          CREATE TABLE long_t (id int PRIMARY KEY, i interval); \
-         CREATE TABLE dims_t (id int PRIMARY KEY, a int[]);",
+         CREATE TABLE dims_t (id int PRIMARY KEY, a int[]); \
+         CREATE TABLE far_t (id int PRIMARY KEY, ts timestamp);",
     );
     let cases = [
         (
@@ -363,6 +364,13 @@ fn values_debezium_corrupts_stop_with_a_clear_error() {
             "dims_t",
             "INSERT INTO dims_t VALUES (1, '{{1,2},{3,4}}')",
             "integer[][]",
+        ),
+        // PostgreSQL's largest timestamp, past microseconds since 1970 in 64 bits (Debezium
+        // wraps it to a date 290,000 years BC).
+        (
+            "far_t",
+            "INSERT INTO far_t VALUES (1, '294276-12-31 23:59:59.999999')",
+            "time.precision.mode",
         ),
     ];
     let dir = tempfile::tempdir().unwrap();
@@ -388,6 +396,10 @@ fn values_debezium_corrupts_stop_with_a_clear_error() {
         assert!(!status.success(), "{table}: {log}");
         let error = log.lines().find(|l| l.starts_with("error:")).unwrap_or("");
         assert!(error.contains(hint), "{table}: no hint {hint:?} in:\n{log}");
+        assert!(
+            error.contains("event.processing.failure.handling.mode") && error.contains("LSN"),
+            "{table}: the error names neither the way past nor the position:\n{error}"
+        );
         assert!(!log.contains("panicked"), "{log}");
         assert!(records(&out).is_empty(), "{table}: a record was written");
     }
@@ -410,6 +422,119 @@ fn values_debezium_corrupts_stop_with_a_clear_error() {
     });
     runnel.stop();
     assert_eq!(after_field(&recs[0], "n"), Some(json!("NaN")), "{recs:?}");
+}
+
+/// `event.processing.failure.handling.mode=warn`: each event with a value its schema cannot
+/// hold is left out, logged with its table, key and position, and counted; the events around
+/// it stream on.
+#[test]
+fn unrepresentable_values_are_skipped_one_event_at_a_time_under_warn() {
+    let pg = PgInstance::start();
+    pg.create_database("odd");
+    pg.psql(
+        "odd",
+        "CREATE TABLE mixed (id int PRIMARY KEY, n numeric, i interval, a int[], ts timestamp);",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.jsonl");
+    let cfg = pg_connector(
+        &pg,
+        "warned",
+        "odd",
+        "warned",
+        &out,
+        json!({"snapshot.mode": "no_data", "event.processing.failure.handling.mode": "warn",
+               "value.converter.schemas.enable": "false"}),
+    );
+    let mut runnel = Runnel::start(dir.path(), &[cfg]);
+    wait_slot_active(&pg, "odd", "warned", &mut runnel);
+    pg.psql(
+        "odd",
+        "INSERT INTO mixed (id, n) VALUES (1, 1.5); \
+         INSERT INTO mixed (id, n) VALUES (2, 'NaN'); \
+         INSERT INTO mixed (id, i) VALUES (3, '-100000000 years'); \
+         INSERT INTO mixed (id, a) VALUES (4, '{{1,2},{3,4}}'); \
+         INSERT INTO mixed (id, ts) VALUES (5, '294276-12-31 23:59:59.999999'); \
+         BEGIN; INSERT INTO mixed (id, n) VALUES (6, 'NaN'); INSERT INTO mixed (id) VALUES (7); COMMIT; \
+         UPDATE mixed SET n = 'NaN' WHERE id = 1; \
+         INSERT INTO mixed (id, ts) VALUES (8, '2024-01-01');",
+    );
+    let recs = wait_records(&out, "row 8", Duration::from_secs(60), &mut runnel, |r| {
+        r.iter().any(|r| after_field(r, "id") == Some(json!(8)))
+    });
+    runnel.stop();
+    let ids: Vec<Value> = recs.iter().filter_map(|r| after_field(r, "id")).collect();
+    assert_eq!(ids, vec![json!(1), json!(7), json!(8)], "{recs:?}");
+    let log = runnel.log_text();
+    let skipped: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("skipped an event"))
+        .collect();
+    assert_eq!(skipped.len(), 6, "{log}");
+    for (line, key) in skipped
+        .iter()
+        .zip(["id=2", "id=3", "id=4", "id=5", "id=6", "id=1"])
+    {
+        assert!(
+            line.contains("public.mixed") && line.contains(key) && line.contains("lsn="),
+            "{line}"
+        );
+    }
+    assert!(!log.contains("panicked"), "{log}");
+}
+
+/// PostgreSQL's largest and smallest timestamps arrive as Debezium sends them where the
+/// encoding holds them (milliseconds, ISO text), and `include.unknown.datatypes=true` sends a
+/// type Debezium does not know as the bytes of its text, as Debezium does.
+#[test]
+fn extreme_timestamps_and_unknown_types_arrive_as_debezium_sends_them() {
+    let pg = PgInstance::start();
+    pg.create_database("odd");
+    pg.psql(
+        "odd",
+        "CREATE TABLE far (id int PRIMARY KEY, ts3 timestamp(3), tstz timestamptz, \
+           tstz3 timestamptz(3), b box);",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.jsonl");
+    let cfg = pg_connector(
+        &pg,
+        "far",
+        "odd",
+        "far",
+        &out,
+        json!({"snapshot.mode": "no_data", "include.unknown.datatypes": "true",
+               "value.converter.schemas.enable": "false"}),
+    );
+    let mut runnel = Runnel::start(dir.path(), &[cfg]);
+    wait_slot_active(&pg, "odd", "far", &mut runnel);
+    pg.psql(
+        "odd",
+        "SET TIME ZONE 'UTC'; \
+         INSERT INTO far VALUES (1, '294276-12-31 23:59:59.999', '294276-12-31 23:59:59.999999+00', \
+           '294276-12-31 23:59:59.999+00', '((0,0),(1,1))'); \
+         INSERT INTO far VALUES (2, '4713-01-01 00:00:00 BC', '4713-01-01 00:00:00+00 BC', \
+           '4713-01-01 00:00:00+00 BC', NULL);",
+    );
+    let recs = wait_records(
+        &out,
+        "two rows",
+        Duration::from_secs(60),
+        &mut runnel,
+        |r| r.len() >= 2,
+    );
+    runnel.stop();
+    let row = |i: usize| recs[i]["value"]["after"].clone();
+    assert_eq!(
+        row(0),
+        json!({"id": 1, "ts3": 9224318015999999i64, "tstz": "+294276-12-31T23:59:59.999999Z",
+               "tstz3": "+294276-12-31T23:59:59.999Z", "b": "KDEsMSksKDAsMCk="}),
+    );
+    assert_eq!(
+        row(1),
+        json!({"id": 2, "ts3": -210863520000000i64, "tstz": "-4712-01-01T00:00:00.000000Z",
+               "tstz3": "-4712-01-01T00:00:00.000Z", "b": null}),
+    );
 }
 
 /// 50 SIGKILLs at random moments while single-row transactions commit as fast as one client

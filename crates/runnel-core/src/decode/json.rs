@@ -356,7 +356,16 @@ impl ValueSeed<'_, '_> {
             Encoding::Date | Encoding::ConnectDate => Datum::Date(v),
             Encoding::MilliTime | Encoding::ConnectTime => Datum::Time(millis(v)?),
             Encoding::MicroTime => Datum::Time(v),
-            Encoding::MilliTimestamp | Encoding::ConnectTimestamp => Datum::Timestamp(millis(v)?),
+            // Milliseconds reach further than microseconds in 64 bits: PostgreSQL's last days
+            // (year 294276) come as milliseconds only.
+            Encoding::MilliTimestamp | Encoding::ConnectTimestamp => match v.checked_mul(1000) {
+                Some(us) if us != i64::MAX && us != i64::MIN => Datum::Timestamp(us),
+                _ => Datum::FarTimestamp {
+                    zoned: false,
+                    days: v.div_euclid(86_400_000),
+                    micros_of_day: v.rem_euclid(86_400_000) * 1000,
+                },
+            },
             Encoding::MicroTimestamp => Datum::Timestamp(v),
             Encoding::MicroDuration => Datum::Interval {
                 months: 0,

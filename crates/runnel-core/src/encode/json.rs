@@ -712,6 +712,36 @@ impl Values<'_> {
                     buf.push(b'"');
                 }
             },
+            (
+                Encoding::MilliTimestamp | Encoding::ConnectTimestamp,
+                Datum::FarTimestamp {
+                    days,
+                    micros_of_day,
+                    ..
+                },
+            ) => w::int(buf, days * 86_400_000 + micros_of_day / 1000),
+            (
+                Encoding::ZonedTimestamp { fraction },
+                Datum::FarTimestamp {
+                    days,
+                    micros_of_day,
+                    ..
+                },
+            ) => {
+                buf.push(b'"');
+                temporal::write_iso_utc_parts(buf, *days, *micros_of_day, *fraction);
+                buf.push(b'"');
+            }
+            (Encoding::MicroTimestamp, Datum::FarTimestamp { .. }) => {
+                // Debezium wraps these around to a date 290,000 years BC.
+                return Err(Error::conversion(format!(
+                    "column \"{}\" holds a timestamp after 294247-01-10T04:00:54.775807, past \
+                     what io.debezium.time.MicroTimestamp (microseconds since 1970 in 64 bits) \
+                     can hold; set \"time.precision.mode\" to \"connect\" to send milliseconds, \
+                     or \"event.processing.failure.handling.mode\" to \"warn\" to skip the event",
+                    column.name
+                )));
+            }
             // A zoned value a transform rewrote in another offset (TimezoneConverter) is text.
             (Encoding::ZonedTimestamp { .. } | Encoding::ZonedTime, Datum::Text(t)) => {
                 w::escaped(buf, t)
@@ -739,17 +769,13 @@ impl Values<'_> {
             ) => {
                 // Debezium: a month is 365.25 / 12 = 30.4375 days = 2 629 800 s. Debezium wraps
                 // past ±292,000 years; runnel refuses rather than write a wrong duration.
-                let v = i64::from(*months)
-                    .checked_mul(2_629_800_000_000)
-                    .and_then(|m| m.checked_add(i64::from(*days) * temporal::MICROS_PER_DAY))
-                    .and_then(|m| m.checked_add(*micros))
-                    .ok_or_else(|| {
-                        Error::conversion(format!(
-                            "column \"{}\" holds an interval too long for microseconds in 64 \
+                let v = temporal::interval_micros(*months, *days, *micros).ok_or_else(|| {
+                    Error::conversion(format!(
+                        "column \"{}\" holds an interval too long for microseconds in 64 \
                              bits; set \"interval.handling.mode\" to \"string\" to capture it",
-                            column.name
-                        ))
-                    })?;
+                        column.name
+                    ))
+                })?;
                 w::int(buf, v);
             }
             (

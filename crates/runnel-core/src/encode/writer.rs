@@ -83,7 +83,7 @@ pub fn uint(out: &mut Vec<u8>, v: u64) {
     out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
 }
 
-/// A double as Jackson writes it: non-finite values as quoted strings.
+/// A double as Jackson writes it (`Double.toString`): non-finite values as quoted strings.
 pub fn f64(out: &mut Vec<u8>, v: f64) {
     if v.is_nan() {
         out.extend_from_slice(b"\"NaN\"");
@@ -94,15 +94,111 @@ pub fn f64(out: &mut Vec<u8>, v: f64) {
             b"\"-Infinity\""
         });
     } else {
-        out.extend_from_slice(ryu::Buffer::new().format_finite(v).as_bytes());
+        java_float_text(out, ryu::Buffer::new().format_finite(v), || {
+            two_digits(format_args!("{v:.1e}"))
+        });
     }
 }
 
+/// A float as Jackson writes it (`Float.toString`, `1.4E-45` for the smallest subnormal).
 pub fn f32(out: &mut Vec<u8>, v: f32) {
     if v.is_finite() {
-        out.extend_from_slice(ryu::Buffer::new().format_finite(v).as_bytes());
+        java_float_text(out, ryu::Buffer::new().format_finite(v), || {
+            two_digits(format_args!("{v:.1e}"))
+        });
     } else {
         f64(out, f64::from(v));
+    }
+}
+
+/// The decimal digits (leading and trailing zeros dropped) and exponent `e` of a number
+/// printed as `d.ddd × 10^e`, read from Rust's text of it (`1.5e-7`, `0.001`, `120.0`).
+fn decimal_parts(text: &str, digits: &mut [u8; 24]) -> (usize, i32) {
+    let (mantissa, exp) = match text.split_once(['e', 'E']) {
+        Some((m, e)) => (m, e.parse::<i32>().unwrap_or(0)),
+        None => (text, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let mut n = 0;
+    let mut leading = 0i32;
+    for &b in int.as_bytes().iter().chain(frac.as_bytes()) {
+        if n == 0 && b == b'0' {
+            leading += 1;
+        } else if n < digits.len() {
+            digits[n] = b;
+            n += 1;
+        }
+    }
+    while n > 0 && digits[n - 1] == b'0' {
+        n -= 1;
+    }
+    (n, int.len() as i32 - leading + exp - 1)
+}
+
+/// Rust's `{:.1e}` text of a value: its two closest significant digits, exactly rounded.
+fn two_digits(args: std::fmt::Arguments) -> ([u8; 24], usize) {
+    use std::io::Write;
+    let mut buf = [0u8; 24];
+    let mut cursor = std::io::Cursor::new(&mut buf[..]);
+    let _ = cursor.write_fmt(args);
+    let len = cursor.position() as usize;
+    (buf, len)
+}
+
+/// Java's `Double.toString`/`Float.toString` from the shortest digits that read back as the
+/// value (`shortest`, Rust's text): at least two significant digits (the two closest to the
+/// exact value, from `two`, when one would do: `1.4E-45`, not `1.0E-45`), plain notation
+/// from 10⁻³ up to 10⁷ with at least one fractional digit, else `d.dddE±n`.
+fn java_float_text(out: &mut Vec<u8>, shortest: &str, two: impl FnOnce() -> ([u8; 24], usize)) {
+    let (negative, body) = match shortest.strip_prefix('-') {
+        Some(b) => (true, b),
+        None => (false, shortest),
+    };
+    if negative {
+        out.push(b'-');
+    }
+    let mut digits = [0u8; 24];
+    let (mut n, mut e) = decimal_parts(body, &mut digits);
+    if n == 0 {
+        out.extend_from_slice(b"0.0");
+        return;
+    }
+    if n == 1 {
+        let (text, len) = two();
+        let text = std::str::from_utf8(&text[..len]).unwrap_or("");
+        (n, e) = decimal_parts(text.trim_start_matches('-'), &mut digits);
+        if n == 0 {
+            out.extend_from_slice(b"0.0");
+            return;
+        }
+    }
+    let digits = &digits[..n];
+    if (-3..7).contains(&e) {
+        if e < 0 {
+            out.extend_from_slice(b"0.");
+            out.extend(std::iter::repeat_n(b'0', (-e - 1) as usize));
+            out.extend_from_slice(digits);
+        } else {
+            let int = e as usize + 1;
+            out.extend_from_slice(&digits[..int.min(n)]);
+            out.extend(std::iter::repeat_n(b'0', int.saturating_sub(n)));
+            out.push(b'.');
+            if n > int {
+                out.extend_from_slice(&digits[int..]);
+            } else {
+                out.push(b'0');
+            }
+        }
+    } else {
+        out.push(digits[0]);
+        out.push(b'.');
+        if n > 1 {
+            out.extend_from_slice(&digits[1..]);
+        } else {
+            out.push(b'0');
+        }
+        out.push(b'E');
+        out.extend_from_slice(itoa::Buffer::new().format(e).as_bytes());
     }
 }
 
@@ -143,6 +239,51 @@ pub fn hex(out: &mut Vec<u8>, bytes: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::escaped;
+
+    #[test]
+    fn floats_print_as_java_does() {
+        let f64_text = |v: f64| {
+            let mut out = Vec::new();
+            super::f64(&mut out, v);
+            String::from_utf8(out).unwrap()
+        };
+        let f32_text = |v: f32| {
+            let mut out = Vec::new();
+            super::f32(&mut out, v);
+            String::from_utf8(out).unwrap()
+        };
+        // Java 17's Double.toString / Float.toString for each.
+        for (v, java) in [
+            (0.0, "0.0"),
+            (-0.0, "-0.0"),
+            (1.0, "1.0"),
+            (0.1, "0.1"),
+            (100.0, "100.0"),
+            (123.456, "123.456"),
+            (0.001, "0.001"),
+            (0.000_1, "1.0E-4"),
+            (1234567.0, "1234567.0"),
+            (12345678.0, "1.2345678E7"),
+            (1e23, "1.0E23"),
+            (5e-324, "4.9E-324"),
+            (f64::MAX, "1.7976931348623157E308"),
+            (-2.5e-10, "-2.5E-10"),
+            (1e16, "1.0E16"),
+        ] {
+            assert_eq!(f64_text(v), java, "{v:e}");
+        }
+        for (v, java) in [
+            (1.4e-45f32, "1.4E-45"),
+            (f32::MAX, "3.4028235E38"),
+            (0.1f32, "0.1"),
+            (1.5f32, "1.5"),
+            (-3.25e9f32, "-3.25E9"),
+        ] {
+            assert_eq!(f32_text(v), java, "{v:e}");
+        }
+        assert_eq!(f64_text(f64::NAN), "\"NaN\"");
+        assert_eq!(f32_text(f32::NEG_INFINITY), "\"-Infinity\"");
+    }
 
     /// The escaping Jackson does, one byte at a time.
     fn reference(bytes: &[u8]) -> Vec<u8> {

@@ -124,6 +124,18 @@ impl<'a> Renderer<'a> {
             }
             Datum::Timestamp(micros) => write_timestamp(out, *micros, false),
             Datum::TimestampTz(micros) => write_timestamp(out, *micros, true),
+            Datum::FarTimestamp {
+                zoned,
+                days,
+                micros_of_day,
+            } => {
+                write_ymd(out, *days);
+                out.push(b' ');
+                write_time(out, *micros_of_day);
+                if *zoned {
+                    out.extend_from_slice(b"+00");
+                }
+            }
             Datum::Interval {
                 months,
                 days,

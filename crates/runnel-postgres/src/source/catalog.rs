@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use runnel_core::{Column, Encoding, Error, Result, TableId, TableSchema};
+use runnel_core::{Column, Datum, Encoding, Error, Result, TableId, TableSchema, fits};
 use tokio_postgres::{Client, NoTls};
 
 use super::config::{PostgresConfig, PublicationAutocreate, SslMode};
-use super::types::{Parser, PgType, TYPE_QUERY, TypeRegistry, parse_default};
+use super::types::{Parser, PgType, TYPE_QUERY, TypeRegistry, parse, parse_default};
 
 /// Session settings that make PostgreSQL's text output what the parsers expect, on both the
 /// snapshot connections and the replication connection.
@@ -141,7 +141,10 @@ pub struct CatalogColumn {
     pub dims: i32,
 }
 
-/// Columns (not dropped, not generated) and primary key of a table.
+/// Columns (not dropped, not generated) and key of a table: its primary key, or under
+/// `REPLICA IDENTITY USING INDEX` that index's columns — what PostgreSQL identifies rows by in
+/// the WAL, so a delete's key is always complete (Debezium keeps the primary key and sends 0 for
+/// its columns the index lacks).
 pub async fn table_columns(client: &Client, oid: u32) -> Result<(Vec<CatalogColumn>, Vec<String>)> {
     let rows = client
         .query(
@@ -168,9 +171,12 @@ pub async fn table_columns(client: &Client, oid: u32) -> Result<(Vec<CatalogColu
     let pk = client
         .query(
             "SELECT a.attname::text FROM pg_index i \
+             JOIN pg_class c ON c.oid = i.indrelid \
              JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord) ON true \
              JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum \
-             WHERE i.indrelid = $1::int8::oid AND i.indisprimary ORDER BY k.ord",
+             WHERE i.indrelid = $1::int8::oid \
+               AND CASE WHEN c.relreplident = 'i' THEN i.indisreplident ELSE i.indisprimary END \
+             ORDER BY k.ord",
             &[&i64::from(oid)],
         )
         .await
@@ -192,6 +198,28 @@ pub struct TableState {
     pub source_columns: Vec<(String, u32, i32)>,
 }
 
+impl TableState {
+    /// Parses one column's text into `target`'s value and checks that its schema can hold it
+    /// ([`runnel_core::fits`]); a failure is a conversion error naming the table and column,
+    /// the one kind `event.processing.failure.handling.mode` may skip.
+    pub fn decode(&self, target: usize, parser: &Parser, raw: bytes::Bytes) -> Result<Datum> {
+        let column = &self.schema.columns[target];
+        let fail = |message: &str| {
+            Error::conversion(format!(
+                "table {} column \"{}\" ({}): {message}",
+                self.schema.id, column.name, column.type_name
+            ))
+        };
+        let datum = parse(parser, raw).map_err(|e| fail(e.message()))?;
+        if fits::can_misfit(&column.encoding)
+            && let Some(why) = fits::misfit(&column.encoding, &datum)
+        {
+            return Err(fail(&why));
+        }
+        Ok(datum)
+    }
+}
+
 /// Builds the schema of `table` from the columns the source sends (`columns`: name, type, typmod)
 /// and the catalog's nullability, defaults and primary key.
 pub fn build_table(
@@ -211,13 +239,17 @@ pub fn build_table(
             continue;
         }
         let cat = catalog.iter().find(|c| &c.name == name);
-        let (parser, mut encoding) = types.map(*type_oid, *typmod, &cfg.modes);
+        let (mut parser, mut encoding) = types.map(*type_oid, *typmod, &cfg.modes);
         // `int[][]` is declared with attndims 2: nest the schema so that a multi-dimensional
         // value keeps its shape (Debezium flattens it to nulls).
-        if let Encoding::Array(_) = encoding {
-            for _ in 1..cat.map_or(1, |c| c.dims) {
+        let dims = cat.map_or(1, |c| c.dims);
+        if let Encoding::Array(_) = encoding
+            && dims > 1
+        {
+            for _ in 1..dims {
                 encoding = Encoding::array_of(encoding);
             }
+            parser = Parser::Dims(Box::new(parser), dims as u32);
         }
         let optional = !cat.is_some_and(|c| c.not_null);
         let default = cat

@@ -400,7 +400,8 @@ const CONNECTOR_KEYS_EVENTS: &[ConfigKey] = &[
     ConfigKey::new(
         "include.unknown.datatypes",
         T::Boolean,
-        "runnel always includes every column (as text when no better type exists).",
+        "Columns of types Debezium does not know (box, circle, tsvector, …): runnel always \
+         sends them, as their text by default; true sends the text's bytes, as Debezium does.",
     )
     .default("false"),
     ConfigKey::new(
@@ -466,7 +467,9 @@ const CONNECTOR_ADVANCED_KEYS: &[ConfigKey] = &[
     ConfigKey::new(
         "event.processing.failure.handling.mode",
         T::Enum(&["fail", "warn", "skip", "ignore"]),
-        "What to do with an event that cannot be processed.",
+        "An event with a value its schema cannot hold (or runnel cannot parse): fail stops \
+         the connector with the error; warn and skip leave that one event out, logged with \
+         its table, key and position and counted in runnel_connector_skipped_events.",
     )
     .default("fail"),
     ConfigKey::new("converters", T::List, "Custom converters.").not_implemented(),
@@ -643,6 +646,8 @@ pub struct PostgresConfig {
     pub snapshot_include: Vec<Regex>,
     pub heartbeat_interval_ms: u64,
     pub tombstones_on_delete: bool,
+    /// `event.processing.failure.handling.mode`.
+    pub failure_mode: runnel_core::fits::FailureMode,
     pub modes: TypeModes,
     pub placeholder: String,
     pub skip_creates: bool,
@@ -868,6 +873,10 @@ impl PostgresConfig {
                 p.int("heartbeat.interval.ms")?.unwrap_or(0),
             )? as u64,
             tombstones_on_delete: p.bool("tombstones.on.delete")?.unwrap_or(true),
+            failure_mode: runnel_core::fits::FailureMode::parse(
+                p.choice("event.processing.failure.handling.mode")
+                    .as_deref(),
+            ),
             modes: TypeModes {
                 decimal,
                 time,
@@ -877,6 +886,7 @@ impl PostgresConfig {
                     "money.fraction.digits",
                     p.int("money.fraction.digits")?.unwrap_or(2),
                 )? as u32,
+                unknown_as_bytes: p.bool("include.unknown.datatypes")?.unwrap_or(false),
             },
             placeholder: p
                 .string("unavailable.value.placeholder")

@@ -6,6 +6,8 @@ pub mod check;
 pub mod config;
 pub mod pgoutput;
 pub mod plugin;
+#[cfg(test)]
+mod properties;
 pub mod replication;
 pub mod slot_monitor;
 pub mod snapshot;

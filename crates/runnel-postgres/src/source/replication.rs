@@ -8,8 +8,10 @@ use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
 use pgwire_replication::{Lsn, PgWireError, ReplicationClient, ReplicationEvent};
+use runnel_core::fits::FailureMode;
 use runnel_core::{
-    Batch, ChangeEvent, Datum, Emitted, Error, Event, EventSource, Op, Result, SourceContext,
+    Batch, ChangeEvent, Datum, Emitted, Error, ErrorKind, Event, EventSource, Op, Result,
+    SourceContext, SourceStats,
 };
 use tokio_postgres::Client;
 
@@ -17,7 +19,7 @@ use super::catalog::{self, TableRef, TableState};
 use super::config::PostgresConfig;
 use super::pgoutput::{self, Message, Relation, TupleValue};
 use super::source_block::{self, PgPosition, PgSourceBlock};
-use super::types::{self, TypeRegistry};
+use super::types::TypeRegistry;
 
 /// Microseconds between 1970-01-01 and PostgreSQL's epoch 2000-01-01.
 const PG_EPOCH_OFFSET_US: i64 = 946_684_800_000_000;
@@ -56,6 +58,8 @@ pub struct Streamer<'a> {
     block: Arc<PgSourceBlock>,
     heartbeat_topic: Arc<str>,
     message_topic: Arc<str>,
+    /// The connector's source stats (skipped events), set when it runs.
+    stats: Option<Arc<SourceStats>>,
 }
 
 impl<'a> Streamer<'a> {
@@ -85,6 +89,7 @@ impl<'a> Streamer<'a> {
             block,
             heartbeat_topic: format!("{}.{}", cfg.heartbeat_topic_prefix, cfg.topic_prefix).into(),
             message_topic: format!("{}.message", cfg.topic_prefix).into(),
+            stats: None,
         }
     }
 
@@ -94,6 +99,7 @@ impl<'a> Streamer<'a> {
         repl: &mut ReplicationClient,
         ctx: &mut SourceContext<PgPosition>,
     ) -> Result<()> {
+        self.stats = Some(ctx.stats.clone());
         let poll = Duration::from_millis(self.cfg.poll_interval_ms.max(1));
         let heartbeat = (self.cfg.heartbeat_interval_ms > 0)
             .then(|| Duration::from_millis(self.cfg.heartbeat_interval_ms));
@@ -264,29 +270,60 @@ impl<'a> Streamer<'a> {
                     self.types = catalog::load_types(self.client).await?;
                 }
             }
+            change @ (Message::Insert { .. } | Message::Update { .. } | Message::Delete { .. }) => {
+                let mark = (
+                    self.batch.events.len(),
+                    self.batch.datums.len(),
+                    self.events_in_batch,
+                );
+                if let Err(e) = self.change(&change, lsn) {
+                    self.batch.events.truncate(mark.0);
+                    self.batch.datums.truncate(mark.1);
+                    self.events_in_batch = mark.2;
+                    self.skip_or_fail(e, &change, lsn)?;
+                }
+            }
+            Message::Truncate { rels, .. } => {
+                if self.cfg.skip_truncates {
+                    return Ok(());
+                }
+                for rel in rels {
+                    if let Some(state) = self.table(rel) {
+                        self.push(&state, Op::Truncate, None, None, lsn);
+                    }
+                }
+            }
+            Message::Origin { .. } | Message::Other(_) => {}
+        }
+        Ok(())
+    }
+
+    /// An insert, update or delete: its change events into the batch.
+    fn change(&mut self, message: &Message, lsn: u64) -> Result<()> {
+        match message {
             Message::Insert { rel, new } => {
                 if self.cfg.skip_creates {
                     return Ok(());
                 }
-                let Some(state) = self.table(rel) else {
+                let Some(state) = self.table(*rel) else {
                     return Ok(());
                 };
-                let after = self.row(&state, &new, None)?;
+                let after = self.row(&state, new, None, false)?;
                 self.push(&state, Op::Create, None, Some(after), lsn);
             }
             Message::Update { rel, old, new } => {
-                let Some(state) = self.table(rel) else {
+                let Some(state) = self.table(*rel) else {
                     return Ok(());
                 };
                 let old_full = old
                     .as_ref()
                     .filter(|(k, _)| *k == b'O')
                     .map(|(_, t)| t.as_slice());
-                let before = match &old {
-                    Some((_, t)) => Some(self.row(&state, t, None)?),
+                let before = match old {
+                    Some((kind, t)) => Some(self.row(&state, t, None, *kind == b'K')?),
                     None => None,
                 };
-                let after = self.row(&state, &new, old_full)?;
+                let after = self.row(&state, new, old_full, false)?;
                 let key_changed = before.as_ref().is_some_and(|b| {
                     let key = &state.schema.key;
                     !key.is_empty()
@@ -313,23 +350,55 @@ impl<'a> Streamer<'a> {
                 if self.cfg.skip_deletes {
                     return Ok(());
                 }
-                let Some(state) = self.table(rel) else {
+                let Some(state) = self.table(*rel) else {
                     return Ok(());
                 };
-                let before = self.row(&state, &old.1, None)?;
+                let before = self.row(&state, &old.1, None, old.0 == b'K')?;
                 self.push(&state, Op::Delete, Some(before), None, lsn);
             }
-            Message::Truncate { rels, .. } => {
-                if self.cfg.skip_truncates {
-                    return Ok(());
-                }
-                for rel in rels {
-                    if let Some(state) = self.table(rel) {
-                        self.push(&state, Op::Truncate, None, None, lsn);
-                    }
-                }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// A change that failed on a value: with `event.processing.failure.handling.mode=fail` (the
+    /// default) or any other kind of error, the error, with where to find the event; with
+    /// `warn` or `skip`, the event is left out and logged with its table, key and position.
+    fn skip_or_fail(&self, e: Error, change: &Message, lsn: u64) -> Result<()> {
+        let at = Lsn::from_u64(lsn);
+        if e.kind() != ErrorKind::Conversion || self.cfg.failure_mode == FailureMode::Fail {
+            let hint = if e.kind() == ErrorKind::Conversion {
+                " (or set \"event.processing.failure.handling.mode\" to \"warn\" to skip such events)"
+            } else {
+                ""
+            };
+            let mut e = e.context(format!("the change at LSN {at}"));
+            if !hint.is_empty() {
+                e = Error::new(e.kind(), e.retry(), format!("{}{hint}", e.message()));
             }
-            Message::Origin { .. } | Message::Other(_) => {}
+            return Err(e);
+        }
+        let (rel, tuple) = match change {
+            Message::Insert { rel, new } => (*rel, new),
+            Message::Update { rel, new, .. } => (*rel, new),
+            Message::Delete { rel, old } => (*rel, &old.1),
+            _ => return Err(e),
+        };
+        let (table, key) = match self.tables.get(&rel) {
+            Some(state) => (state.schema.id.to_string(), key_text(state, tuple)),
+            None => (format!("relation {rel}"), String::new()),
+        };
+        if self.cfg.failure_mode == FailureMode::Warn {
+            tracing::warn!(connector = %self.cfg.name, %table, key = %key, lsn = %at, error = %e.message(),
+                "skipped an event whose value its schema cannot hold (event.processing.failure.handling.mode=warn)");
+        } else {
+            tracing::info!(connector = %self.cfg.name, %table, key = %key, lsn = %at, error = %e.message(),
+                "skipped an event whose value its schema cannot hold (event.processing.failure.handling.mode=skip)");
+        }
+        if let Some(stats) = &self.stats {
+            stats
+                .skipped_events
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         Ok(())
     }
@@ -367,12 +436,16 @@ impl<'a> Streamer<'a> {
     }
 
     /// Decodes a tuple into the batch. An unchanged TOASTed value takes the old row's value
-    /// when the old row was sent whole (REPLICA IDENTITY FULL), else the placeholder.
+    /// when the old row was sent whole (REPLICA IDENTITY FULL), else the placeholder. A key-only
+    /// old tuple (`key_only`: REPLICA IDENTITY DEFAULT or USING INDEX) has nulls in the other
+    /// columns: the non-optional ones get their default or their type's zero, as Debezium
+    /// fills them, so the row matches its schema.
     fn row(
         &mut self,
         state: &TableState,
         tuple: &[TupleValue],
         old_full: Option<&[TupleValue]>,
+        key_only: bool,
     ) -> Result<std::ops::Range<u32>> {
         if tuple.len() != state.inputs.len() {
             return Err(Error::protocol(format!(
@@ -396,17 +469,19 @@ impl<'a> Streamer<'a> {
             let datum = match value {
                 TupleValue::Null => Datum::Null,
                 TupleValue::Unchanged => Datum::Unavailable,
-                TupleValue::Text(raw) => types::parse(parser, raw.clone()).map_err(|e| {
-                    e.context(format!(
-                        "table {} column \"{}\"",
-                        state.schema.id, state.schema.columns[*target].name
-                    ))
-                })?,
+                TupleValue::Text(raw) => state.decode(*target, parser, raw.clone())?,
                 TupleValue::Binary(_) => {
                     return Err(Error::protocol("binary tuple values are not requested"));
                 }
             };
             self.batch.datums[start + target] = datum;
+        }
+        if key_only {
+            for (i, column) in state.schema.columns.iter().enumerate() {
+                if !column.optional && self.batch.datums[start + i].is_null() {
+                    self.batch.datums[start + i] = runnel_core::debezium::required_fill(column);
+                }
+            }
         }
         Ok(start as u32..(start + width) as u32)
     }
@@ -463,6 +538,24 @@ impl<'a> Streamer<'a> {
         self.tables.insert(rel.oid, Arc::new(state));
         Ok(())
     }
+}
+
+/// The key columns of a row as `name=text` pairs, for the log of a skipped event.
+fn key_text(state: &TableState, tuple: &[TupleValue]) -> String {
+    let mut out = Vec::new();
+    for (input, value) in state.inputs.iter().zip(tuple) {
+        if let Some((target, _)) = input
+            && state.schema.key.contains(target)
+        {
+            let text = match value {
+                TupleValue::Text(raw) => String::from_utf8_lossy(raw).into_owned(),
+                TupleValue::Null => "NULL".into(),
+                _ => "?".into(),
+            };
+            out.push(format!("{}={text}", state.schema.columns[*target].name));
+        }
+    }
+    out.join(", ")
 }
 
 pub fn now_ms() -> i64 {

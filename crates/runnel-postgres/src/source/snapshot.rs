@@ -8,13 +8,14 @@
 //! `first_in_data_collection`, `last_in_data_collection`, `last`; every other row `true`).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
+use runnel_core::fits::FailureMode;
 use runnel_core::{
-    Batch, ChangeEvent, Datum, Emitted, Error, Event, EventSource, Op, Result, SnapshotMarker,
-    SourceStats,
+    Batch, ChangeEvent, Datum, Emitted, Error, ErrorKind, Event, EventSource, Op, Result,
+    SnapshotMarker, SourceStats,
 };
 use tokio::sync::mpsc;
 use tokio_postgres::Client;
@@ -22,7 +23,6 @@ use tokio_postgres::Client;
 use super::catalog::{self, TableRef, TableState, quote_ident};
 use super::config::PostgresConfig;
 use super::source_block::PgPosition;
-use super::types;
 
 type Out = mpsc::Sender<Emitted<PgPosition>>;
 
@@ -150,12 +150,15 @@ pub async fn run(
         coords: [Some(point.lsn), None, point.tx_id],
     };
     let max_batch = cfg.max_batch_size;
+    let failure_mode = cfg.failure_mode;
+    let skipped = Arc::new(AtomicU64::new(0));
     let mut readers = tokio::task::JoinSet::new();
     for client in clients {
         let tables = tables.clone();
         let parts = parts.clone();
         let next = next.clone();
         let senders = senders.clone();
+        let skipped = skipped.clone();
         readers.spawn(async move {
             loop {
                 let i = next.fetch_add(1, Ordering::SeqCst);
@@ -171,6 +174,8 @@ pub async fn run(
                     // `max.batch.size`, fewer for wide tables (see `Batch::FULL_DATUMS`).
                     rows: Batch::rows_per_batch(max_batch, state.schema.columns.len()),
                     tx: &tx,
+                    failure_mode,
+                    skipped: &skipped,
                 };
                 if let Err(e) = reader.read(&client, table, parts[i].blocks).await {
                     let _ = tx.send(Err(e)).await;
@@ -199,6 +204,9 @@ pub async fn run(
     while let Some(r) = readers.join_next().await {
         r.map_err(|e| Error::internal(format!("snapshot reader failed: {e}")))?;
     }
+    stats
+        .skipped_events
+        .fetch_add(skipped.load(Ordering::Relaxed), Ordering::Relaxed);
     Ok(rows)
 }
 
@@ -209,6 +217,9 @@ struct PartReader<'a> {
     /// Rows per batch.
     rows: usize,
     tx: &'a mpsc::Sender<Result<PartBatch>>,
+    /// `event.processing.failure.handling.mode`, and the rows it skipped.
+    failure_mode: FailureMode,
+    skipped: &'a AtomicU64,
 }
 
 impl PartReader<'_> {
@@ -276,11 +287,25 @@ impl PartReader<'_> {
                 }
                 let base = batch.datums.len();
                 batch.datums.resize(base + width, Datum::Null);
-                for (input, field) in state.inputs.iter().zip(fields.drain(..)) {
+                let mut failed = None;
+                for (input, field) in state.inputs.iter().zip(fields.iter()) {
                     if let (Some((target, parser)), Some(raw)) = (input, field) {
-                        batch.datums[base + target] = types::parse(parser, raw)?;
+                        match state.decode(*target, parser, raw.clone()) {
+                            Ok(d) => batch.datums[base + target] = d,
+                            Err(e) => {
+                                failed = Some(e);
+                                break;
+                            }
+                        }
                     }
                 }
+                if let Some(e) = failed {
+                    batch.datums.truncate(base);
+                    self.skip_or_fail(e, &fields)?;
+                    fields.clear();
+                    continue;
+                }
+                fields.clear();
                 batch.events.push(Event::Change(ChangeEvent {
                     table: state.schema.clone(),
                     op: Op::Read,
@@ -291,6 +316,44 @@ impl PartReader<'_> {
             }
         }
         self.send(batch, true).await;
+        Ok(())
+    }
+
+    /// A row that failed on a value: the error under `event.processing.failure.handling.mode`
+    /// `fail`, else the row is left out and logged with its table and key.
+    fn skip_or_fail(&self, e: Error, fields: &[Option<Bytes>]) -> Result<()> {
+        if self.failure_mode == FailureMode::Fail || e.kind() != ErrorKind::Conversion {
+            let message = format!(
+                "{} (or set \"event.processing.failure.handling.mode\" to \"warn\" to skip such rows)",
+                e.message()
+            );
+            return Err(Error::new(e.kind(), e.retry(), message));
+        }
+        let schema = &self.state.schema;
+        let key: Vec<String> = self
+            .state
+            .inputs
+            .iter()
+            .zip(fields)
+            .filter_map(|(input, raw)| {
+                let (target, _) = input.as_ref()?;
+                schema.key.contains(target).then(|| {
+                    let text = raw
+                        .as_ref()
+                        .map_or("NULL".into(), |r| String::from_utf8_lossy(r).into_owned());
+                    format!("{}={text}", schema.columns[*target].name)
+                })
+            })
+            .collect();
+        let key = key.join(", ");
+        if self.failure_mode == FailureMode::Warn {
+            tracing::warn!(table = %schema.id, key = %key, position = "snapshot", error = %e.message(),
+                "skipped a snapshot row whose value its schema cannot hold (event.processing.failure.handling.mode=warn)");
+        } else {
+            tracing::info!(table = %schema.id, key = %key, position = "snapshot", error = %e.message(),
+                "skipped a snapshot row whose value its schema cannot hold (event.processing.failure.handling.mode=skip)");
+        }
+        self.skipped.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 

@@ -257,15 +257,17 @@ impl Position for PgPosition {
 fn message_schemas() -> &'static (Arc<Schema>, Arc<Schema>) {
     static SCHEMAS: OnceLock<(Arc<Schema>, Arc<Schema>)> = OnceLock::new();
     SCHEMAS.get_or_init(|| {
-        let key = Schema::structure(
+        let key = Schema::versioned_structure(
             "io.debezium.connector.postgresql.MessageKey",
-            vec![Column::new("prefix", Encoding::String, false)],
+            1,
+            vec![Column::new("prefix", Encoding::String, true)],
             false,
         );
-        let message = Schema::structure(
+        let message = Schema::versioned_structure(
             "io.debezium.connector.postgresql.Message",
+            1,
             vec![
-                Column::new("prefix", Encoding::String, false),
+                Column::new("prefix", Encoding::String, true),
                 Column::new(
                     "content",
                     Encoding::Binary(runnel_core::BinaryMode::Bytes),
@@ -274,12 +276,17 @@ fn message_schemas() -> &'static (Arc<Schema>, Arc<Schema>) {
             ],
             false,
         );
-        let value = Schema::structure(
+        let value = Schema::versioned_structure(
             "io.debezium.connector.postgresql.MessageValue",
+            1,
             vec![
                 Column::new("op", Encoding::String, false),
                 Column::new("ts_ms", Encoding::Int64, true),
                 Column::of("source", &source_schema()),
+                Column::of(
+                    "transaction",
+                    &runnel_core::schema::transaction_block_schema(),
+                ),
                 Column::of("message", &message),
             ],
             false,
@@ -309,6 +316,8 @@ pub fn push_message(
         Datum::text("m"),
         Datum::Int(now_ms),
         Datum::Struct(source_fields),
+        // Debezium's messages carry no transaction block, even inside a transaction.
+        Datum::Null,
         Datum::Struct(message),
     ]);
     batch.events.push(Event::Record(Record::new(

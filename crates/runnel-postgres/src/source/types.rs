@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use runnel_core::datum::{NEG_INFINITY, POS_INFINITY};
+use runnel_core::encode::writer;
 use runnel_core::temporal::{MICROS_PER_DAY, MICROS_PER_SECOND, days_from_civil};
 use runnel_core::{BinaryMode, Datum, Encoding, Error, Numeric, Result};
 
@@ -38,6 +39,9 @@ pub struct TypeModes {
     pub binary: BinaryMode,
     pub interval: IntervalMode,
     pub money_fraction_digits: u32,
+    /// `include.unknown.datatypes=true`: a type Debezium does not know is sent as the bytes of
+    /// its text (base64 in JSON), as Debezium does; otherwise runnel sends the text itself.
+    pub unknown_as_bytes: bool,
 }
 
 /// How to parse one column's text.
@@ -50,6 +54,8 @@ pub enum Parser {
     Numeric,
     Money,
     Text,
+    /// The text form kept as bytes (`include.unknown.datatypes=true`).
+    TextBytes,
     Bytea,
     Date,
     Time,
@@ -61,6 +67,10 @@ pub enum Parser {
     Point,
     Hstore,
     Array(Box<Parser>),
+    /// An array column declared with more than one dimension (`int[][]`: `attndims` 2), whose
+    /// schema nests that deep. PostgreSQL does not enforce declared dimensions, so a value
+    /// with fewer is wrapped to the declared depth (`{1,2}` → `[[1,2]]`).
+    Dims(Box<Parser>, u32),
 }
 
 /// One row of `pg_type`.
@@ -152,9 +162,29 @@ impl TypeRegistry {
         match t.name.as_str() {
             "hstore" => (Parser::Hstore, Encoding::Json),
             "ltree" => (Parser::Text, Encoding::Ltree),
+            _ if modes.unknown_as_bytes && !debezium_knows(t) => {
+                (Parser::TextBytes, Encoding::Binary(modes.binary))
+            }
             _ => text,
         }
     }
+}
+
+/// Whether Debezium maps a type that runnel sends as text (strings, network addresses, ranges,
+/// the extensions it knows); the rest (geometry other than point, text search, `pg_lsn`, …) are
+/// its "unknown" types, dropped unless `include.unknown.datatypes=true`.
+fn debezium_knows(t: &PgType) -> bool {
+    const KNOWN: &[u32] = &[
+        18, 19, 25, 1042, 1043, // char, name, text, bpchar, varchar
+        650, 869, 829, 774, // cidr, inet, macaddr, macaddr8
+        3904, 3906, 3908, 3910, 3912, 3926, // ranges
+    ];
+    KNOWN.contains(&t.oid)
+        || matches!(t.typtype, b'e' | b'r' | b'm')
+        || matches!(
+            t.name.as_str(),
+            "citext" | "isbn" | "geometry" | "geography" | "vector" | "halfvec" | "sparsevec"
+        )
 }
 
 fn time_precision(typmod: i32) -> i32 {
@@ -258,7 +288,7 @@ fn builtin(oid: u32, typmod: i32, m: &TypeModes) -> Option<(Parser, Encoding)> {
 // ---- text parsers --------------------------------------------------------------------------
 
 fn bad(kind: &str, text: &[u8]) -> Error {
-    Error::protocol(format!(
+    Error::conversion(format!(
         "cannot parse {kind} value {:?}",
         String::from_utf8_lossy(&text[..text.len().min(80)])
     ))
@@ -277,13 +307,15 @@ pub fn parse(parser: &Parser, raw: Bytes) -> Result<Datum> {
             })?;
             Datum::Text(raw)
         }
+        Parser::TextBytes => Datum::Bytes(raw),
         Parser::Int => Datum::Int(parse_int(s).ok_or_else(|| bad("integer", s))?),
         Parser::Bool => match s {
             b"t" => Datum::Bool(true),
             b"f" => Datum::Bool(false),
             _ => return Err(bad("boolean", s)),
         },
-        Parser::Float4 => Datum::F32(parse_float(s).ok_or_else(|| bad("real", s))? as f32),
+        // Parsed as f32 directly: through f64 a value could be rounded twice.
+        Parser::Float4 => Datum::F32(parse_float32(s).ok_or_else(|| bad("real", s))?),
         Parser::Float8 => Datum::F64(parse_float(s).ok_or_else(|| bad("double", s))?),
         Parser::Numeric => Datum::Numeric(match s {
             b"NaN" => Numeric::NaN,
@@ -315,12 +347,8 @@ pub fn parse(parser: &Parser, raw: Bytes) -> Result<Datum> {
                 offset_secs,
             }
         }
-        Parser::Timestamp => {
-            Datum::Timestamp(parse_timestamp(s, false).ok_or_else(|| bad("timestamp", s))?)
-        }
-        Parser::TimestampTz => {
-            Datum::TimestampTz(parse_timestamp(s, true).ok_or_else(|| bad("timestamptz", s))?)
-        }
+        Parser::Timestamp => parse_timestamp(s, false).ok_or_else(|| bad("timestamp", s))?,
+        Parser::TimestampTz => parse_timestamp(s, true).ok_or_else(|| bad("timestamptz", s))?,
         Parser::Interval => {
             let (months, days, micros) = parse_iso_interval(s).ok_or_else(|| bad("interval", s))?;
             Datum::Interval {
@@ -361,7 +389,37 @@ pub fn parse(parser: &Parser, raw: Bytes) -> Result<Datum> {
             hstore_to_json(s).ok_or_else(|| bad("hstore", s))?,
         )),
         Parser::Array(elem) => parse_array(elem, &raw)?,
+        Parser::Dims(array, declared) => fit_dims(parse(array, raw)?, *declared)?,
     })
+}
+
+/// Wraps an array value with fewer dimensions than its column declares to the declared depth;
+/// refuses one with more (its schema cannot hold it).
+fn fit_dims(value: Datum, declared: u32) -> Result<Datum> {
+    let mut depth = 0;
+    let mut probe = &value;
+    while let Datum::Array(items) = probe {
+        depth += 1;
+        match items.first() {
+            Some(first) => probe = first,
+            // `{}`: an empty array has every depth.
+            None => return Ok(value),
+        }
+    }
+    if depth > declared {
+        return Err(Error::conversion(format!(
+            "a {depth}-dimensional array in a column declared with {declared} dimensions: \
+             PostgreSQL does not enforce declared dimensions, runnel's schema follows them; \
+             declare the column with {depth} (ALTER TABLE … ALTER COLUMN … TYPE …{}), or set \
+             \"event.processing.failure.handling.mode\" to \"warn\" to skip the event",
+            "[]".repeat(depth as usize)
+        )));
+    }
+    let mut value = value;
+    for _ in depth..declared {
+        value = Datum::Array(Box::new([value]));
+    }
+    Ok(value)
 }
 
 fn parse_int(s: &[u8]) -> Option<i64> {
@@ -373,6 +431,15 @@ fn parse_float(s: &[u8]) -> Option<f64> {
         b"NaN" => Some(f64::NAN),
         b"Infinity" => Some(f64::INFINITY),
         b"-Infinity" => Some(f64::NEG_INFINITY),
+        _ => std::str::from_utf8(s).ok()?.trim().parse().ok(),
+    }
+}
+
+fn parse_float32(s: &[u8]) -> Option<f32> {
+    match s {
+        b"NaN" => Some(f32::NAN),
+        b"Infinity" => Some(f32::INFINITY),
+        b"-Infinity" => Some(f32::NEG_INFINITY),
         _ => std::str::from_utf8(s).ok()?.trim().parse().ok(),
     }
 }
@@ -427,7 +494,8 @@ fn parse_date(s: &[u8]) -> Option<i64> {
 /// caller's suffix check via [`apply_bc`].
 fn parse_date_prefix(s: &[u8]) -> Option<(i64, &[u8])> {
     let (y, ny) = digits(s);
-    if ny < 4 || s.get(ny) != Some(&b'-') {
+    // PostgreSQL's years have at most 7 digits (5874897 AD); more would overflow the arithmetic.
+    if !(4..=7).contains(&ny) || s.get(ny) != Some(&b'-') {
         return None;
     }
     let (mo, nm) = digits(&s[ny + 1..]);
@@ -478,17 +546,27 @@ fn parse_offset(s: &[u8]) -> Option<i32> {
         _ => return None,
     };
     let mut parts = s[1..].split(|&b| b == b':');
-    let h = parse_int(parts.next()?)?;
-    let m = parts.next().map_or(Some(0), parse_int)?;
-    let sec = parts.next().map_or(Some(0), parse_int)?;
+    let part = |p: &[u8]| parse_int(p).filter(|v| (0..100).contains(v));
+    let h = part(parts.next()?)?;
+    let m = parts.next().map_or(Some(0), part)?;
+    let sec = parts.next().map_or(Some(0), part)?;
     Some(sign * (h * 3600 + m * 60 + sec) as i32)
 }
 
-/// `YYYY-MM-DD HH:MM:SS[.ffffff][+HH[:MM]][ BC]` → micros since epoch (UTC when `tz`).
-fn parse_timestamp(s: &[u8], tz: bool) -> Option<i64> {
+/// `YYYY-MM-DD HH:MM:SS[.ffffff][+HH[:MM]][ BC]` → micros since epoch (UTC when `tz`). The last
+/// days of PostgreSQL's range (year 294276) are past an `i64` of microseconds since 1970: they
+/// become [`Datum::FarTimestamp`] instead of wrapping around.
+fn parse_timestamp(s: &[u8], tz: bool) -> Option<Datum> {
+    let wrap = |micros: i64| {
+        if tz {
+            Datum::TimestampTz(micros)
+        } else {
+            Datum::Timestamp(micros)
+        }
+    };
     match s {
-        b"infinity" => return Some(POS_INFINITY),
-        b"-infinity" => return Some(NEG_INFINITY),
+        b"infinity" => return Some(wrap(POS_INFINITY)),
+        b"-infinity" => return Some(wrap(NEG_INFINITY)),
         _ => {}
     }
     let (days, rest) = parse_date_prefix(s)?;
@@ -503,7 +581,20 @@ fn parse_timestamp(s: &[u8], tz: bool) -> Option<i64> {
     if !rest.is_empty() && rest != b" BC" {
         return None;
     }
-    Some(days * MICROS_PER_DAY + micros - i64::from(offset) * MICROS_PER_SECOND)
+    let total = i128::from(days) * i128::from(MICROS_PER_DAY) + i128::from(micros)
+        - i128::from(offset) * i128::from(MICROS_PER_SECOND);
+    match i64::try_from(total) {
+        // The extremes of i64 are the ±infinity sentinels, never a real instant.
+        Ok(t) if t != POS_INFINITY && t != NEG_INFINITY => Some(wrap(t)),
+        _ => {
+            let per_day = i128::from(MICROS_PER_DAY);
+            Some(Datum::FarTimestamp {
+                zoned: tz,
+                days: i64::try_from(total.div_euclid(per_day)).ok()?,
+                micros_of_day: total.rem_euclid(per_day) as i64,
+            })
+        }
+    }
 }
 
 /// ISO 8601 interval (`IntervalStyle = iso_8601`): `P1Y2M3DT4H5M6.789S`, negative parts allowed.
@@ -521,18 +612,24 @@ fn parse_iso_interval(s: &[u8]) -> Option<(i32, i32, i64)> {
         let num = std::str::from_utf8(&rest[..end]).ok()?;
         let unit = rest[end];
         rest = &rest[end + 1..];
-        match (in_time, unit) {
-            (false, b'Y') => months += num.parse::<i64>().ok()? * 12,
-            (false, b'M') => months += num.parse::<i64>().ok()?,
-            (false, b'W') => days += num.parse::<i64>().ok()? * 7,
-            (false, b'D') => days += num.parse::<i64>().ok()?,
-            (true, b'H') => micros += num.parse::<i64>().ok()? * 3_600_000_000,
-            (true, b'M') => micros += num.parse::<i64>().ok()? * 60_000_000,
-            (true, b'S') => micros += seconds_to_micros(num)?,
+        let scaled = |by: i64| num.parse::<i64>().ok()?.checked_mul(by);
+        let (total, add) = match (in_time, unit) {
+            (false, b'Y') => (&mut months, scaled(12)?),
+            (false, b'M') => (&mut months, scaled(1)?),
+            (false, b'W') => (&mut days, scaled(7)?),
+            (false, b'D') => (&mut days, scaled(1)?),
+            (true, b'H') => (&mut micros, scaled(3_600_000_000)?),
+            (true, b'M') => (&mut micros, scaled(60_000_000)?),
+            (true, b'S') => (&mut micros, seconds_to_micros(num)?),
             _ => return None,
-        }
+        };
+        *total = total.checked_add(add)?;
     }
-    Some((months as i32, days as i32, micros))
+    Some((
+        i32::try_from(months).ok()?,
+        i32::try_from(days).ok()?,
+        micros,
+    ))
 }
 
 fn seconds_to_micros(num: &str) -> Option<i64> {
@@ -541,10 +638,13 @@ fn seconds_to_micros(num: &str) -> Option<i64> {
         None => (false, num),
     };
     let (int, frac) = body.split_once('.').unwrap_or((body, ""));
-    let mut v = int.parse::<i64>().ok()? * MICROS_PER_SECOND;
+    let mut v = int.parse::<i64>().ok()?.checked_mul(MICROS_PER_SECOND)?;
     if !frac.is_empty() {
+        if frac.len() > 6 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
         let f: String = frac.chars().chain(std::iter::repeat('0')).take(6).collect();
-        v += f.parse::<i64>().ok()?;
+        v = v.checked_add(f.parse::<i64>().ok()?)?;
     }
     Some(if neg { -v } else { v })
 }
@@ -627,9 +727,11 @@ fn parse_array_level(elem: &Parser, raw: &Bytes, pos: &mut usize) -> Result<Datu
     }
 }
 
-/// `"a"=>"1", "b"=>NULL` → `{"a":"1","b":null}` (Debezium's `hstore.handling.mode=json`).
+/// `"a"=>"1", "b"=>NULL` → `{"a":"1","b":null}` (Debezium's `hstore.handling.mode=json`), the
+/// keys in the order Debezium prints them: it parses the text into a `java.util.HashMap` and
+/// serializes that, so the order is the map's bucket order ([`java_hash_map_order`]).
 fn hstore_to_json(s: &[u8]) -> Option<Vec<u8>> {
-    let mut map = serde_json::Map::new();
+    let mut entries: Vec<(String, Option<String>)> = Vec::new();
     let mut pos = 0;
     let quoted = |pos: &mut usize| -> Option<String> {
         if s.get(*pos) != Some(&b'"') {
@@ -668,13 +770,56 @@ fn hstore_to_json(s: &[u8]) -> Option<Vec<u8>> {
         pos += 2;
         let value = if s[pos..].starts_with(b"NULL") {
             pos += 4;
-            serde_json::Value::Null
+            None
         } else {
-            serde_json::Value::String(quoted(&mut pos)?)
+            Some(quoted(&mut pos)?)
         };
-        map.insert(key, value);
+        match entries.iter_mut().find(|(k, _)| *k == key) {
+            Some(entry) => entry.1 = value,
+            None => entries.push((key, value)),
+        }
     }
-    serde_json::to_vec(&serde_json::Value::Object(map)).ok()
+    let order = java_hash_map_order(entries.iter().map(|(k, _)| k.as_str()));
+    let mut out = Vec::with_capacity(s.len() + 2);
+    out.push(b'{');
+    for (n, &i) in order.iter().enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        let (key, value) = &entries[i];
+        writer::str(&mut out, key);
+        out.push(b':');
+        match value {
+            Some(v) => writer::str(&mut out, v),
+            None => out.extend_from_slice(b"null"),
+        }
+    }
+    out.push(b'}');
+    Some(out)
+}
+
+/// The order a `java.util.HashMap<String, _>` built by inserting `keys` in turn iterates them:
+/// by bucket (`hash ^ hash >>> 16` masked to the table size, which doubles from 16 whenever the
+/// map is more than three quarters full), then by insertion within a bucket. (Buckets of eight
+/// or more colliding keys become trees in Java, whose order this does not follow.)
+pub(crate) fn java_hash_map_order<'a>(keys: impl Iterator<Item = &'a str>) -> Vec<usize> {
+    let hashes: Vec<u32> = keys
+        .map(|k| {
+            let h = k
+                .encode_utf16()
+                .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(i32::from(c)))
+                as u32;
+            h ^ (h >> 16)
+        })
+        .collect();
+    let mut capacity = 16usize;
+    while hashes.len() * 4 > capacity * 3 {
+        capacity *= 2;
+    }
+    let mut order: Vec<usize> = (0..hashes.len()).collect();
+    // A stable sort keeps insertion order within a bucket.
+    order.sort_by_key(|&i| hashes[i] as usize & (capacity - 1));
+    order
 }
 
 /// Parses a column default expression the way Debezium does (constants and `'…'::type` casts;
@@ -872,6 +1017,11 @@ mod tests {
         assert_eq!(
             hstore_to_json(br#""a"=>"1", "b"=>NULL"#).unwrap(),
             br#"{"a":"1","b":null}"#.to_vec()
+        );
+        // Debezium 3.6.3 for 'z=>1, a=>2, m=>NULL': java.util.HashMap's order.
+        assert_eq!(
+            hstore_to_json(br#""a"=>"2", "m"=>NULL, "z"=>"1""#).unwrap(),
+            br#"{"a":"2","z":"1","m":null}"#.to_vec()
         );
     }
 }
