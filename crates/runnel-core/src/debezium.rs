@@ -156,6 +156,7 @@ pub fn envelope_record(
     );
     // The time a byte sink stamps a change event with: the envelope's `ts_ms`.
     r.timestamp_ms = Some(now_ns / 1_000_000);
+    r.source = Some(ev.source);
     r
 }
 

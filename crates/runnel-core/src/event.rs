@@ -147,6 +147,10 @@ pub struct Record {
     pub key: Option<Payload>,
     pub value: Option<Payload>,
     pub headers: Vec<Header>,
+    /// Where in the source's log the change it was made from is, when a transform made it
+    /// from a change event: a sink that names its output by position (object storage) keeps
+    /// reading it through the transforms.
+    pub source: Option<EventSource>,
 }
 
 impl Record {
@@ -159,6 +163,7 @@ impl Record {
             key,
             value,
             headers: Vec::new(),
+            source: None,
         }
     }
 

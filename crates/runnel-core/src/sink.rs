@@ -39,6 +39,9 @@ pub enum SinkInput {
     /// The typed values (table schema, op, before/after, record values): database sinks, which
     /// never parse JSON back.
     Typed,
+    /// Both: the converter's bytes to write and the typed values to choose where (object
+    /// storage partitioning by a field's value).
+    Both,
 }
 
 pub trait Sink: Send {
@@ -47,8 +50,8 @@ pub trait Sink: Send {
     /// Hands `batch` to the destination; it is not durable yet. `encoded` is the converter's
     /// encoding of it when [`Sink::input`] is [`SinkInput::Encoded`] (empty otherwise).
     /// `offset` is the offset the batch completes, given only to a sink that
-    /// [`Sink::keeps_offsets`] (`None`: the batch completes none, e.g. the middle of a source
-    /// transaction). May block while the sink's own buffers are full (back-pressure).
+    /// [`Sink::keeps_offsets`] or [`Sink::wants_positions`] (`None`: the batch completes none,
+    /// e.g. the middle of a source transaction). May block while the sink's own buffers are full (back-pressure).
     fn submit(
         &mut self,
         batch: &Batch,
@@ -62,6 +65,13 @@ pub trait Sink: Send {
 
     /// Whether the sink stores the source's offset with the data, in the same transaction.
     fn keeps_offsets(&self) -> bool {
+        false
+    }
+
+    /// Whether [`Sink::submit`] should get the offset each batch completes even though the
+    /// sink does not keep it: a sink that must close its output only where a position is
+    /// complete (object storage, whose objects then never straddle a committed position).
+    fn wants_positions(&self) -> bool {
         false
     }
 

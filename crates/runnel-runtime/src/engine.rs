@@ -93,8 +93,8 @@ pub async fn run<S: Source>(source: S, job: &Job, ctx: RunContext) -> Result<Run
     let (dead_tx, dead_rx) = mpsc::unbounded_channel::<runnel_core::DeadLetter>();
     let envelope = source.envelope();
     let encoder =
-        (sink.input() == SinkInput::Encoded).then(|| JsonEncoder::new(job.json, envelope.clone()));
-    let decode = !chain.is_empty() || sink.input() == SinkInput::Typed;
+        (sink.input() != SinkInput::Typed).then(|| JsonEncoder::new(job.json, envelope.clone()));
+    let decode = !chain.is_empty() || sink.input() != SinkInput::Encoded;
     let referenced_first = sink.referenced_first();
     // A sink that keeps offsets with its data says where to resume (read on its thread: it
     // may block on the destination).
@@ -237,7 +237,7 @@ impl<P: Position> SinkThread<P> {
         generation: Option<&str>,
         resumed: tokio::sync::oneshot::Sender<Option<SourceOffset>>,
     ) -> Result<()> {
-        let keeps_offsets = generation.is_some();
+        let keeps_offsets = generation.is_some() || self.sink.wants_positions();
         let offset = match generation {
             Some(generation) => self.sink.resume(generation)?,
             None => None,

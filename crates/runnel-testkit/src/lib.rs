@@ -4,10 +4,12 @@
 mod kafka;
 mod mongo;
 mod postgres;
+mod s3;
 
 pub use kafka::{KafkaBroker, tansu_binary};
 pub use mongo::MongoServer;
 pub use postgres::{PgInstance, PgOptions};
+pub use s3::{MotoServer, S3_ACCESS_KEY, S3_SECRET_KEY, S3Server};
 
 use std::net::TcpListener;
 use std::time::{Duration, Instant};

@@ -14,6 +14,11 @@ pub(crate) fn registry() -> Registry {
     r.sink(runnel_postgres::sink_plugin());
     #[cfg(feature = "mongodb")]
     r.sink(runnel_mongodb::sink_plugin());
+    #[cfg(feature = "s3")]
+    {
+        r.sink(runnel_objectstore::sink_plugin());
+        r.sink(runnel_objectstore::files_plugin());
+    }
     for t in runnel_transforms::transforms() {
         r.transform(t);
     }

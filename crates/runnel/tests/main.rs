@@ -8,6 +8,7 @@ mod conformance;
 mod kafka;
 mod mongodb;
 mod postgres_sink;
+mod s3;
 mod streaming;
 mod transforms;
 mod worker;

@@ -435,6 +435,7 @@ impl Transform for ExtractNewRecordState {
                     .and_then(|r| change_key(&c.table, r, cx.datums));
                 let mut r = Record::new(c.table.topic.clone(), key, None);
                 r.timestamp_ms = Some(now / 1_000_000);
+                r.source = Some(c.source);
                 let outcome = self.unwrap(&schema, &f, &mut r, cx.datums)?;
                 match outcome {
                     Outcome::Drop => return Ok(false),
@@ -535,6 +536,7 @@ impl ExtractNewRecordState {
         };
         let mut r = Record::new(table.topic.clone(), key, value);
         r.timestamp_ms = Some(cx.now_ns / 1_000_000);
+        r.source = Some(c.source);
         *event = Event::Record(r);
         Ok(true)
     }

@@ -530,6 +530,7 @@ impl Transform for EventRouter {
             key,
             value,
             headers,
+            source: r.source,
         };
         Ok(true)
     }

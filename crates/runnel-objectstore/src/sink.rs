@@ -1,0 +1,516 @@
+//! The object storage `Sink`: records buffered per object (target, topic, partition path and
+//! source stream), written as whole objects with conditional puts.
+//!
+//! **Exactly once.** Every open object closes at the same moment, and only at the end of a
+//! batch that completes a source position (when one has reached its record count or size, a
+//! record's time has passed `rotate.interval.ms`, or the wall-clock interval has passed); only
+//! then do the batches in them count as durable. So the position the engine commits is always
+//! a boundary of every object: after a crash the records after it are written again into
+//! buffers that start empty, and each object gets the name it had — the position of its first
+//! record. Objects are put with
+//! `If-None-Match: *`: one that exists already was written before the crash. If it holds the
+//! same records, nothing is written; if it holds fewer (a different flush point), the rest goes
+//! into the next object; if it holds more, that many of the records arriving for it are dropped.
+//! Neither a record lost nor one written twice, whenever the process dies. (One exception,
+//! said in the log when it happens: a source transaction larger than `runnel.buffer.max.bytes`
+//! closes objects inside it, and a crash before its end writes its first part again.)
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{Read, Write};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use object_store::aws::{AmazonS3Builder, S3ConditionalPut};
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+use object_store::{
+    BackoffConfig, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, RetryConfig,
+};
+use runnel_core::encode::EncodedBatch;
+use runnel_core::{Batch, Error, Event, Result, Sink, SinkInput, SourceOffset};
+
+use crate::config::{NullValues, ObjectSinkConfig, Store, Target};
+use crate::partition::{self, StreamPos};
+
+/// Objects written at the same time.
+const PARALLEL_PUTS: usize = 8;
+
+pub struct ObjectSink {
+    cfg: Arc<ObjectSinkConfig>,
+    rt: tokio::runtime::Handle,
+    /// One store per bucket (S3 clients are per bucket).
+    stores: HashMap<String, Arc<dyn ObjectStore>>,
+    buffers: BTreeMap<BufferKey, Buffer>,
+    buffered_bytes: u64,
+    /// When the oldest open object received its first record.
+    opened_at: Option<Instant>,
+    /// Batches with records in open objects (or none at all) since the last flush.
+    submitted_since_flush: usize,
+    durable: usize,
+    rejected: Vec<(usize, Error)>,
+    /// The last position of a record straight from a database (its log position and counter).
+    direct_last: Option<(u64, u64)>,
+    /// Records still to drop per object key: an object written before a crash held more.
+    skip: HashMap<BufferKey, u64>,
+    /// A count, size or record-time limit was reached: close at the next complete position.
+    close_requested: bool,
+    /// Whether the last submitted batch completed a source position.
+    at_position: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct BufferKey {
+    target: usize,
+    topic: Arc<str>,
+    path: String,
+    partition: i32,
+}
+
+struct Buffer {
+    data: Vec<u8>,
+    /// Each record's position and the end of its line in `data`.
+    records: Vec<(StreamPos, usize)>,
+    first_ts: i64,
+    direct: bool,
+}
+
+impl ObjectSink {
+    pub fn new(cfg: ObjectSinkConfig) -> Result<Self> {
+        let rt = tokio::runtime::Handle::try_current().map_err(|_| {
+            Error::internal("the object storage sink needs the worker's tokio runtime")
+        })?;
+        let mut stores = HashMap::new();
+        for t in &cfg.targets {
+            if !stores.contains_key(&t.bucket) {
+                stores.insert(t.bucket.clone(), build_store(&cfg.store, &t.bucket)?);
+            }
+        }
+        Ok(Self {
+            cfg: Arc::new(cfg),
+            rt,
+            stores,
+            buffers: BTreeMap::new(),
+            buffered_bytes: 0,
+            opened_at: None,
+            submitted_since_flush: 0,
+            durable: 0,
+            rejected: Vec::new(),
+            direct_last: None,
+            skip: HashMap::new(),
+            close_requested: false,
+            at_position: true,
+        })
+    }
+
+    /// Position of a record: its Kafka coordinates, or straight from a database its log
+    /// position (a record without one, such as a tombstone, follows the event before it).
+    fn position(&mut self, event: &Event) -> (StreamPos, bool) {
+        if let Event::Record(r) = event
+            && let Some(offset) = r.offset
+        {
+            let pos = StreamPos {
+                partition: r.partition.unwrap_or(0),
+                offset: offset.max(0) as u64,
+                sub: 0,
+            };
+            return (pos, false);
+        }
+        let lsn = match event {
+            Event::Change(c) => c.source.coords[0],
+            Event::Record(r) => r.source.and_then(|s| s.coords[0]),
+        };
+        let (offset, sub) = match (lsn, self.direct_last) {
+            (Some(l), Some((last, sub))) if l == last => (l, sub + 1),
+            (Some(l), _) => (l, 0),
+            (None, Some((last, sub))) => (last, sub + 1),
+            (None, None) => (0, 0),
+        };
+        self.direct_last = Some((offset, sub));
+        (
+            StreamPos {
+                partition: 0,
+                offset,
+                sub,
+            },
+            true,
+        )
+    }
+
+    fn flush_due(&self) -> bool {
+        let Some(opened) = self.opened_at else {
+            return false;
+        };
+        let interval = self
+            .buffers
+            .keys()
+            .filter_map(|k| self.cfg.targets[k.target].flush_interval_ms)
+            .min();
+        interval.is_some_and(|ms| opened.elapsed() >= Duration::from_millis(ms))
+    }
+
+    /// Writes every open object; the batches in them (and `extra` more) become durable.
+    fn flush_all(&mut self, why: &str) -> Result<()> {
+        if self.buffers.is_empty() {
+            self.durable += std::mem::take(&mut self.submitted_since_flush);
+            return Ok(());
+        }
+        let buffers = std::mem::take(&mut self.buffers);
+        tracing::debug!(
+            objects = buffers.len(),
+            bytes = self.buffered_bytes,
+            why,
+            "closing objects"
+        );
+        let cfg = self.cfg.clone();
+        let stores = self.stores.clone();
+        let jobs: Vec<_> = buffers
+            .into_iter()
+            .map(|(key, buf)| {
+                let store = stores[&cfg.targets[key.target].bucket].clone();
+                let cfg = cfg.clone();
+                async move {
+                    let skip = write_buffer(&cfg, store.as_ref(), &key, buf).await?;
+                    Ok::<_, Error>((key, skip))
+                }
+            })
+            .collect();
+        let results: Vec<Result<(BufferKey, u64)>> = self.rt.block_on(
+            futures_util::stream::iter(jobs)
+                .buffer_unordered(PARALLEL_PUTS)
+                .collect(),
+        );
+        for r in results {
+            let (key, skip) = r?;
+            if skip > 0 {
+                *self.skip.entry(key).or_default() += skip;
+            }
+        }
+        self.buffered_bytes = 0;
+        self.opened_at = None;
+        self.durable += std::mem::take(&mut self.submitted_since_flush);
+        Ok(())
+    }
+}
+
+/// Writes one buffer as objects of at most the target's record count each (a transaction may
+/// have brought more): each named by its first record, so the same records make the same names
+/// however the batches fell. Where an object of the name exists (written before a crash), what
+/// it holds is kept and writing goes on after it; returns how many records that arrive later
+/// an existing object already holds.
+async fn write_buffer(
+    cfg: &ObjectSinkConfig,
+    store: &dyn ObjectStore,
+    key: &BufferKey,
+    buf: Buffer,
+) -> Result<u64> {
+    let target = &cfg.targets[key.target];
+    let chunk = usize::try_from(target.flush_count)
+        .unwrap_or(usize::MAX)
+        .max(1);
+    let n = buf.records.len();
+    let mut start = 0usize;
+    while start < n {
+        let end = start.saturating_add(chunk).min(n);
+        let from = if start == 0 {
+            0
+        } else {
+            buf.records[start - 1].1
+        };
+        let body = &buf.data[from..buf.records[end - 1].1];
+        let first = buf.records[start].0;
+        let name = partition::object_name(
+            cfg.naming, target, &key.topic, &key.path, first, buf.direct, cfg.gzip,
+        );
+        let payload = if cfg.gzip {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            gz.write_all(body)
+                .and_then(|_| gz.finish())
+                .map(|v| PutPayload::from(Bytes::from(v)))
+                .map_err(|e| Error::internal(format!("gzip: {e}")))?
+        } else {
+            PutPayload::from(Bytes::copy_from_slice(body))
+        };
+        let path = Path::from(name.as_str());
+        let opts = PutOptions {
+            mode: PutMode::Create,
+            ..PutOptions::default()
+        };
+        match store.put_opts(&path, payload, opts).await {
+            Ok(_) => start = end,
+            Err(object_store::Error::AlreadyExists { .. })
+            | Err(object_store::Error::Precondition { .. }) => {
+                // Written before a crash: count what it holds.
+                let existing = store
+                    .get(&path)
+                    .await
+                    .map_err(|e| store_error(&target.bucket, &name, e))?
+                    .bytes()
+                    .await
+                    .map_err(|e| store_error(&target.bucket, &name, e))?;
+                let held = count_lines(&existing, cfg.gzip)? as usize;
+                tracing::info!(object = %name, held, buffered = end - start,
+                    "an object of this name exists (written before a restart): keeping it");
+                if held == 0 {
+                    return Err(Error::sink_permanent(format!(
+                        "object {name} exists in bucket \"{}\" and is empty; runnel did not \
+                         write it: remove it, or give this connector its own prefix",
+                        target.bucket
+                    )));
+                }
+                if start + held >= n {
+                    return Ok((start + held - n) as u64);
+                }
+                start += held;
+            }
+            Err(e) => return Err(store_error(&target.bucket, &name, e)),
+        }
+    }
+    Ok(0)
+}
+
+fn count_lines(data: &[u8], gzip: bool) -> Result<u64> {
+    let plain = if gzip {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(data)
+            .read_to_end(&mut out)
+            .map_err(|e| Error::sink_permanent(format!("an existing object is not gzip: {e}")))?;
+        out
+    } else {
+        data.to_vec()
+    };
+    Ok(plain.iter().filter(|&&b| b == b'\n').count() as u64)
+}
+
+/// An object store error as the user can act on it.
+pub fn store_error(bucket: &str, object: &str, e: object_store::Error) -> Error {
+    // The server's XML body follows on further lines: one line, bounded, is enough to act on.
+    let full = e.to_string();
+    let text: String = full
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .take(300)
+        .collect();
+    match &e {
+        object_store::Error::PermissionDenied { .. }
+        | object_store::Error::Unauthenticated { .. } => Error::sink_permanent(format!(
+            "writing {object} to bucket \"{bucket}\": access denied ({text}); check the \
+                 access key and secret (aws.access.key.id / connect.s3.aws.access.key) and that \
+                 they may write to the bucket"
+        )),
+        object_store::Error::NotFound { .. } => Error::sink_permanent(format!(
+            "writing {object}: bucket \"{bucket}\" does not exist ({text}); create it or fix the \
+             bucket name"
+        )),
+        _ if full.contains("NoSuchBucket") => Error::sink_permanent(format!(
+            "writing {object}: bucket \"{bucket}\" does not exist; create it or fix the bucket name"
+        )),
+        _ if full.contains("InvalidAccessKeyId")
+            || full.contains("SignatureDoesNotMatch")
+            || full.contains("AccessDenied") =>
+        {
+            Error::sink_permanent(format!(
+                "writing {object} to bucket \"{bucket}\": the server refused the credentials \
+                 ({text}); check the access key and secret"
+            ))
+        }
+        _ => Error::sink_transient(format!(
+            "writing {object} to bucket \"{bucket}\": {text} (retried with backoff; the \
+             connector restarts and writes it again)"
+        )),
+    }
+}
+
+pub fn build_store(store: &Store, bucket: &str) -> Result<Arc<dyn ObjectStore>> {
+    match store {
+        Store::Local { root } => {
+            let dir = std::path::Path::new(root).join(bucket);
+            std::fs::create_dir_all(&dir).map_err(|e| {
+                Error::sink_permanent(format!(
+                    "cannot create the directory {}: {e}",
+                    dir.display()
+                ))
+            })?;
+            Ok(Arc::new(LocalFileSystem::new_with_prefix(&dir).map_err(
+                |e| Error::sink_permanent(format!("directory {}: {e}", dir.display())),
+            )?))
+        }
+        Store::S3 {
+            region,
+            endpoint,
+            credentials,
+            virtual_hosted,
+        } => {
+            let mut b = AmazonS3Builder::from_env()
+                .with_bucket_name(bucket)
+                .with_region(region)
+                .with_conditional_put(S3ConditionalPut::ETagMatch)
+                .with_virtual_hosted_style_request(*virtual_hosted)
+                // An endpoint that is down for a while: retried with backoff for two minutes,
+                // then the connector restarts (and writes the same objects again).
+                .with_retry(RetryConfig {
+                    backoff: BackoffConfig::default(),
+                    max_retries: 10,
+                    retry_timeout: Duration::from_secs(120),
+                });
+            if let Some(url) = endpoint {
+                b = b
+                    .with_endpoint(url)
+                    .with_allow_http(url.starts_with("http://"));
+            }
+            if let Some((key, secret)) = credentials {
+                b = b.with_access_key_id(key).with_secret_access_key(secret);
+            }
+            Ok(Arc::new(b.build().map_err(|e| {
+                Error::config(format!("S3 bucket \"{bucket}\": {e}"))
+            })?))
+        }
+    }
+}
+
+impl Sink for ObjectSink {
+    fn input(&self) -> SinkInput {
+        SinkInput::Both
+    }
+
+    fn submit(
+        &mut self,
+        batch: &Batch,
+        encoded: &EncodedBatch,
+        offset: Option<&SourceOffset>,
+    ) -> Result<()> {
+        if encoded.records.len() != batch.events.len() {
+            return Err(Error::internal(format!(
+                "the object storage sink got {} encoded records for {} events",
+                encoded.records.len(),
+                batch.events.len()
+            )));
+        }
+        for (i, (event, rec)) in batch.events.iter().zip(&encoded.records).enumerate() {
+            let (pos, direct) = self.position(event);
+            let Some(t) = self.cfg.target(&rec.topic) else {
+                self.rejected.push((
+                    i,
+                    Error::config(format!(
+                        "topic \"{}\" has no KCQL statement (INSERT INTO bucket:prefix SELECT * FROM {})",
+                        rec.topic, rec.topic
+                    )),
+                ));
+                continue;
+            };
+            let value = match encoded.value(rec) {
+                Some(v) => v,
+                None => match self.cfg.null_values {
+                    NullValues::Ignore => continue,
+                    NullValues::Write => b"null".as_slice(),
+                    NullValues::Fail => {
+                        self.rejected.push((
+                            i,
+                            Error::conversion(format!(
+                                "a record of {} has a null value (a tombstone) and \
+                                 behavior.on.null.values=fail; set it to ignore (or write)",
+                                rec.topic
+                            )),
+                        ));
+                        continue;
+                    }
+                },
+            };
+            let target: &Target = &self.cfg.targets[t];
+            let path = match partition::path_of(target, batch, event, pos, rec.timestamp_ms) {
+                Ok(p) => p,
+                Err(e) => {
+                    self.rejected.push((i, e));
+                    continue;
+                }
+            };
+            let key = BufferKey {
+                target: t,
+                topic: rec.topic.clone(),
+                path,
+                partition: pos.partition,
+            };
+            if let Some(n) = self.skip.get_mut(&key)
+                && *n > 0
+            {
+                *n -= 1;
+                continue;
+            }
+            let (flush_count, flush_bytes, rotate) = (
+                target.flush_count,
+                target.flush_bytes,
+                target.rotate_record_ms,
+            );
+            // Record time past rotate.interval.ms: close at the end of this batch.
+            if let (Some(ms), Some(buf)) = (rotate, self.buffers.get(&key))
+                && rec.timestamp_ms - buf.first_ts >= ms
+            {
+                self.close_requested = true;
+            }
+            let buf = self.buffers.entry(key).or_insert_with(|| Buffer {
+                data: Vec::new(),
+                records: Vec::new(),
+                first_ts: rec.timestamp_ms,
+                direct,
+            });
+            buf.data.extend_from_slice(value);
+            buf.data.push(b'\n');
+            buf.records.push((pos, buf.data.len()));
+            self.buffered_bytes += value.len() as u64 + 1;
+            self.opened_at.get_or_insert_with(Instant::now);
+            if buf.records.len() as u64 >= flush_count || buf.data.len() as u64 >= flush_bytes {
+                self.close_requested = true;
+            }
+        }
+        self.submitted_since_flush += 1;
+        self.at_position = offset.is_some();
+        if self.buffers.is_empty() {
+            // Nothing of it is waiting (every record written or skipped).
+            self.durable += std::mem::take(&mut self.submitted_since_flush);
+        } else if self.close_requested && self.at_position {
+            self.close_requested = false;
+            self.flush_all("flush count, size or rotate.interval.ms")?;
+        } else if self.buffered_bytes > self.cfg.max_buffer_bytes {
+            if self.at_position {
+                tracing::info!(
+                    bytes = self.buffered_bytes,
+                    objects = self.buffers.len(),
+                    "closing every open object early: runnel.buffer.max.bytes reached"
+                );
+            } else {
+                tracing::warn!(
+                    bytes = self.buffered_bytes,
+                    objects = self.buffers.len(),
+                    "closing every open object inside a source transaction larger than \
+                     runnel.buffer.max.bytes: if the process dies before the transaction ends, \
+                     its first part is written again (raise runnel.buffer.max.bytes to avoid)"
+                );
+            }
+            self.flush_all("memory bound")?;
+        }
+        Ok(())
+    }
+
+    fn wants_positions(&self) -> bool {
+        true
+    }
+
+    fn settle(&mut self, wait: Duration) -> Result<usize> {
+        if self.at_position && (self.close_requested || self.flush_due()) {
+            self.close_requested = false;
+            self.flush_all("flush interval")?;
+        }
+        let durable = std::mem::take(&mut self.durable);
+        if durable == 0 && !wait.is_zero() {
+            std::thread::sleep(wait);
+        }
+        Ok(durable)
+    }
+
+    fn rejected(&mut self) -> Vec<(usize, Error)> {
+        std::mem::take(&mut self.rejected)
+    }
+}

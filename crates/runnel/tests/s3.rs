@@ -1,0 +1,490 @@
+//! The object storage sink against a private S3 server (SeaweedFS), read back by an independent
+//! client (boto3, tests/s3_client.py): the data-lake seed's KCQL config (outbox table → unwrap →
+//! JSON partitioned by customer and order), Confluent's field and time partitioners, `kill -9`
+//! at random moments (every row exactly once across all objects), and clear errors for wrong
+//! credentials and a missing bucket. The local-directory form (`sink.type=files`) shares the
+//! code path.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use runnel_testkit::{
+    MotoServer, S3_ACCESS_KEY as ACCESS_KEY, S3_SECRET_KEY as SECRET_KEY, S3Server,
+};
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+fn s3_client(s3: &S3Server, args: &[&str]) -> String {
+    let out = Command::new("python3")
+        .arg(fixture("../s3_client.py"))
+        .arg(s3.endpoint())
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+        .output()
+        .expect("run s3_client.py (pip install boto3)");
+    assert!(
+        out.status.success(),
+        "s3_client.py {args:?}: {}\nserver log:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        s3.log_text()
+            .lines()
+            .rev()
+            .take(20)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Every object of `bucket`: its key and its lines.
+fn objects(s3: &S3Server, bucket: &str) -> Vec<(String, Vec<String>)> {
+    s3_client(s3, &["dump", bucket])
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            let lines = v["lines"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s.as_str().unwrap().to_string())
+                .collect();
+            (v["key"].as_str().unwrap().to_string(), lines)
+        })
+        .collect()
+}
+
+fn s3_sink(s3: &S3Server, extra: Value) -> Value {
+    let mut c = json!({
+        "sink.type": "s3",
+        "sink.s3.connect.s3.aws.auth.mode": "Credentials",
+        "sink.s3.connect.s3.aws.access.key": ACCESS_KEY,
+        "sink.s3.connect.s3.aws.secret.key": SECRET_KEY,
+        "sink.s3.connect.s3.aws.region": "us-east-1",
+        "sink.s3.connect.s3.custom.endpoint": s3.endpoint(),
+    });
+    if let (Value::Object(c), Value::Object(e)) = (&mut c, extra) {
+        c.extend(e);
+    }
+    c
+}
+
+fn connector(pg: &PgInstance, name: &str, db: &str, sink: Value) -> Value {
+    let mut cfg = pg_connector(pg, name, db, name, std::path::Path::new("/dev/null"), sink);
+    let c = cfg["config"].as_object_mut().unwrap();
+    c.remove("sink.file.path");
+    cfg
+}
+
+/// The data-lake seed: its KCQL unchanged, an outbox table captured, unwrapped, and written as
+/// JSON lines under `cdc-events/customer_id=…/order_id=…/`. 50 rows of one path close every
+/// open object at once (WITH_FLUSH_COUNT = 50), so the rows of the other paths come too.
+#[test]
+fn the_data_lake_seed_kcql_config_writes_each_row_once_partitioned_by_customer_and_order() {
+    let s3 = S3Server::start();
+    s3_client(&s3, &["mkbucket", "data-lake-demo-cevo"]);
+    let pg = PgInstance::start();
+    pg.create_database("msk");
+    pg.psql(
+        "msk",
+        "CREATE SCHEMA datalake; CREATE TABLE datalake.cdc_events (id serial PRIMARY KEY, \
+         customer_id int NOT NULL, order_id int NOT NULL, status text)",
+    );
+    let mut cfg = connector(
+        &pg,
+        "datalake",
+        "msk",
+        s3_sink(
+            &s3,
+            json!({
+                "snapshot.mode": "no_data",
+                "topic.prefix": "msk",
+                "sink.s3.connect.s3.kcql": "INSERT INTO data-lake-demo-cevo:cdc-events SELECT * FROM msk.datalake.cdc_events PARTITIONBY customer_id,order_id STOREAS `json` WITH_FLUSH_INTERVAL = 60 WITH_FLUSH_COUNT = 50",
+                "transforms": "unwrap",
+                "transforms.unwrap.type": "io.debezium.transforms.ExtractNewRecordState",
+                "value.converter.schemas.enable": "false",
+            }),
+        ),
+    );
+    cfg["config"]["topic.prefix"] = "msk".into();
+    let dir = tempfile::tempdir().unwrap();
+    let mut runnel = Runnel::start(dir.path(), &[cfg]);
+    wait_slot_active(&pg, "msk", "datalake", &mut runnel);
+    // 70 rows over six paths, then 50 rows of a seventh: its 50th closes every object.
+    pg.psql(
+        "msk",
+        "INSERT INTO datalake.cdc_events (customer_id, order_id, status) \
+           SELECT 1 + g % 3, 1 + g % 2, 'placed' FROM generate_series(1, 70) g; \
+         INSERT INTO datalake.cdc_events (customer_id, order_id, status) \
+           SELECT 9, 9, 'bulk' FROM generate_series(1, 50) g;",
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let objs = loop {
+        let objs = objects(&s3, "data-lake-demo-cevo");
+        if objs.iter().map(|(_, l)| l.len()).sum::<usize>() >= 120 {
+            break objs;
+        }
+        if let Some(status) = runnel.exited() {
+            panic!("runnel exited ({status}); log:\n{}", runnel.log_text());
+        }
+        assert!(
+            Instant::now() < deadline,
+            "objects so far: {objs:?}; log:\n{}",
+            runnel.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    runnel.stop();
+    let mut seen = BTreeMap::new();
+    for (key, lines) in &objs {
+        assert!(key.starts_with("cdc-events/customer_id="), "{key}");
+        assert!(key.contains("/msk.datalake.cdc_events(0_"), "{key}");
+        for line in lines {
+            let row: Value = serde_json::from_str(line).unwrap();
+            let path = format!(
+                "cdc-events/customer_id={}/order_id={}/",
+                row["customer_id"], row["order_id"]
+            );
+            assert!(key.starts_with(&path), "{row} in {key}");
+            assert!(
+                seen.insert(row["id"].as_i64().unwrap(), row).is_none(),
+                "twice: {line}"
+            );
+        }
+    }
+    assert_eq!(seen.len(), 120);
+    assert_eq!(
+        seen.keys().copied().collect::<Vec<_>>(),
+        (1..=120).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        objs.len(),
+        7,
+        "{:?}",
+        objs.iter().map(|o| &o.0).collect::<Vec<_>>()
+    );
+}
+
+/// Confluent's keys: FieldPartitioner and a time-based partitioner on a record field, flushed by
+/// `flush.size` and by `rotate.schedule.interval.ms`.
+#[test]
+fn confluent_field_and_time_partitioners_flush_by_size_and_by_schedule() {
+    let s3 = S3Server::start();
+    s3_client(&s3, &["mkbucket", "lake"]);
+    let pg = PgInstance::start();
+    pg.create_database("shop");
+    pg.psql(
+        "shop",
+        "CREATE TABLE orders (id int PRIMARY KEY, region text NOT NULL, placed_ms bigint NOT NULL)",
+    );
+    let confluent = |partitioner: Value| {
+        let mut sink = json!({
+            "sink.type": "s3",
+            "sink.s3.s3.bucket.name": "lake",
+            "sink.s3.s3.region": "us-east-1",
+            "sink.s3.store.url": s3.endpoint(),
+            "sink.s3.aws.access.key.id": ACCESS_KEY,
+            "sink.s3.aws.secret.access.key": SECRET_KEY,
+            "sink.s3.flush.size": "4",
+            "sink.s3.rotate.schedule.interval.ms": "1000",
+            "snapshot.mode": "no_data",
+            "transforms": "unwrap",
+            "transforms.unwrap.type": "io.debezium.transforms.ExtractNewRecordState",
+            "value.converter.schemas.enable": "false",
+        });
+        if let (Value::Object(c), Value::Object(e)) = (&mut sink, partitioner) {
+            c.extend(e);
+        }
+        sink
+    };
+    let by_field = connector(
+        &pg,
+        "by_field",
+        "shop",
+        confluent(json!({
+            "sink.s3.topics.dir": "by-field",
+            "sink.s3.partitioner.class": "io.confluent.connect.storage.partitioner.FieldPartitioner",
+            "sink.s3.partition.field.name": "region",
+        })),
+    );
+    let by_time = connector(
+        &pg,
+        "by_time",
+        "shop",
+        confluent(json!({
+            "sink.s3.topics.dir": "by-time",
+            "sink.s3.partitioner.class": "io.confluent.connect.storage.partitioner.TimeBasedPartitioner",
+            "sink.s3.path.format": "'year'=YYYY/'month'=MM/'day'=dd/'hour'=HH",
+            "sink.s3.partition.duration.ms": "3600000",
+            "sink.s3.timezone": "UTC",
+            "sink.s3.locale": "en-US",
+            "sink.s3.timestamp.extractor": "RecordField",
+            "sink.s3.timestamp.field": "placed_ms",
+        })),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut runnel = Runnel::start(dir.path(), &[by_field, by_time]);
+    wait_slot_active(&pg, "shop", "by_field", &mut runnel);
+    wait_slot_active(&pg, "shop", "by_time", &mut runnel);
+    // 2024-06-01T10:00Z and 11:00Z; 10 rows: two objects of 4 by size, the rest by schedule.
+    pg.psql(
+        "shop",
+        "INSERT INTO orders SELECT g, CASE WHEN g % 2 = 0 THEN 'eu' ELSE 'us' END, \
+         1717236000000 + (g % 2) * 3600000 FROM generate_series(1, 10) g",
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let objs = loop {
+        let objs = objects(&s3, "lake");
+        let rows = |dir: &str| {
+            objs.iter()
+                .filter(|(k, _)| k.starts_with(dir))
+                .map(|(_, l)| l.len())
+                .sum::<usize>()
+        };
+        if rows("by-field/") >= 10 && rows("by-time/") >= 10 {
+            break objs;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "objects so far: {objs:?}; log:\n{}",
+            runnel.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    runnel.stop();
+    let topic = "shop.public.orders";
+    for (key, lines) in &objs {
+        let name = key.rsplit('/').next().unwrap();
+        assert!(
+            name.starts_with(&format!("{topic}+0+")) && name.ends_with(".json"),
+            "{key}"
+        );
+        assert!(lines.len() <= 4, "{key}: {lines:?}");
+        for line in lines {
+            let row: Value = serde_json::from_str(line).unwrap();
+            let want = if key.starts_with("by-field/") {
+                format!(
+                    "by-field/{topic}/region={}/",
+                    row["region"].as_str().unwrap()
+                )
+            } else {
+                let hour = if row["placed_ms"] == 1717236000000i64 {
+                    10
+                } else {
+                    11
+                };
+                format!("by-time/{topic}/year=2024/month=06/day=01/hour={hour}/")
+            };
+            assert!(
+                key.starts_with(&want),
+                "{row} in {key}, expected under {want}"
+            );
+        }
+    }
+}
+
+/// `kill -9` at random moments while rows are written: afterwards every row is in exactly one
+/// object line, in S3 and in a local directory (`sink.type=files`).
+#[test]
+fn kill_9_at_random_moments_leaves_every_row_exactly_once() {
+    let s3 = S3Server::start();
+    s3_client(&s3, &["mkbucket", "crash"]);
+    let pg = PgInstance::start();
+    pg.create_database("crash");
+    pg.psql("crash", "CREATE TABLE t (id int PRIMARY KEY, v text)");
+    let files = tempfile::tempdir().unwrap();
+    let common = json!({
+        "snapshot.mode": "no_data",
+        "transforms": "unwrap",
+        "transforms.unwrap.type": "io.debezium.transforms.ExtractNewRecordState",
+        "value.converter.schemas.enable": "false",
+    });
+    let with = |extra: Value| {
+        let mut c = common.clone();
+        if let (Value::Object(c), Value::Object(e)) = (&mut c, extra) {
+            c.extend(e);
+        }
+        c
+    };
+    let to_s3 = connector(
+        &pg,
+        "to_s3",
+        "crash",
+        with(json!({
+            "sink.type": "s3",
+            "sink.s3.s3.bucket.name": "crash",
+            "sink.s3.s3.region": "us-east-1",
+            "sink.s3.store.url": s3.endpoint(),
+            "sink.s3.aws.access.key.id": ACCESS_KEY,
+            "sink.s3.aws.secret.access.key": SECRET_KEY,
+            "sink.s3.flush.size": "37",
+            "sink.s3.rotate.schedule.interval.ms": "200",
+        })),
+    );
+    let to_files = connector(
+        &pg,
+        "to_files",
+        "crash",
+        with(json!({
+            "sink.type": "files",
+            "sink.files.path": files.path().display().to_string(),
+            "sink.files.flush.size": "53",
+            "sink.files.rotate.schedule.interval.ms": "150",
+        })),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let configs = [to_s3, to_files];
+    let mut runnel = Runnel::start(dir.path(), &configs);
+    wait_slot_active(&pg, "crash", "to_s3", &mut runnel);
+    wait_slot_active(&pg, "crash", "to_files", &mut runnel);
+    let total = 1500;
+    let mut next = 1;
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    for round in 0..6 {
+        // Small transactions of 1–20 rows for a while, then a kill at a random moment.
+        let until = (next + 250).min(total + 1);
+        let mut sql = String::new();
+        while next < until {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let n = (1 + seed % 20).min((until - next) as u64) as i64;
+            sql.push_str(&format!(
+                "INSERT INTO t SELECT g, 'r{round}' FROM generate_series({next}, {}) g;\n",
+                next + n - 1
+            ));
+            next += n;
+        }
+        pg.psql("crash", &sql);
+        std::thread::sleep(Duration::from_millis(50 + seed % 400));
+        runnel.kill();
+        runnel = Runnel::start(dir.path(), &configs);
+    }
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let files_root = files.path().to_path_buf();
+    loop {
+        let in_s3 = ids(objects(&s3, "crash").into_iter().flat_map(|(_, l)| l));
+        let in_files = ids(local_lines(&files_root));
+        if in_s3.len() >= total as usize && in_files.len() >= total as usize {
+            runnel.stop();
+            assert_exactly_once(&in_s3, total, "S3");
+            assert_exactly_once(&in_files, total, "files");
+            break;
+        }
+        if let Some(status) = runnel.exited() {
+            panic!("runnel exited ({status}); log:\n{}", runnel.log_text());
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} rows in S3, {} in files; log:\n{}",
+            in_s3.len(),
+            in_files.len(),
+            runnel.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+fn ids(lines: impl IntoIterator<Item = String>) -> Vec<i64> {
+    lines
+        .into_iter()
+        .map(|l| {
+            serde_json::from_str::<Value>(&l).unwrap()["id"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect()
+}
+
+fn local_lines(root: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|e| e == "json") {
+                let text = std::fs::read_to_string(&p).unwrap();
+                out.extend(text.lines().map(str::to_string));
+            }
+        }
+    }
+    out
+}
+
+fn assert_exactly_once(ids: &[i64], total: i64, what: &str) {
+    let mut sorted = ids.to_vec();
+    sorted.sort_unstable();
+    let mut dupes = sorted.clone();
+    dupes.dedup();
+    assert_eq!(
+        dupes.len(),
+        sorted.len(),
+        "{what}: some rows are written twice"
+    );
+    assert_eq!(
+        sorted,
+        (1..=total).collect::<Vec<_>>(),
+        "{what}: rows missing"
+    );
+}
+
+/// Wrong credentials (SeaweedFS checks signatures) and a missing bucket (moto, which does not
+/// create one on a write as SeaweedFS does) stop the connector with an error that says so.
+#[test]
+fn wrong_credentials_and_a_missing_bucket_are_clear_errors() {
+    let s3 = S3Server::start();
+    s3_client(&s3, &["mkbucket", "exists"]);
+    let moto = MotoServer::start();
+    let pg = PgInstance::start();
+    pg.create_database("bad");
+    pg.psql("bad", "CREATE TABLE t (id int PRIMARY KEY)");
+    for (name, endpoint, bucket, secret, hint) in [
+        (
+            "wrong_secret",
+            s3.endpoint(),
+            "exists",
+            "not-the-secret",
+            "access key",
+        ),
+        (
+            "no_bucket",
+            moto.endpoint(),
+            "missing-bucket",
+            SECRET_KEY,
+            "does not exist",
+        ),
+    ] {
+        let cfg = connector(
+            &pg,
+            name,
+            "bad",
+            json!({
+                "snapshot.mode": "no_data",
+                "sink.type": "s3",
+                "sink.s3.s3.bucket.name": bucket,
+                "sink.s3.s3.region": "us-east-1",
+                "sink.s3.store.url": endpoint,
+                "sink.s3.aws.access.key.id": ACCESS_KEY,
+                "sink.s3.aws.secret.access.key": secret,
+                "sink.s3.flush.size": "1",
+            }),
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let mut runnel = Runnel::start(dir.path(), &[cfg]);
+        wait_slot_active(&pg, "bad", name, &mut runnel);
+        pg.psql(
+            "bad",
+            "INSERT INTO t SELECT coalesce(max(id), 0) + 1 FROM t",
+        );
+        let status = wait_exit(&mut runnel, Duration::from_secs(120));
+        let log = runnel.log_text();
+        assert!(!status.success(), "{name}: {log}");
+        let error = log.lines().find(|l| l.starts_with("error:")).unwrap_or("");
+        assert!(error.contains(hint), "{name}: no {hint:?} in:\n{log}");
+        assert!(!log.contains("panicked"), "{log}");
+    }
+}

@@ -1,0 +1,60 @@
+#!/usr/bin/env python3
+"""An independent S3 client for the tests (boto3):
+
+    s3_client.py ENDPOINT mkbucket BUCKET     create it (retrying while the server starts)
+    s3_client.py ENDPOINT dump BUCKET         every object as one JSON line:
+                                              {"key": ..., "lines": [each line of the object]}
+Credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
+"""
+import gzip
+import json
+import os
+import sys
+import time
+
+import boto3
+from botocore.config import Config
+
+
+def client(endpoint):
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=os.environ["AWS_SECRET_ACCESS_KEY"],
+        region_name="us-east-1",
+        config=Config(retries={"max_attempts": 3}, connect_timeout=5, read_timeout=30),
+    )
+
+
+def main():
+    endpoint, cmd, bucket = sys.argv[1:4]
+    s3 = client(endpoint)
+    if cmd == "mkbucket":
+        deadline = time.time() + 90
+        while True:
+            try:
+                s3.create_bucket(Bucket=bucket)
+                return
+            except Exception as e:  # the server may still be starting its volume server
+                if time.time() > deadline:
+                    sys.exit(f"cannot create bucket {bucket}: {e}")
+                time.sleep(0.5)
+    if cmd == "dump":
+        keys = []
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            keys.extend(o["Key"] for o in page.get("Contents", []))
+        for key in sorted(keys):
+            body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            if key.endswith(".gz"):
+                body = gzip.decompress(body)
+            lines = body.decode().split("\n")
+            if lines and lines[-1] == "":
+                lines.pop()
+            print(json.dumps({"key": key, "lines": lines}))
+        return
+    sys.exit(f"unknown command {cmd}")
+
+
+if __name__ == "__main__":
+    main()
