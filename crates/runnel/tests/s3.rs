@@ -391,9 +391,12 @@ fn ids(lines: impl IntoIterator<Item = String>) -> Vec<i64> {
     lines
         .into_iter()
         .map(|l| {
-            serde_json::from_str::<Value>(&l).unwrap()["id"]
+            // Schemaless rows, or rows with their schema (`payload.id`).
+            let v: Value = serde_json::from_str(&l).unwrap();
+            v["id"]
                 .as_i64()
-                .unwrap()
+                .or_else(|| v["payload"]["id"].as_i64())
+                .unwrap_or_else(|| panic!("no id in {l}"))
         })
         .collect()
 }
@@ -486,5 +489,119 @@ fn wrong_credentials_and_a_missing_bucket_are_clear_errors() {
         let error = log.lines().find(|l| l.starts_with("error:")).unwrap_or("");
         assert!(error.contains(hint), "{name}: no {hint:?} in:\n{log}");
         assert!(!log.contains("panicked"), "{log}");
+    }
+}
+
+/// Confluent's S3 sink connector reading a Kafka topic (two partitions) that a PostgreSQL
+/// source fills, across `kill -9`s: per partition the objects' start offsets follow on from one
+/// another without gap or overlap (`<topic>+<partition>+<offset>`), and every row is in exactly
+/// one line.
+#[test]
+fn confluent_s3_sink_connector_from_kafka_names_objects_by_offset_exactly_once() {
+    use runnel_testkit::KafkaBroker;
+
+    let s3 = S3Server::start();
+    s3_client(&s3, &["mkbucket", "from-kafka"]);
+    let broker = KafkaBroker::start();
+    let pg = PgInstance::start();
+    pg.create_database("src");
+    pg.psql("src", "CREATE TABLE items (id int PRIMARY KEY, v text)");
+    let mut to_kafka = pg_connector(
+        &pg,
+        "to_kafka",
+        "src",
+        "to_kafka",
+        std::path::Path::new("/dev/null"),
+        json!({
+            "snapshot.mode": "no_data",
+            "topic.creation.default.partitions": "2",
+            "topic.creation.default.replication.factor": "1",
+        }),
+    );
+    let c = to_kafka["config"].as_object_mut().unwrap();
+    c.remove("sink.type");
+    c.remove("sink.file.path");
+    let sink = json!({"name": "s3-sink", "config": {
+        "connector.class": "io.confluent.connect.s3.S3SinkConnector",
+        "topics": "src.public.items",
+        "s3.bucket.name": "from-kafka",
+        "s3.region": "us-east-1",
+        "store.url": s3.endpoint(),
+        "aws.access.key.id": ACCESS_KEY,
+        "aws.secret.access.key": SECRET_KEY,
+        "flush.size": "25",
+        "rotate.schedule.interval.ms": "300",
+        "format.class": "io.confluent.connect.s3.format.json.JsonFormat",
+        "behavior.on.null.values": "ignore",
+        "transforms": "unwrap",
+        "transforms.unwrap.type": "io.debezium.transforms.ExtractNewRecordState",
+        "consumer.override.partition.assignment.strategy": "range",
+        "consumer.override.max.poll.interval.ms": "10000",
+        "consumer.override.session.timeout.ms": "6000",
+        "consumer.override.topic.metadata.refresh.interval.ms": "500",
+    }});
+    let configs = [to_kafka, sink];
+    let dir = tempfile::tempdir().unwrap();
+    let mut runnel = Runnel::start_with_kafka(dir.path(), &configs, &broker.bootstrap());
+    wait_slot_active(&pg, "src", "to_kafka", &mut runnel);
+    let total = 600;
+    for round in 0..3 {
+        let (from, to) = (round * 200 + 1, round * 200 + 200);
+        for start in (from..=to).step_by(20) {
+            pg.psql(
+                "src",
+                &format!(
+                    "INSERT INTO items SELECT g, 'v' FROM generate_series({start}, {}) g",
+                    start + 19
+                ),
+            );
+        }
+        std::thread::sleep(Duration::from_millis(300 + round as u64 * 250));
+        runnel.kill();
+        runnel = Runnel::start_with_kafka(dir.path(), &configs, &broker.bootstrap());
+    }
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let objs = loop {
+        let objs = objects(&s3, "from-kafka");
+        if objs.iter().map(|(_, l)| l.len()).sum::<usize>() >= total as usize {
+            break objs;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} lines so far; log:\n{}",
+            objs.iter().map(|(_, l)| l.len()).sum::<usize>(),
+            runnel.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    runnel.stop();
+    assert_exactly_once(
+        &ids(objs.iter().flat_map(|(_, l)| l.clone())),
+        total,
+        "from Kafka",
+    );
+    // Per partition, each object starts where the one before it ended.
+    let mut next: BTreeMap<String, u64> = BTreeMap::new();
+    for (key, lines) in &objs {
+        let name = key.rsplit('/').next().unwrap();
+        let mut parts = name.trim_end_matches(".json").split('+');
+        let (topic, partition, offset) = (
+            parts.next().unwrap(),
+            parts.next().unwrap(),
+            parts.next().unwrap(),
+        );
+        assert_eq!(topic, "src.public.items", "{key}");
+        assert_eq!(offset.len(), 10, "{key}: offsets are zero-padded to 10");
+        assert!(
+            key.starts_with(&format!("topics/src.public.items/partition={partition}/")),
+            "{key}"
+        );
+        let offset: u64 = offset.parse().unwrap();
+        let expected = next.entry(partition.to_string()).or_insert(0);
+        assert_eq!(
+            offset, *expected,
+            "{key}: a gap or an overlap in partition {partition}"
+        );
+        *expected += lines.len() as u64;
     }
 }
