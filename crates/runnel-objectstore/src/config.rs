@@ -32,6 +32,8 @@ pub enum Format {
     Json,
     /// Each value's bytes followed by a newline (Confluent's ByteArrayFormat).
     Bytes,
+    /// Parquet files of the typed values (one value schema per object).
+    Parquet,
 }
 
 impl Format {
@@ -39,6 +41,7 @@ impl Format {
         match self {
             Format::Json => "json",
             Format::Bytes => "bin",
+            Format::Parquet => "parquet",
         }
     }
 }
@@ -127,6 +130,8 @@ pub struct ObjectSinkConfig {
     pub naming: Naming,
     pub gzip: bool,
     pub null_values: NullValues,
+    /// `parquet.codec` (Parquet objects compress their pages themselves).
+    pub parquet_snappy: bool,
     /// Bytes buffered across all open objects before they are all closed early.
     pub max_buffer_bytes: u64,
 }
@@ -265,6 +270,12 @@ const LAYOUT_KEYS: &[ConfigKey] = &[
         "Compression of JSON and bytes objects.",
     )
     .default("none"),
+    ConfigKey::new(
+        "parquet.codec",
+        T::Enum(&["none", "snappy"]),
+        "Compression of Parquet objects.",
+    )
+    .default("snappy"),
     ConfigKey::new(
         "behavior.on.null.values",
         T::Enum(&["fail", "ignore", "write"]),
@@ -443,6 +454,9 @@ impl ObjectSinkConfig {
         let gzip = k
             .get("s3.compression.type")
             .is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
+        let parquet_snappy = !k
+            .get("parquet.codec")
+            .is_some_and(|v| v.eq_ignore_ascii_case("none"));
         let max_buffer_bytes = k
             .int("runnel.buffer.max.bytes")
             .unwrap_or(64 << 20)
@@ -471,6 +485,7 @@ impl ObjectSinkConfig {
             naming,
             gzip,
             null_values,
+            parquet_snappy,
             max_buffer_bytes,
         })
     }
@@ -489,13 +504,15 @@ fn format_of(value: &str) -> Option<Format> {
     match v.as_str() {
         "json" => Some(Format::Json),
         "bytes" | "binary" => Some(Format::Bytes),
+        "parquet" if cfg!(feature = "parquet") => Some(Format::Parquet),
         _ if v.ends_with("jsonformat") => Some(Format::Json),
         _ if v.ends_with("bytearrayformat") => Some(Format::Bytes),
+        _ if v.ends_with("parquetformat") && cfg!(feature = "parquet") => Some(Format::Parquet),
         _ => None,
     }
 }
 
-const FORMATS_LATER: &str = "Parquet, Avro, CSV and text are not written yet (JSON and bytes are)";
+const FORMATS_LATER: &str = "Avro, CSV and text are not written yet (JSON, bytes and Parquet are)";
 
 fn confluent_targets(k: &mut Keys, local: bool) -> Vec<Target> {
     let bucket = if local {
@@ -519,7 +536,7 @@ fn confluent_targets(k: &mut Keys, local: bool) -> Vec<Target> {
     let format = format_of(&format_class).unwrap_or_else(|| {
         k.issue(
             "format.class",
-            format!("format.class \"{format_class}\": {FORMATS_LATER}; use io.confluent.connect.s3.format.json.JsonFormat"),
+            format!("format.class \"{format_class}\": {FORMATS_LATER}; use io.confluent.connect.s3.format.json.JsonFormat or …parquet.ParquetFormat"),
         );
         Format::Json
     });

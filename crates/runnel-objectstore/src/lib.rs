@@ -10,6 +10,8 @@
 pub mod check;
 pub mod config;
 pub mod kcql;
+#[cfg(feature = "parquet")]
+pub mod parquet_format;
 pub mod partition;
 pub mod plugin;
 pub mod sink;

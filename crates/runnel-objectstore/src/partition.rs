@@ -41,7 +41,12 @@ pub fn object_name(
     gzip: bool,
 ) -> String {
     let ext = target.format.extension();
-    let gz = if gzip { ".gz" } else { "" };
+    // Parquet compresses its own pages.
+    let gz = if gzip && target.format != crate::config::Format::Parquet {
+        ".gz"
+    } else {
+        ""
+    };
     let prefix = if target.prefix.is_empty() {
         String::new()
     } else {

@@ -66,14 +66,54 @@ struct BufferKey {
     topic: Arc<str>,
     path: String,
     partition: i32,
+    /// Parquet: a fingerprint of the value schema (a schema change opens another object).
+    schema: u64,
 }
 
 struct Buffer {
     data: Vec<u8>,
-    /// Each record's position and the end of its line in `data`.
+    /// Each record's position and the end of its line in `data` (Parquet: its row index).
     records: Vec<(StreamPos, usize)>,
     first_ts: i64,
     direct: bool,
+    /// Parquet: the rows and their value schema.
+    #[cfg(feature = "parquet")]
+    rows: Vec<crate::parquet_format::Owned>,
+    #[cfg(feature = "parquet")]
+    value_schema: Option<Arc<runnel_core::Schema>>,
+}
+
+/// A record's value as a Parquet row: its schema's fingerprint, the schema and the row.
+#[cfg(feature = "parquet")]
+type TypedRow = (u64, Arc<runnel_core::Schema>, crate::parquet_format::Owned);
+
+#[cfg(feature = "parquet")]
+fn typed_row(batch: &Batch, event: &Event) -> Result<Option<TypedRow>> {
+    use std::hash::{Hash, Hasher};
+    let Event::Record(r) = event else {
+        return Err(Error::config(
+            "Parquet needs records, not Debezium's envelope: unwrap it with \
+             io.debezium.transforms.ExtractNewRecordState",
+        ));
+    };
+    match &r.value {
+        None => Ok(None),
+        Some(runnel_core::Payload::Value {
+            schema: Some(schema),
+            datum,
+        }) => {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            runnel_core::encode::json::schema_json(schema).hash(&mut h);
+            Ok(Some((
+                h.finish(),
+                schema.clone(),
+                crate::parquet_format::Owned::of(batch, datum),
+            )))
+        }
+        _ => Err(Error::config(
+            "Parquet needs values with a schema: keep value.converter.schemas.enable=true",
+        )),
+    }
 }
 
 impl ObjectSink {
@@ -213,25 +253,11 @@ async fn write_buffer(
     let mut start = 0usize;
     while start < n {
         let end = start.saturating_add(chunk).min(n);
-        let from = if start == 0 {
-            0
-        } else {
-            buf.records[start - 1].1
-        };
-        let body = &buf.data[from..buf.records[end - 1].1];
         let first = buf.records[start].0;
         let name = partition::object_name(
             cfg.naming, target, &key.topic, &key.path, first, buf.direct, cfg.gzip,
         );
-        let payload = if cfg.gzip {
-            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-            gz.write_all(body)
-                .and_then(|_| gz.finish())
-                .map(|v| PutPayload::from(Bytes::from(v)))
-                .map_err(|e| Error::internal(format!("gzip: {e}")))?
-        } else {
-            PutPayload::from(Bytes::copy_from_slice(body))
-        };
+        let payload = object_body(cfg, target, &buf, start, end)?;
         let path = Path::from(name.as_str());
         let opts = PutOptions {
             mode: PutMode::Create,
@@ -249,7 +275,7 @@ async fn write_buffer(
                     .bytes()
                     .await
                     .map_err(|e| store_error(&target.bucket, &name, e))?;
-                let held = count_lines(&existing, cfg.gzip)? as usize;
+                let held = count_records(cfg, target, existing)? as usize;
                 tracing::info!(object = %name, held, buffered = end - start,
                     "an object of this name exists (written before a restart): keeping it");
                 if held == 0 {
@@ -268,6 +294,56 @@ async fn write_buffer(
         }
     }
     Ok(0)
+}
+
+/// The object of records `start..end` of a buffer.
+fn object_body(
+    cfg: &ObjectSinkConfig,
+    target: &Target,
+    buf: &Buffer,
+    start: usize,
+    end: usize,
+) -> Result<PutPayload> {
+    #[cfg(feature = "parquet")]
+    if target.format == crate::config::Format::Parquet {
+        let schema = buf
+            .value_schema
+            .as_ref()
+            .ok_or_else(|| Error::internal("a Parquet buffer without its schema"))?;
+        let codec = if cfg.parquet_snappy {
+            parquet::basic::Compression::SNAPPY
+        } else {
+            parquet::basic::Compression::UNCOMPRESSED
+        };
+        let bytes = crate::parquet_format::write(schema, &buf.rows[start..end], codec)?;
+        return Ok(PutPayload::from(Bytes::from(bytes)));
+    }
+    let _ = target;
+    let from = if start == 0 {
+        0
+    } else {
+        buf.records[start - 1].1
+    };
+    let body = &buf.data[from..buf.records[end - 1].1];
+    if cfg.gzip {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(body)
+            .and_then(|_| gz.finish())
+            .map(|v| PutPayload::from(Bytes::from(v)))
+            .map_err(|e| Error::internal(format!("gzip: {e}")))
+    } else {
+        Ok(PutPayload::from(Bytes::copy_from_slice(body)))
+    }
+}
+
+/// Records in an existing object: its lines, or a Parquet file's rows.
+fn count_records(cfg: &ObjectSinkConfig, target: &Target, data: Bytes) -> Result<u64> {
+    #[cfg(feature = "parquet")]
+    if target.format == crate::config::Format::Parquet {
+        return crate::parquet_format::row_count(data);
+    }
+    let _ = target;
+    count_lines(&data, cfg.gzip)
 }
 
 fn count_lines(data: &[u8], gzip: bool) -> Result<u64> {
@@ -401,6 +477,22 @@ impl Sink for ObjectSink {
                 ));
                 continue;
             };
+            #[cfg(feature = "parquet")]
+            let typed = if self.cfg.targets[t].format == crate::config::Format::Parquet {
+                match typed_row(batch, event) {
+                    Ok(row) => row,
+                    Err(e) => {
+                        self.rejected.push((i, e));
+                        continue;
+                    }
+                }
+            } else {
+                None
+            };
+            #[cfg(feature = "parquet")]
+            let schema_id = typed.as_ref().map_or(0, |(id, _, _)| *id);
+            #[cfg(not(feature = "parquet"))]
+            let schema_id = 0;
             let value = match encoded.value(rec) {
                 Some(v) => v,
                 None => match self.cfg.null_values {
@@ -432,6 +524,7 @@ impl Sink for ObjectSink {
                 topic: rec.topic.clone(),
                 path,
                 partition: pos.partition,
+                schema: schema_id,
             };
             if let Some(n) = self.skip.get_mut(&key)
                 && *n > 0
@@ -455,7 +548,24 @@ impl Sink for ObjectSink {
                 records: Vec::new(),
                 first_ts: rec.timestamp_ms,
                 direct,
+                #[cfg(feature = "parquet")]
+                rows: Vec::new(),
+                #[cfg(feature = "parquet")]
+                value_schema: None,
             });
+            #[cfg(feature = "parquet")]
+            if let Some((_, schema, row)) = typed {
+                buf.value_schema = Some(schema);
+                buf.rows.push(row);
+                buf.records.push((pos, buf.rows.len()));
+                // About what the row weighs in the buffer: its JSON's length.
+                self.buffered_bytes += value.len() as u64;
+                self.opened_at.get_or_insert_with(Instant::now);
+                if buf.records.len() as u64 >= flush_count {
+                    self.close_requested = true;
+                }
+                continue;
+            }
             buf.data.extend_from_slice(value);
             buf.data.push(b'\n');
             buf.records.push((pos, buf.data.len()));

@@ -605,3 +605,111 @@ fn confluent_s3_sink_connector_from_kafka_names_objects_by_offset_exactly_once()
         *expected += lines.len() as u64;
     }
 }
+
+/// Parquet objects (Lenses' `STOREAS parquet`) of unwrapped rows, read back independently with
+/// pyarrow: decimals as DECIMAL, timestamps as TIMESTAMP(MICROS), dates as DATE, arrays as
+/// lists, each row once and equal to the source's; a column added mid-stream opens an object
+/// with the new schema.
+#[test]
+fn parquet_objects_carry_the_rows_with_their_logical_types() {
+    let s3 = S3Server::start();
+    s3_client(&s3, &["mkbucket", "pq-lake"]);
+    let pg = PgInstance::start();
+    pg.create_database("shop");
+    pg.psql(
+        "shop",
+        "CREATE TABLE orders (id int PRIMARY KEY, amount numeric(10,2), placed timestamp, \
+         day date, tags text[], note text)",
+    );
+    let mut cfg = connector(
+        &pg,
+        "pq",
+        "shop",
+        s3_sink(
+            &s3,
+            json!({
+                "snapshot.mode": "no_data",
+                "sink.s3.connect.s3.kcql": "INSERT INTO pq-lake:lake SELECT * FROM `*` STOREAS `parquet` WITH_FLUSH_COUNT = 1000 WITH_FLUSH_INTERVAL = 1",
+                "transforms": "unwrap",
+                "transforms.unwrap.type": "io.debezium.transforms.ExtractNewRecordState",
+            }),
+        ),
+    );
+    cfg["config"]["topic.prefix"] = "shop".into();
+    let dir = tempfile::tempdir().unwrap();
+    let mut runnel = Runnel::start(dir.path(), &[cfg]);
+    wait_slot_active(&pg, "shop", "pq", &mut runnel);
+    pg.psql(
+        "shop",
+        "INSERT INTO orders SELECT g, g * 1.25, '2024-06-01 12:00:00.123456'::timestamp + g * interval '1 hour', \
+         date '2024-01-01' + g, ARRAY['a' || g, NULL], CASE WHEN g % 2 = 0 THEN 'even' END \
+         FROM generate_series(1, 20) g",
+    );
+    // Wait for the first rows, then change the schema.
+    let wait_rows = |n: usize, runnel: &mut Runnel| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let objs = objects(&s3, "pq-lake");
+            if objs.iter().map(|(_, l)| l.len()).sum::<usize>() >= n {
+                return objs;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "objects: {objs:?}; log:\n{}",
+                runnel.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    };
+    wait_rows(20, &mut runnel);
+    pg.psql(
+        "shop",
+        "ALTER TABLE orders ADD COLUMN qty int; INSERT INTO orders (id, amount, qty) VALUES (21, 9.99, 3)",
+    );
+    let objs = wait_rows(21, &mut runnel);
+    runnel.stop();
+    let mut rows = BTreeMap::new();
+    for (key, lines) in &objs {
+        assert!(
+            key.starts_with("lake/shop.public.orders/0/") && key.ends_with(".parquet"),
+            "{key}"
+        );
+        for line in lines {
+            let row: Value = serde_json::from_str(line).unwrap();
+            assert!(
+                rows.insert(row["id"].as_i64().unwrap(), row).is_none(),
+                "twice: {line}"
+            );
+        }
+    }
+    assert_eq!(rows.len(), 21);
+    // pyarrow's view: Decimal('2.50'), a datetime, a date, a list.
+    assert_eq!(rows[&2]["amount"], "2.50");
+    assert_eq!(rows[&2]["placed"], "2024-06-01 14:00:00.123456");
+    assert_eq!(rows[&2]["day"], "2024-01-03");
+    assert_eq!(rows[&2]["tags"], json!(["a2", null]));
+    assert_eq!(rows[&2]["note"], "even");
+    assert_eq!(rows[&3]["note"], Value::Null);
+    assert_eq!(rows[&21]["qty"], 3);
+    assert!(
+        rows[&1].get("qty").is_none(),
+        "the first object has the first schema"
+    );
+    let schema = objects_schema(&s3, "pq-lake");
+    assert!(schema.contains("amount: decimal128(10, 2)"), "{schema}");
+    assert!(schema.contains("placed: timestamp[us]"), "{schema}");
+    assert!(schema.contains("day: date32[day]"), "{schema}");
+}
+
+/// The Parquet schemas of a bucket's objects, as pyarrow prints them.
+fn objects_schema(s3: &S3Server, bucket: &str) -> String {
+    s3_client(s3, &["dump", bucket])
+        .lines()
+        .filter_map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["schema"]
+                .as_str()
+                .map(str::to_string)
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}

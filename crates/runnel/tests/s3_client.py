@@ -4,6 +4,7 @@
     s3_client.py ENDPOINT mkbucket BUCKET     create it (retrying while the server starts)
     s3_client.py ENDPOINT dump BUCKET         every object as one JSON line:
                                               {"key": ..., "lines": [each line of the object]}
+                                              (Parquet: each row, read with pyarrow, and "schema")
 Credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
 """
 import gzip
@@ -46,6 +47,14 @@ def main():
             keys.extend(o["Key"] for o in page.get("Contents", []))
         for key in sorted(keys):
             body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            if key.endswith(".parquet"):
+                # Read independently with pyarrow: each row as JSON, with the Parquet schema.
+                import io
+                import pyarrow.parquet as pq
+                table = pq.read_table(io.BytesIO(body))
+                rows = [json.dumps(r, default=str, sort_keys=True) for r in table.to_pylist()]
+                print(json.dumps({"key": key, "lines": rows, "schema": str(table.schema)}))
+                continue
             if key.endswith(".gz"):
                 body = gzip.decompress(body)
             lines = body.decode().split("\n")
