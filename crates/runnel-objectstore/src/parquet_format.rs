@@ -169,7 +169,7 @@ fn mismatch(name: &str, enc: &Encoding, v: &Owned) -> Error {
     ))
 }
 
-fn leaf<'a>(v: &'a Owned) -> Option<&'a Datum> {
+fn leaf(v: &Owned) -> Option<&Datum> {
     match v {
         Owned::Leaf(Datum::Null) => None,
         Owned::Leaf(d) => Some(d),
@@ -454,6 +454,6 @@ mod tests {
         let reader = SerializedFileReader::new(Bytes::from(bytes)).unwrap();
         let s = reader.metadata().file_metadata().schema_descr();
         let amount = s.column(1);
-        assert_eq!(amount.logical_type_ref().is_some(), true);
+        assert!(amount.logical_type_ref().is_some());
     }
 }
