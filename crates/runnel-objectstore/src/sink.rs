@@ -58,6 +58,11 @@ pub struct ObjectSink {
     close_requested: bool,
     /// Whether the last submitted batch completed a source position.
     at_position: bool,
+    /// The group of objects being uploaded, and how many batches it completes.
+    uploading: Option<(
+        tokio::task::JoinHandle<Vec<Result<(BufferKey, u64)>>>,
+        usize,
+    )>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -141,6 +146,7 @@ impl ObjectSink {
             skip: HashMap::new(),
             close_requested: false,
             at_position: true,
+            uploading: None,
         })
     }
 
@@ -190,8 +196,11 @@ impl ObjectSink {
         interval.is_some_and(|ms| opened.elapsed() >= Duration::from_millis(ms))
     }
 
-    /// Writes every open object; the batches in them (and `extra` more) become durable.
+    /// Closes every open object: their upload starts in the background (one group at a time,
+    /// so that objects reach the bucket in order) while new records fill new buffers; the
+    /// batches in them become durable when it finishes.
     fn flush_all(&mut self, why: &str) -> Result<()> {
+        self.finish_upload(true)?;
         if self.buffers.is_empty() {
             self.durable += std::mem::take(&mut self.submitted_since_flush);
             return Ok(());
@@ -216,21 +225,81 @@ impl ObjectSink {
                 }
             })
             .collect();
-        let results: Vec<Result<(BufferKey, u64)>> = self.rt.block_on(
+        let upload = self.rt.spawn(async move {
             futures_util::stream::iter(jobs)
                 .buffer_unordered(PARALLEL_PUTS)
-                .collect(),
-        );
+                .collect::<Vec<Result<(BufferKey, u64)>>>()
+                .await
+        });
+        self.uploading = Some((upload, std::mem::take(&mut self.submitted_since_flush)));
+        self.buffered_bytes = 0;
+        self.opened_at = None;
+        Ok(())
+    }
+
+    /// The upload in flight, if it has finished (or, with `block`, once it has): its batches
+    /// become durable. Records an existing object already held (found after a restart) are
+    /// dropped from the buffers that have filled meanwhile, and from what arrives later.
+    fn finish_upload(&mut self, block: bool) -> Result<()> {
+        let Some((handle, _)) = &self.uploading else {
+            return Ok(());
+        };
+        if !block && !handle.is_finished() {
+            return Ok(());
+        }
+        let Some((handle, batches)) = self.uploading.take() else {
+            return Ok(());
+        };
+        let results = self
+            .rt
+            .block_on(handle)
+            .map_err(|e| Error::internal(format!("an object upload task failed: {e}")))?;
         for r in results {
-            let (key, skip) = r?;
+            let (key, mut skip) = r?;
+            if skip == 0 {
+                continue;
+            }
+            if let Some(buf) = self.buffers.get_mut(&key) {
+                let n = (skip as usize).min(buf.records.len());
+                buf.drop_front(n);
+                skip -= n as u64;
+                if buf.records.is_empty() {
+                    self.buffers.remove(&key);
+                }
+            }
             if skip > 0 {
                 *self.skip.entry(key).or_default() += skip;
             }
         }
-        self.buffered_bytes = 0;
-        self.opened_at = None;
-        self.durable += std::mem::take(&mut self.submitted_since_flush);
+        self.durable += batches;
+        if self.buffers.is_empty() {
+            self.durable += std::mem::take(&mut self.submitted_since_flush);
+        }
         Ok(())
+    }
+}
+
+impl Buffer {
+    /// Drops the first `n` records (an existing object holds them).
+    fn drop_front(&mut self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        let cut = self.records[n - 1].1;
+        #[cfg(feature = "parquet")]
+        if !self.rows.is_empty() {
+            self.rows.drain(..n);
+            self.records.drain(..n);
+            for (_, end) in &mut self.records {
+                *end -= cut;
+            }
+            return;
+        }
+        self.data.drain(..cut);
+        self.records.drain(..n);
+        for (_, end) in &mut self.records {
+            *end -= cut;
+        }
     }
 }
 
@@ -243,9 +312,11 @@ async fn write_buffer(
     cfg: &ObjectSinkConfig,
     store: &dyn ObjectStore,
     key: &BufferKey,
-    buf: Buffer,
+    mut buf: Buffer,
 ) -> Result<u64> {
     let target = &cfg.targets[key.target];
+    // The lines once as shared bytes: each object's body is a slice of them, not a copy.
+    let lines = Bytes::from(std::mem::take(&mut buf.data));
     let chunk = usize::try_from(target.flush_count)
         .unwrap_or(usize::MAX)
         .max(1);
@@ -257,7 +328,7 @@ async fn write_buffer(
         let name = partition::object_name(
             cfg.naming, target, &key.topic, &key.path, first, buf.direct, cfg.gzip,
         );
-        let payload = object_body(cfg, target, &buf, start, end)?;
+        let payload = object_body(cfg, target, &buf, &lines, start, end)?;
         let path = Path::from(name.as_str());
         let opts = PutOptions {
             mode: PutMode::Create,
@@ -301,6 +372,7 @@ fn object_body(
     cfg: &ObjectSinkConfig,
     target: &Target,
     buf: &Buffer,
+    lines: &Bytes,
     start: usize,
     end: usize,
 ) -> Result<PutPayload> {
@@ -324,15 +396,15 @@ fn object_body(
     } else {
         buf.records[start - 1].1
     };
-    let body = &buf.data[from..buf.records[end - 1].1];
+    let body = lines.slice(from..buf.records[end - 1].1);
     if cfg.gzip {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        gz.write_all(body)
+        gz.write_all(&body)
             .and_then(|_| gz.finish())
             .map(|v| PutPayload::from(Bytes::from(v)))
             .map_err(|e| Error::internal(format!("gzip: {e}")))
     } else {
-        Ok(PutPayload::from(Bytes::copy_from_slice(body)))
+        Ok(PutPayload::from(body))
     }
 }
 
@@ -577,9 +649,12 @@ impl Sink for ObjectSink {
         }
         self.submitted_since_flush += 1;
         self.at_position = offset.is_some();
-        if self.buffers.is_empty() {
+        self.finish_upload(false)?;
+        if self.buffers.is_empty() && self.uploading.is_none() {
             // Nothing of it is waiting (every record written or skipped).
             self.durable += std::mem::take(&mut self.submitted_since_flush);
+        } else if self.buffers.is_empty() {
+            // Durable once the upload in flight is.
         } else if self.close_requested && self.at_position {
             self.close_requested = false;
             self.flush_all("flush count, size or rotate.interval.ms")?;
@@ -609,9 +684,21 @@ impl Sink for ObjectSink {
     }
 
     fn settle(&mut self, wait: Duration) -> Result<usize> {
+        self.finish_upload(false)?;
         if self.at_position && (self.close_requested || self.flush_due()) {
             self.close_requested = false;
             self.flush_all("flush interval")?;
+        }
+        if self.durable == 0 && !wait.is_zero() && self.uploading.is_some() {
+            // Wait for the upload rather than sleep past it.
+            let deadline = Instant::now() + wait;
+            while Instant::now() < deadline {
+                self.finish_upload(false)?;
+                if self.durable > 0 {
+                    break;
+                }
+                std::thread::sleep(Duration::from_micros(200));
+            }
         }
         let durable = std::mem::take(&mut self.durable);
         if durable == 0 && !wait.is_zero() {
