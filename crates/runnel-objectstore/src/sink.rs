@@ -34,6 +34,10 @@ use runnel_core::{Batch, Error, Event, Result, Sink, SinkInput, SourceOffset};
 use crate::config::{NullValues, ObjectSinkConfig, Store, Target};
 use crate::partition::{self, StreamPos};
 
+/// An upload of a group of objects: per object, its key and the records to drop that an
+/// existing object already held.
+type Upload = tokio::task::JoinHandle<Vec<Result<(BufferKey, u64)>>>;
+
 /// Objects written at the same time.
 const PARALLEL_PUTS: usize = 8;
 
@@ -59,10 +63,7 @@ pub struct ObjectSink {
     /// Whether the last submitted batch completed a source position.
     at_position: bool,
     /// The group of objects being uploaded, and how many batches it completes.
-    uploading: Option<(
-        tokio::task::JoinHandle<Vec<Result<(BufferKey, u64)>>>,
-        usize,
-    )>,
+    uploading: Option<(Upload, usize)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
