@@ -48,8 +48,8 @@ cat > "$WORK/s3.json" <<JSON
  "sink.s3.flush.size": "$FLUSH", "sink.s3.rotate.schedule.interval.ms": "1000"}}
 JSON
 t0=$(date +%s.%N)
-RUNNEL_LOG=warn /usr/bin/time -f "%e %U %S %M" -o "$WORK/time.s3" \
-  "$RUNNEL" run "$WORK/s3.json" --state-dir "$WORK/state-s3" > /dev/null &
+RUNNEL_LOG=${RUNNEL_LOG:-warn} /usr/bin/time -f "%e %U %S %M" -o "$WORK/time.s3" \
+  "$RUNNEL" run "$WORK/s3.json" --state-dir "$WORK/state-s3" > /dev/null 2> "${RUNNEL_LOG_FILE:-/dev/null}" &
 pid=$!
 for _ in $(seq 1 100); do rpid=$(pgrep -P $pid || true); [ -n "$rpid" ] && break; sleep 0.05; done
 wait_runnel_caught_up "$rpid" "$WORK/state-s3"

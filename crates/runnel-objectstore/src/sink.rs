@@ -226,11 +226,20 @@ impl ObjectSink {
                 }
             })
             .collect();
+        let (objects, bytes) = (jobs.len(), self.buffered_bytes);
         let upload = self.rt.spawn(async move {
-            futures_util::stream::iter(jobs)
+            let started = Instant::now();
+            let done = futures_util::stream::iter(jobs)
                 .buffer_unordered(PARALLEL_PUTS)
                 .collect::<Vec<Result<(BufferKey, u64)>>>()
-                .await
+                .await;
+            tracing::debug!(
+                objects,
+                bytes,
+                ms = started.elapsed().as_millis() as u64,
+                "objects written"
+            );
+            done
         });
         self.uploading = Some((upload, std::mem::take(&mut self.submitted_since_flush)));
         self.buffered_bytes = 0;
@@ -497,6 +506,9 @@ pub fn build_store(store: &Store, bucket: &str) -> Result<Arc<dyn ObjectStore>> 
                 .with_bucket_name(bucket)
                 .with_region(region)
                 .with_conditional_put(S3ConditionalPut::ETagMatch)
+                // No SHA-256 of every body before sending it: over HTTPS the transport protects
+                // it (as the AWS SDKs do for PUTs over TLS).
+                .with_unsigned_payload(true)
                 .with_virtual_hosted_style_request(*virtual_hosted)
                 // An endpoint that is down for a while: retried with backoff for two minutes,
                 // then the connector restarts (and writes the same objects again).
