@@ -237,7 +237,7 @@ impl<P: Position> SinkThread<P> {
         generation: Option<&str>,
         resumed: tokio::sync::oneshot::Sender<Option<SourceOffset>>,
     ) -> Result<()> {
-        let keeps_offsets = generation.is_some() || self.sink.wants_positions();
+        let pass_offsets = generation.is_some() || self.sink.wants_positions();
         let offset = match generation {
             Some(generation) => self.sink.resume(generation)?,
             None => None,
@@ -303,7 +303,7 @@ impl<P: Position> SinkThread<P> {
                     encoder.encode(&batch, &mut encoded)?;
                 }
                 let offset = match &position {
-                    Some(p) if keeps_offsets => Some(p.to_offset()),
+                    Some(p) if pass_offsets => Some(p.to_offset()),
                     _ => None,
                 };
                 self.sink.submit(&batch, &encoded, offset.as_ref())?;

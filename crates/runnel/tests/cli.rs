@@ -146,17 +146,18 @@ fn run_fails_clearly_when_wal_level_is_not_logical() {
 #[test]
 fn unknown_classes_transforms_and_sink_keys_are_one_line_each() {
     let dir = tempfile::tempdir().unwrap();
-    let s3 = json!({"name": "m", "config": {
-        "connector.class": "io.confluent.connect.s3.S3SinkConnector",
-        "s3.bucket.name": "b", "s3.region": "eu-west-1", "flush.size": "1000", "topics": "t"
+    let es = json!({"name": "m", "config": {
+        "connector.class": "io.confluent.connect.elasticsearch.ElasticsearchSinkConnector",
+        "connection.url": "http://es:9200", "type.name": "_doc", "key.ignore": "true", "topics": "t"
     }});
-    let (code, text) = run_check(dir.path(), &s3);
+    let (code, text) = run_check(dir.path(), &es);
     assert_eq!(code, 2, "{text}");
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 1, "{text}");
     assert!(
-        text.contains("no connector class \"io.confluent.connect.s3.S3SinkConnector\"")
-            && text.contains("io.debezium.connector.postgresql.PostgresConnector")
+        text.contains(
+            "no connector class \"io.confluent.connect.elasticsearch.ElasticsearchSinkConnector\""
+        ) && text.contains("io.debezium.connector.postgresql.PostgresConnector")
             && text.contains("io.runnel.connect.file.FileSinkConnector"),
         "{text}"
     );
