@@ -136,9 +136,11 @@ impl TopicCreator {
         let results = handle
             .block_on(admin.create_topics([&new], &opts))
             .map_err(|e| crate::client::kafka_error(&format!("creating topic {topic}"), e))?;
+        let mut existed = false;
         for r in results {
             match r {
-                Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Ok(_) => {}
+                Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => existed = true,
                 Err((t, code)) => {
                     return Err(crate::client::sink_error(
                         &format!("creating topic {t}"),
@@ -151,7 +153,12 @@ impl TopicCreator {
             topic,
             partitions = g.partitions,
             replication = g.replication,
-            "topic created"
+            "{}",
+            if existed {
+                "topic exists"
+            } else {
+                "topic created"
+            }
         );
         self.known.insert(topic.to_string());
         Ok(())

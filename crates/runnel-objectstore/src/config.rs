@@ -638,11 +638,11 @@ fn confluent_targets(k: &mut Keys, local: bool) -> Vec<Target> {
             k.issue("flush.size", "\"flush.size\" must be positive");
             1
         }
-        None if k
-            .sink
-            .connector
-            .get("connector.class")
-            .is_some_and(|c| class_is(c, "S3SinkConnector")) =>
+        None if k.get("flush.size").is_none()
+            && k.sink
+                .connector
+                .get("connector.class")
+                .is_some_and(|c| class_is(c, "S3SinkConnector")) =>
         {
             k.issue(
                 "flush.size",
@@ -851,7 +851,7 @@ mod tests {
                 ("flush.size", "x"),
                 (
                     "format.class",
-                    "io.confluent.connect.s3.format.parquet.ParquetFormat",
+                    "io.confluent.connect.s3.format.avro.AvroFormat",
                 ),
             ],
             CONFLUENT_CLASS,
