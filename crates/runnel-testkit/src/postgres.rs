@@ -78,47 +78,57 @@ impl PgInstance {
             "--locale=C.UTF-8",
             "--no-sync",
         ]));
-        let mut conf = format!(
-            "listen_addresses = '127.0.0.1'\nport = {}\nunix_socket_directories = '{}'\n\
-             wal_level = {}\nmax_replication_slots = 250\nmax_wal_senders = 250\n\
-             max_connections = 400\nwal_sender_timeout = '10s'\nfsync = off\n\
-             full_page_writes = off\nsynchronous_commit = off\nTimeZone = 'UTC'\n\
-             shared_buffers = '64MB'\nlogging_collector = off\n",
-            inst.port,
-            inst.dir.path().display(),
-            opts.wal_level
-        );
-        for (k, v) in &opts.settings {
-            conf.push_str(&format!("{k} = '{v}'\n"));
-        }
-        let conf_path = data.join("postgresql.auto.conf");
-        std::fs::write(&conf_path, conf).expect("write postgresql.auto.conf");
-        if as_postgres {
-            run_ok(
-                Command::new("chown")
-                    .arg("postgres:postgres")
-                    .arg(&conf_path),
-            );
-        }
         let log = inst.dir.path().join("postgres.log");
-        let status = inst
-            .command("pg_ctl")
-            .args([
-                "start",
-                "-w",
-                "-t",
-                "60",
-                "-D",
-                data.to_str().unwrap(),
-                "-l",
-                log.to_str().unwrap(),
-            ])
-            .stdout(Stdio::null())
-            .status()
-            .expect("run pg_ctl start");
-        if !status.success() {
-            let log = std::fs::read_to_string(&log).unwrap_or_default();
-            panic!("PostgreSQL did not start:\n{log}");
+        // The port free_port found may be taken by another test's server before PostgreSQL
+        // binds it (S3 servers open a dozen): then another port.
+        let mut inst = inst;
+        for attempt in 1.. {
+            let mut conf = format!(
+                "listen_addresses = '127.0.0.1'\nport = {}\nunix_socket_directories = '{}'\n\
+                 wal_level = {}\nmax_replication_slots = 250\nmax_wal_senders = 250\n\
+                 max_connections = 400\nwal_sender_timeout = '10s'\nfsync = off\n\
+                 full_page_writes = off\nsynchronous_commit = off\nTimeZone = 'UTC'\n\
+                 shared_buffers = '64MB'\nlogging_collector = off\n",
+                inst.port,
+                inst.dir.path().display(),
+                opts.wal_level
+            );
+            for (k, v) in &opts.settings {
+                conf.push_str(&format!("{k} = '{v}'\n"));
+            }
+            let conf_path = data.join("postgresql.auto.conf");
+            std::fs::write(&conf_path, conf).expect("write postgresql.auto.conf");
+            if as_postgres {
+                run_ok(
+                    Command::new("chown")
+                        .arg("postgres:postgres")
+                        .arg(&conf_path),
+                );
+            }
+            let status = inst
+                .command("pg_ctl")
+                .args([
+                    "start",
+                    "-w",
+                    "-t",
+                    "60",
+                    "-D",
+                    data.to_str().unwrap(),
+                    "-l",
+                    log.to_str().unwrap(),
+                ])
+                .stdout(Stdio::null())
+                .status()
+                .expect("run pg_ctl start");
+            if status.success() {
+                break;
+            }
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            if attempt < 5 && text.contains("Address already in use") {
+                inst.port = free_port();
+                continue;
+            }
+            panic!("PostgreSQL did not start:\n{text}");
         }
         wait_for(
             "PostgreSQL to accept connections",
