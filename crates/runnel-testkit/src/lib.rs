@@ -4,6 +4,7 @@
 mod kafka;
 mod mongo;
 mod postgres;
+mod process;
 mod s3;
 
 pub use kafka::{KafkaBroker, tansu_binary};

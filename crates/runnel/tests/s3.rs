@@ -56,6 +56,40 @@ fn objects(s3: &S3Server, bucket: &str) -> Vec<(String, Vec<String>)> {
         .collect()
 }
 
+type Objects = Vec<(String, Vec<String>)>;
+
+/// Lines in all objects.
+fn line_count(objs: &Objects) -> usize {
+    objs.iter().map(|(_, l)| l.len()).sum()
+}
+
+/// Polls `bucket` until `done` says its objects are complete (or `timeout`, or runnel exits).
+fn wait_objects(
+    s3: &S3Server,
+    bucket: &str,
+    runnel: &mut Runnel,
+    timeout: Duration,
+    done: impl Fn(&Objects) -> bool,
+) -> Objects {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let objs = objects(s3, bucket);
+        if done(&objs) {
+            return objs;
+        }
+        if let Some(status) = runnel.exited() {
+            panic!("runnel exited ({status}); log:\n{}", runnel.log_text());
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} lines so far in {bucket}: {objs:?}; log:\n{}",
+            line_count(&objs),
+            runnel.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
 fn s3_sink(s3: &S3Server, extra: Value) -> Value {
     let mut c = json!({
         "sink.type": "s3",
@@ -120,22 +154,13 @@ fn the_data_lake_seed_kcql_config_writes_each_row_once_partitioned_by_customer_a
          INSERT INTO datalake.cdc_events (customer_id, order_id, status) \
            SELECT 9, 9, 'bulk' FROM generate_series(1, 50) g;",
     );
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let objs = loop {
-        let objs = objects(&s3, "data-lake-demo-cevo");
-        if objs.iter().map(|(_, l)| l.len()).sum::<usize>() >= 120 {
-            break objs;
-        }
-        if let Some(status) = runnel.exited() {
-            panic!("runnel exited ({status}); log:\n{}", runnel.log_text());
-        }
-        assert!(
-            Instant::now() < deadline,
-            "objects so far: {objs:?}; log:\n{}",
-            runnel.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    };
+    let objs = wait_objects(
+        &s3,
+        "data-lake-demo-cevo",
+        &mut runnel,
+        Duration::from_secs(60),
+        |o| line_count(o) >= 120,
+    );
     runnel.stop();
     let mut seen = BTreeMap::new();
     for (key, lines) in &objs {
@@ -234,25 +259,15 @@ fn confluent_field_and_time_partitioners_flush_by_size_and_by_schedule() {
         "INSERT INTO orders SELECT g, CASE WHEN g % 2 = 0 THEN 'eu' ELSE 'us' END, \
          1717236000000 + (g % 2) * 3600000 FROM generate_series(1, 10) g",
     );
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let objs = loop {
-        let objs = objects(&s3, "lake");
+    let objs = wait_objects(&s3, "lake", &mut runnel, Duration::from_secs(60), |objs| {
         let rows = |dir: &str| {
             objs.iter()
                 .filter(|(k, _)| k.starts_with(dir))
                 .map(|(_, l)| l.len())
                 .sum::<usize>()
         };
-        if rows("by-field/") >= 10 && rows("by-time/") >= 10 {
-            break objs;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "objects so far: {objs:?}; log:\n{}",
-            runnel.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    };
+        rows("by-field/") >= 10 && rows("by-time/") >= 10
+    });
     runnel.stop();
     let topic = "shop.public.orders";
     for (key, lines) in &objs {
@@ -560,20 +575,13 @@ fn confluent_s3_sink_connector_from_kafka_names_objects_by_offset_exactly_once()
         runnel.kill();
         runnel = Runnel::start_with_kafka(dir.path(), &configs, &broker.bootstrap());
     }
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let objs = loop {
-        let objs = objects(&s3, "from-kafka");
-        if objs.iter().map(|(_, l)| l.len()).sum::<usize>() >= total as usize {
-            break objs;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} lines so far; log:\n{}",
-            objs.iter().map(|(_, l)| l.len()).sum::<usize>(),
-            runnel.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    };
+    let objs = wait_objects(
+        &s3,
+        "from-kafka",
+        &mut runnel,
+        Duration::from_secs(120),
+        |o| line_count(o) >= total as usize,
+    );
     runnel.stop();
     assert_exactly_once(
         &ids(objs.iter().flat_map(|(_, l)| l.clone())),
@@ -647,19 +655,9 @@ fn parquet_objects_carry_the_rows_with_their_logical_types() {
     );
     // Wait for the first rows, then change the schema.
     let wait_rows = |n: usize, runnel: &mut Runnel| {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let objs = objects(&s3, "pq-lake");
-            if objs.iter().map(|(_, l)| l.len()).sum::<usize>() >= n {
-                return objs;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "objects: {objs:?}; log:\n{}",
-                runnel.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(300));
-        }
+        wait_objects(&s3, "pq-lake", runnel, Duration::from_secs(60), |o| {
+            line_count(o) >= n
+        })
     };
     wait_rows(20, &mut runnel);
     pg.psql(

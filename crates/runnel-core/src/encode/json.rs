@@ -734,13 +734,7 @@ impl Values<'_> {
             }
             (Encoding::MicroTimestamp, Datum::FarTimestamp { .. }) => {
                 // Debezium wraps these around to a date 290,000 years BC.
-                return Err(Error::conversion(format!(
-                    "column \"{}\" holds a timestamp after 294247-01-10T04:00:54.775807, past \
-                     what io.debezium.time.MicroTimestamp (microseconds since 1970 in 64 bits) \
-                     can hold; set \"time.precision.mode\" to \"connect\" to send milliseconds, \
-                     or \"event.processing.failure.handling.mode\" to \"warn\" to skip the event",
-                    column.name
-                )));
+                return Err(refused(column, enc, datum));
             }
             // A zoned value a transform rewrote in another offset (TimezoneConverter) is text.
             (Encoding::ZonedTimestamp { .. } | Encoding::ZonedTime, Datum::Text(t)) => {
@@ -769,13 +763,8 @@ impl Values<'_> {
             ) => {
                 // Debezium: a month is 365.25 / 12 = 30.4375 days = 2 629 800 s. Debezium wraps
                 // past ±292,000 years; runnel refuses rather than write a wrong duration.
-                let v = temporal::interval_micros(*months, *days, *micros).ok_or_else(|| {
-                    Error::conversion(format!(
-                        "column \"{}\" holds an interval too long for microseconds in 64 \
-                             bits; set \"interval.handling.mode\" to \"string\" to capture it",
-                        column.name
-                    ))
-                })?;
+                let v = temporal::interval_micros(*months, *days, *micros)
+                    .ok_or_else(|| refused(column, enc, datum))?;
                 w::int(buf, v);
             }
             (
@@ -870,6 +859,13 @@ impl Values<'_> {
         }
         Ok(())
     }
+}
+
+/// A value its encoding cannot hold, as [`crate::fits`] explains it.
+fn refused(column: &Column, enc: &Encoding, datum: &Datum) -> Error {
+    let why = crate::fits::misfit(enc, datum)
+        .unwrap_or_else(|| "holds a value its schema cannot carry".to_string());
+    Error::conversion(format!("column \"{}\" {why}", column.name))
 }
 
 fn finite<'a>(n: &'a Numeric, column: &str) -> Result<&'a [u8]> {

@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use runnel_core::{Column, Datum, Encoding, Error, Result, TableId, TableSchema, fits};
+use runnel_core::fits::FailureMode;
+use runnel_core::{Column, Datum, Encoding, Error, ErrorKind, Result, TableId, TableSchema, fits};
 use tokio_postgres::{Client, NoTls};
 
 use super::config::{PostgresConfig, PublicationAutocreate, SslMode};
@@ -218,6 +219,66 @@ impl TableState {
         }
         Ok(datum)
     }
+}
+
+/// What `event.processing.failure.handling.mode` does with an event that failed on a value
+/// (`error`): with `fail` (or an error of another kind) the error, naming `at` and the setting
+/// that would skip it; with `warn`/`skip` nothing, once the event is logged with its table and
+/// key (`key`: each source column's text, `None` for NULL) and its LSN (`lsn`, or `snapshot`),
+/// and counted in `skipped`.
+pub fn skip_or_fail(
+    mode: FailureMode,
+    error: Error,
+    state: Option<&TableState>,
+    key: &[Option<&[u8]>],
+    lsn: &str,
+    skipped: Option<&std::sync::atomic::AtomicU64>,
+) -> Result<()> {
+    let at = if lsn == "snapshot" {
+        "a snapshot row".to_string()
+    } else {
+        format!("the change at LSN {lsn}")
+    };
+    if error.kind() != ErrorKind::Conversion || mode == FailureMode::Fail {
+        if error.kind() != ErrorKind::Conversion {
+            return Err(error);
+        }
+        let message = format!(
+            "{at}: {} (or set \"event.processing.failure.handling.mode\" to \"warn\" to skip such events)",
+            error.message()
+        );
+        return Err(Error::new(error.kind(), error.retry(), message));
+    }
+    let (table, key) = match state {
+        Some(state) => {
+            let pairs: Vec<String> = state
+                .inputs
+                .iter()
+                .zip(key)
+                .filter_map(|(input, raw)| {
+                    let (target, _) = input.as_ref()?;
+                    state.schema.key.contains(target).then(|| {
+                        let text = raw.map_or("NULL".into(), String::from_utf8_lossy);
+                        format!("{}={text}", state.schema.columns[*target].name)
+                    })
+                })
+                .collect();
+            (state.schema.id.to_string(), pairs.join(", "))
+        }
+        None => ("an unknown table".to_string(), String::new()),
+    };
+    let why = error.message();
+    if mode == FailureMode::Warn {
+        tracing::warn!(%table, key = %key, lsn, error = %why,
+            "skipped an event whose value its schema cannot hold (event.processing.failure.handling.mode=warn)");
+    } else {
+        tracing::info!(%table, key = %key, lsn, error = %why,
+            "skipped an event whose value its schema cannot hold (event.processing.failure.handling.mode=skip)");
+    }
+    if let Some(n) = skipped {
+        n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    Ok(())
 }
 
 /// Builds the schema of `table` from the columns the source sends (`columns`: name, type, typmod)

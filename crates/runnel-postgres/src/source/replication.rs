@@ -8,10 +8,9 @@ use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
 use pgwire_replication::{Lsn, PgWireError, ReplicationClient, ReplicationEvent};
-use runnel_core::fits::FailureMode;
 use runnel_core::{
-    Batch, ChangeEvent, Datum, Emitted, Error, ErrorKind, Event, EventSource, Op, Result,
-    SourceContext, SourceStats,
+    Batch, ChangeEvent, Datum, Emitted, Error, Event, EventSource, Op, Result, SourceContext,
+    SourceStats,
 };
 use tokio_postgres::Client;
 
@@ -365,42 +364,27 @@ impl<'a> Streamer<'a> {
     /// default) or any other kind of error, the error, with where to find the event; with
     /// `warn` or `skip`, the event is left out and logged with its table, key and position.
     fn skip_or_fail(&self, e: Error, change: &Message, lsn: u64) -> Result<()> {
-        let at = Lsn::from_u64(lsn);
-        if e.kind() != ErrorKind::Conversion || self.cfg.failure_mode == FailureMode::Fail {
-            let hint = if e.kind() == ErrorKind::Conversion {
-                " (or set \"event.processing.failure.handling.mode\" to \"warn\" to skip such events)"
-            } else {
-                ""
-            };
-            let mut e = e.context(format!("the change at LSN {at}"));
-            if !hint.is_empty() {
-                e = Error::new(e.kind(), e.retry(), format!("{}{hint}", e.message()));
-            }
-            return Err(e);
-        }
         let (rel, tuple) = match change {
             Message::Insert { rel, new } => (*rel, new),
             Message::Update { rel, new, .. } => (*rel, new),
             Message::Delete { rel, old } => (*rel, &old.1),
             _ => return Err(e),
         };
-        let (table, key) = match self.tables.get(&rel) {
-            Some(state) => (state.schema.id.to_string(), key_text(state, tuple)),
-            None => (format!("relation {rel}"), String::new()),
-        };
-        if self.cfg.failure_mode == FailureMode::Warn {
-            tracing::warn!(connector = %self.cfg.name, %table, key = %key, lsn = %at, error = %e.message(),
-                "skipped an event whose value its schema cannot hold (event.processing.failure.handling.mode=warn)");
-        } else {
-            tracing::info!(connector = %self.cfg.name, %table, key = %key, lsn = %at, error = %e.message(),
-                "skipped an event whose value its schema cannot hold (event.processing.failure.handling.mode=skip)");
-        }
-        if let Some(stats) = &self.stats {
-            stats
-                .skipped_events
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        }
-        Ok(())
+        let key: Vec<Option<&[u8]>> = tuple
+            .iter()
+            .map(|v| match v {
+                TupleValue::Text(raw) => Some(&raw[..]),
+                _ => None,
+            })
+            .collect();
+        catalog::skip_or_fail(
+            self.cfg.failure_mode,
+            e,
+            self.tables.get(&rel).map(|s| &**s),
+            &key,
+            &Lsn::from_u64(lsn).to_string(),
+            self.stats.as_ref().map(|s| &s.skipped_events),
+        )
     }
 
     /// The captured table with relation `rel`, if any (a pointer clone).
@@ -538,24 +522,6 @@ impl<'a> Streamer<'a> {
         self.tables.insert(rel.oid, Arc::new(state));
         Ok(())
     }
-}
-
-/// The key columns of a row as `name=text` pairs, for the log of a skipped event.
-fn key_text(state: &TableState, tuple: &[TupleValue]) -> String {
-    let mut out = Vec::new();
-    for (input, value) in state.inputs.iter().zip(tuple) {
-        if let Some((target, _)) = input
-            && state.schema.key.contains(target)
-        {
-            let text = match value {
-                TupleValue::Text(raw) => String::from_utf8_lossy(raw).into_owned(),
-                TupleValue::Null => "NULL".into(),
-                _ => "?".into(),
-            };
-            out.push(format!("{}={text}", state.schema.columns[*target].name));
-        }
-    }
-    out.join(", ")
 }
 
 pub fn now_ms() -> i64 {

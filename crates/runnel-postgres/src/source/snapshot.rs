@@ -14,8 +14,8 @@ use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use runnel_core::fits::FailureMode;
 use runnel_core::{
-    Batch, ChangeEvent, Datum, Emitted, Error, ErrorKind, Event, EventSource, Op, Result,
-    SnapshotMarker, SourceStats,
+    Batch, ChangeEvent, Datum, Emitted, Error, Event, EventSource, Op, Result, SnapshotMarker,
+    SourceStats,
 };
 use tokio::sync::mpsc;
 use tokio_postgres::Client;
@@ -322,39 +322,15 @@ impl PartReader<'_> {
     /// A row that failed on a value: the error under `event.processing.failure.handling.mode`
     /// `fail`, else the row is left out and logged with its table and key.
     fn skip_or_fail(&self, e: Error, fields: &[Option<Bytes>]) -> Result<()> {
-        if self.failure_mode == FailureMode::Fail || e.kind() != ErrorKind::Conversion {
-            let message = format!(
-                "{} (or set \"event.processing.failure.handling.mode\" to \"warn\" to skip such rows)",
-                e.message()
-            );
-            return Err(Error::new(e.kind(), e.retry(), message));
-        }
-        let schema = &self.state.schema;
-        let key: Vec<String> = self
-            .state
-            .inputs
-            .iter()
-            .zip(fields)
-            .filter_map(|(input, raw)| {
-                let (target, _) = input.as_ref()?;
-                schema.key.contains(target).then(|| {
-                    let text = raw
-                        .as_ref()
-                        .map_or("NULL".into(), |r| String::from_utf8_lossy(r).into_owned());
-                    format!("{}={text}", schema.columns[*target].name)
-                })
-            })
-            .collect();
-        let key = key.join(", ");
-        if self.failure_mode == FailureMode::Warn {
-            tracing::warn!(table = %schema.id, key = %key, position = "snapshot", error = %e.message(),
-                "skipped a snapshot row whose value its schema cannot hold (event.processing.failure.handling.mode=warn)");
-        } else {
-            tracing::info!(table = %schema.id, key = %key, position = "snapshot", error = %e.message(),
-                "skipped a snapshot row whose value its schema cannot hold (event.processing.failure.handling.mode=skip)");
-        }
-        self.skipped.fetch_add(1, Ordering::Relaxed);
-        Ok(())
+        let key: Vec<Option<&[u8]>> = fields.iter().map(|f| f.as_deref()).collect();
+        catalog::skip_or_fail(
+            self.failure_mode,
+            e,
+            Some(self.state),
+            &key,
+            "snapshot",
+            Some(self.skipped),
+        )
     }
 
     /// False when the emitter is gone (the snapshot is failing elsewhere).

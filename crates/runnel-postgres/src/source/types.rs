@@ -314,7 +314,6 @@ pub fn parse(parser: &Parser, raw: Bytes) -> Result<Datum> {
             b"f" => Datum::Bool(false),
             _ => return Err(bad("boolean", s)),
         },
-        // Parsed as f32 directly: through f64 a value could be rounded twice.
         Parser::Float4 => Datum::F32(parse_float32(s).ok_or_else(|| bad("real", s))?),
         Parser::Float8 => Datum::F64(parse_float(s).ok_or_else(|| bad("double", s))?),
         Parser::Numeric => Datum::Numeric(match s {
@@ -427,19 +426,23 @@ fn parse_int(s: &[u8]) -> Option<i64> {
 }
 
 fn parse_float(s: &[u8]) -> Option<f64> {
-    match s {
-        b"NaN" => Some(f64::NAN),
-        b"Infinity" => Some(f64::INFINITY),
-        b"-Infinity" => Some(f64::NEG_INFINITY),
-        _ => std::str::from_utf8(s).ok()?.trim().parse().ok(),
-    }
+    parse_ieee(s, f64::NAN, f64::INFINITY)
 }
 
+/// Parsed as f32 directly: through f64 a value could be rounded twice.
 fn parse_float32(s: &[u8]) -> Option<f32> {
+    parse_ieee(s, f32::NAN, f32::INFINITY)
+}
+
+/// PostgreSQL's float text: `NaN`, `±Infinity`, or a decimal number.
+fn parse_ieee<F>(s: &[u8], nan: F, infinity: F) -> Option<F>
+where
+    F: std::str::FromStr + std::ops::Neg<Output = F>,
+{
     match s {
-        b"NaN" => Some(f32::NAN),
-        b"Infinity" => Some(f32::INFINITY),
-        b"-Infinity" => Some(f32::NEG_INFINITY),
+        b"NaN" => Some(nan),
+        b"Infinity" => Some(infinity),
+        b"-Infinity" => Some(-infinity),
         _ => std::str::from_utf8(s).ok()?.trim().parse().ok(),
     }
 }
