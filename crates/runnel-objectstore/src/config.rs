@@ -34,6 +34,12 @@ pub enum Format {
     Bytes,
     /// Parquet files of the typed values (one value schema per object).
     Parquet,
+    /// Avro object container files of the typed values (one value schema per object).
+    Avro,
+    /// Lenses' CSV: each row's fields on a line (`headers`: a first line of field names).
+    Csv { headers: bool },
+    /// Lenses' text: each value, a string, on a line.
+    Text,
 }
 
 impl Format {
@@ -42,7 +48,15 @@ impl Format {
             Format::Json => "json",
             Format::Bytes => "bin",
             Format::Parquet => "parquet",
+            Format::Avro => "avro",
+            Format::Csv { .. } => "csv",
+            Format::Text => "text",
         }
+    }
+
+    /// Whether objects hold typed values of one schema (a schema change opens another).
+    pub fn typed(self) -> bool {
+        matches!(self, Format::Parquet | Format::Avro | Format::Csv { .. })
     }
 }
 
@@ -132,6 +146,10 @@ pub struct ObjectSinkConfig {
     pub null_values: NullValues,
     /// `parquet.codec` (Parquet objects compress their pages themselves).
     pub parquet_snappy: bool,
+    /// `s3.part.size`: objects larger than this are uploaded in parts of this size.
+    pub part_size: usize,
+    /// `avro.codec`: how Avro blocks are compressed.
+    pub avro_codec: crate::avro_format::Codec,
     /// Bytes buffered across all open objects before they are all closed early.
     pub max_buffer_bytes: u64,
 }
@@ -156,6 +174,12 @@ const STORE_KEYS: &[ConfigKey] = &[
         "Path-style URLs (bucket in the path).",
     )
     .default("true"),
+    ConfigKey::new(
+        "s3.part.size",
+        T::Int,
+        "Objects larger than this many bytes are uploaded in parts of this size (at least 5 MiB).",
+    )
+    .default("26214400"),
     ConfigKey::new(
         "storage.class",
         T::String,
@@ -212,7 +236,7 @@ const LAYOUT_KEYS: &[ConfigKey] = &[
     ConfigKey::new(
         "format.class",
         T::String,
-        "io.confluent.connect.s3.format.json.JsonFormat or …bytearray.ByteArrayFormat.",
+        "io.confluent.connect.s3.format.json.JsonFormat, …avro.AvroFormat, …parquet.ParquetFormat or …bytearray.ByteArrayFormat.",
     )
     .default("io.confluent.connect.s3.format.json.JsonFormat"),
     ConfigKey::new(
@@ -276,6 +300,12 @@ const LAYOUT_KEYS: &[ConfigKey] = &[
         "Compression of Parquet objects.",
     )
     .default("snappy"),
+    ConfigKey::new(
+        "avro.codec",
+        T::Enum(&["null", "deflate"]),
+        "Compression of Avro blocks.",
+    )
+    .default("null"),
     ConfigKey::new(
         "behavior.on.null.values",
         T::Enum(&["fail", "ignore", "write"]),
@@ -457,6 +487,25 @@ impl ObjectSinkConfig {
         let parquet_snappy = !k
             .get("parquet.codec")
             .is_some_and(|v| v.eq_ignore_ascii_case("none"));
+        let avro_codec =
+            match crate::avro_format::Codec::parse(k.get("avro.codec").unwrap_or("null")) {
+                Ok(c) => c,
+                Err(e) => {
+                    k.issue("avro.codec", e);
+                    crate::avro_format::Codec::Null
+                }
+            };
+        let part_size = match k.int("s3.part.size") {
+            Some(n) if n < 5 << 20 => {
+                k.issue(
+                    "s3.part.size",
+                    format!("s3.part.size {n} is below S3's smallest part, 5242880 (5 MiB)"),
+                );
+                5 << 20
+            }
+            Some(n) => n as usize,
+            None => 25 << 20,
+        };
         let max_buffer_bytes = k
             .int("runnel.buffer.max.bytes")
             .unwrap_or(64 << 20)
@@ -486,6 +535,8 @@ impl ObjectSinkConfig {
             gzip,
             null_values,
             parquet_snappy,
+            avro_codec,
+            part_size,
             max_buffer_bytes,
         })
     }
@@ -505,14 +556,19 @@ fn format_of(value: &str) -> Option<Format> {
         "json" => Some(Format::Json),
         "bytes" | "binary" => Some(Format::Bytes),
         "parquet" if cfg!(feature = "parquet") => Some(Format::Parquet),
+        "avro" => Some(Format::Avro),
+        "csv" => Some(Format::Csv { headers: false }),
+        "csv_withheaders" => Some(Format::Csv { headers: true }),
+        "text" => Some(Format::Text),
         _ if v.ends_with("jsonformat") => Some(Format::Json),
         _ if v.ends_with("bytearrayformat") => Some(Format::Bytes),
         _ if v.ends_with("parquetformat") && cfg!(feature = "parquet") => Some(Format::Parquet),
+        _ if v.ends_with("avroformat") => Some(Format::Avro),
         _ => None,
     }
 }
 
-const FORMATS_LATER: &str = "Avro, CSV and text are not written yet (JSON, bytes and Parquet are)";
+const FORMATS_LATER: &str = "that format is not written (runnel writes JSON, Avro, Parquet, bytes, and with KCQL CSV and text)";
 
 fn confluent_targets(k: &mut Keys, local: bool) -> Vec<Target> {
     let bucket = if local {
@@ -536,7 +592,7 @@ fn confluent_targets(k: &mut Keys, local: bool) -> Vec<Target> {
     let format = format_of(&format_class).unwrap_or_else(|| {
         k.issue(
             "format.class",
-            format!("format.class \"{format_class}\": {FORMATS_LATER}; use io.confluent.connect.s3.format.json.JsonFormat or …parquet.ParquetFormat"),
+            format!("format.class \"{format_class}\": {FORMATS_LATER}; use io.confluent.connect.s3.format.json.JsonFormat, …avro.AvroFormat or …parquet.ParquetFormat"),
         );
         Format::Json
     });
@@ -694,7 +750,7 @@ fn lenses_targets(k: &mut Keys) -> Vec<Target> {
         if st.fields.is_some() {
             k.issue(
                 "connect.s3.kcql",
-                "SELECT of single fields is not supported yet: use SELECT * (with a transform such as ReplaceField to choose fields)",
+                "the S3 sink's KCQL selects whole records (SELECT *), as Lenses' connector documents: write SELECT * and choose fields with a transform (org.apache.kafka.connect.transforms.ReplaceField$Value, include=…)",
             );
         }
         let values_only = st
@@ -851,7 +907,7 @@ mod tests {
                 ("flush.size", "x"),
                 (
                     "format.class",
-                    "io.confluent.connect.s3.format.avro.AvroFormat",
+                    "io.confluent.connect.s3.format.orc.OrcFormat",
                 ),
             ],
             CONFLUENT_CLASS,

@@ -7,6 +7,7 @@
 //! is exactly once across crashes ([`sink`]); object names and partition paths are those of the
 //! connector the config comes from ([`partition`]).
 
+pub mod avro_format;
 pub mod check;
 pub mod config;
 pub mod kcql;
@@ -15,5 +16,6 @@ pub mod parquet_format;
 pub mod partition;
 pub mod plugin;
 pub mod sink;
+pub mod text_format;
 
 pub use plugin::{files_plugin, plugin as sink_plugin};

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use runnel_core::{Batch, Column, Datum, Encoding, Error, Event, Numeric, Payload, Result, Schema};
 
-use crate::config::{Naming, PartitionPart, Partitioner, Target, TimeSource};
+use crate::config::{Format, Naming, PartitionPart, Partitioner, Target, TimeSource};
 
 /// A record's place in its source stream: the Kafka partition and offset it was read from, or,
 /// straight from a database, stream 0 and the source's log position with a counter of the
@@ -42,7 +42,7 @@ pub fn object_name(
 ) -> String {
     let ext = target.format.extension();
     // Parquet compresses its own pages.
-    let gz = if gzip && target.format != crate::config::Format::Parquet {
+    let gz = if gzip && !matches!(target.format, Format::Parquet | Format::Avro) {
         ".gz"
     } else {
         ""

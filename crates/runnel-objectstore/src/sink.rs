@@ -31,7 +31,9 @@ use object_store::{
 use runnel_core::encode::EncodedBatch;
 use runnel_core::{Batch, Error, Event, Result, Sink, SinkInput, SourceOffset};
 
-use crate::config::{NullValues, ObjectSinkConfig, Store, Target};
+use runnel_core::{Datum, Schema};
+
+use crate::config::{Format, NullValues, ObjectSinkConfig, Store, Target};
 use crate::partition::{self, StreamPos};
 
 /// An upload of a group of objects: per object, its key and the records to drop that an
@@ -40,6 +42,8 @@ type Upload = tokio::task::JoinHandle<Vec<Result<(BufferKey, u64)>>>;
 
 /// Objects written at the same time.
 const PARALLEL_PUTS: usize = 8;
+/// Parts of one multipart upload sent at the same time.
+const PARALLEL_PARTS: usize = 4;
 
 pub struct ObjectSink {
     cfg: Arc<ObjectSinkConfig>,
@@ -64,6 +68,12 @@ pub struct ObjectSink {
     at_position: bool,
     /// The group of objects being uploaded, and how many batches it completes.
     uploading: Option<(Upload, usize)>,
+    /// The last value schema seen and its fingerprint.
+    last_schema: Option<(Arc<Schema>, u64)>,
+    /// One record's Avro datum or CSV/text line, before it joins its buffer.
+    scratch: Vec<u8>,
+    /// One CSV cell.
+    cell: Vec<u8>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -72,35 +82,40 @@ struct BufferKey {
     topic: Arc<str>,
     path: String,
     partition: i32,
-    /// Parquet: a fingerprint of the value schema (a schema change opens another object).
+    /// Parquet and Avro: a fingerprint of the value schema (a schema change opens another
+    /// object).
     schema: u64,
 }
 
 struct Buffer {
+    /// JSON and bytes: the lines; Avro: the datums.
     data: Vec<u8>,
-    /// Each record's position and the end of its line in `data` (Parquet: its row index).
+    /// Each record's position and the end of its bytes in `data` (Parquet: its row index).
     records: Vec<(StreamPos, usize)>,
     first_ts: i64,
     direct: bool,
-    /// Parquet: the rows and their value schema.
+    /// Parquet: the rows.
     #[cfg(feature = "parquet")]
     rows: Vec<crate::parquet_format::Owned>,
-    #[cfg(feature = "parquet")]
-    value_schema: Option<Arc<runnel_core::Schema>>,
+    /// Parquet and Avro: the value schema of every record in the buffer.
+    value_schema: Option<Arc<Schema>>,
 }
 
-/// A record's value as a Parquet row: its schema's fingerprint, the schema and the row.
-#[cfg(feature = "parquet")]
-type TypedRow = (u64, Arc<runnel_core::Schema>, crate::parquet_format::Owned);
+/// A record's typed value (Parquet, Avro): its schema's fingerprint, the schema and the value.
+type TypedValue<'e> = (u64, Arc<Schema>, &'e Datum);
 
-#[cfg(feature = "parquet")]
-fn typed_row(batch: &Batch, event: &Event) -> Result<Option<TypedRow>> {
+/// The typed value of a record, `None` for a tombstone.
+fn typed_value<'e>(
+    event: &'e Event,
+    format: Format,
+    last: &mut Option<(Arc<Schema>, u64)>,
+) -> Result<Option<TypedValue<'e>>> {
     use std::hash::{Hash, Hasher};
     let Event::Record(r) = event else {
-        return Err(Error::config(
-            "Parquet needs records, not Debezium's envelope: unwrap it with \
-             io.debezium.transforms.ExtractNewRecordState",
-        ));
+        return Err(Error::config(format!(
+            "{format:?} needs records, not Debezium's envelope: unwrap it with \
+             io.debezium.transforms.ExtractNewRecordState"
+        )));
     };
     match &r.value {
         None => Ok(None),
@@ -108,17 +123,21 @@ fn typed_row(batch: &Batch, event: &Event) -> Result<Option<TypedRow>> {
             schema: Some(schema),
             datum,
         }) => {
+            // Records of one table share their schema: fingerprint it once, not per record.
+            if let Some((s, id)) = last
+                && Arc::ptr_eq(s, schema)
+            {
+                return Ok(Some((*id, schema.clone(), datum)));
+            }
             let mut h = std::collections::hash_map::DefaultHasher::new();
             runnel_core::encode::json::schema_json(schema).hash(&mut h);
-            Ok(Some((
-                h.finish(),
-                schema.clone(),
-                crate::parquet_format::Owned::of(batch, datum),
-            )))
+            let id = h.finish();
+            *last = Some((schema.clone(), id));
+            Ok(Some((id, schema.clone(), datum)))
         }
-        _ => Err(Error::config(
-            "Parquet needs values with a schema: keep value.converter.schemas.enable=true",
-        )),
+        _ => Err(Error::config(format!(
+            "{format:?} needs values with a schema: keep value.converter.schemas.enable=true"
+        ))),
     }
 }
 
@@ -148,6 +167,9 @@ impl ObjectSink {
             close_requested: false,
             at_position: true,
             uploading: None,
+            last_schema: None,
+            scratch: Vec::new(),
+            cell: Vec::new(),
         })
     }
 
@@ -338,16 +360,11 @@ async fn write_buffer(
         let name = partition::object_name(
             cfg.naming, target, &key.topic, &key.path, first, buf.direct, cfg.gzip,
         );
-        let payload = object_body(cfg, target, &buf, &lines, start, end)?;
+        let body = object_body(cfg, target, &name, &buf, &lines, start, end)?;
         let path = Path::from(name.as_str());
-        let opts = PutOptions {
-            mode: PutMode::Create,
-            ..PutOptions::default()
-        };
-        match store.put_opts(&path, payload, opts).await {
-            Ok(_) => start = end,
-            Err(object_store::Error::AlreadyExists { .. })
-            | Err(object_store::Error::Precondition { .. }) => {
+        match put_new(store, &path, body, cfg.part_size).await {
+            Ok(true) => start = end,
+            Ok(false) => {
                 // Written before a crash: count what it holds.
                 let existing = store
                     .get(&path)
@@ -377,17 +394,75 @@ async fn write_buffer(
     Ok(0)
 }
 
+/// Writes a new object; `false` if one of that name exists. A body larger than `part_size` goes
+/// up in parts, several at a time, and appears only when the upload completes (a failed one is
+/// aborted: never a partial object). S3 cannot make that completion conditional through
+/// `object_store`, so the name is looked up first: each name is written by one connector task,
+/// and a task that died mid-upload never completes it.
+async fn put_new(
+    store: &dyn ObjectStore,
+    path: &Path,
+    body: Bytes,
+    part_size: usize,
+) -> std::result::Result<bool, object_store::Error> {
+    use object_store::Error as E;
+    if body.len() <= part_size {
+        let opts = PutOptions {
+            mode: PutMode::Create,
+            ..PutOptions::default()
+        };
+        return match store.put_opts(path, PutPayload::from(body), opts).await {
+            Ok(_) => Ok(true),
+            Err(E::AlreadyExists { .. }) | Err(E::Precondition { .. }) => Ok(false),
+            Err(e) => Err(e),
+        };
+    }
+    match store.head(path).await {
+        Ok(_) => return Ok(false),
+        Err(E::NotFound { .. }) => {}
+        Err(e) => return Err(e),
+    }
+    let mut upload = store.put_multipart(path).await?;
+    let parts: Vec<_> = (0..body.len())
+        .step_by(part_size)
+        .map(|at| {
+            upload.put_part(PutPayload::from(
+                body.slice(at..(at + part_size).min(body.len())),
+            ))
+        })
+        .collect();
+    let sent = futures_util::stream::iter(parts)
+        .buffered(PARALLEL_PARTS)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<std::result::Result<Vec<_>, _>>();
+    let done = match sent {
+        Ok(_) => upload.complete().await.map(|_| ()),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = done {
+        // Nothing of it is visible; drop the parts the server holds.
+        if let Err(abort) = upload.abort().await {
+            tracing::warn!(object = %path, error = %abort, "aborting a failed multipart upload");
+        }
+        return Err(e);
+    }
+    Ok(true)
+}
+
 /// The object of records `start..end` of a buffer.
 fn object_body(
     cfg: &ObjectSinkConfig,
     target: &Target,
+    name: &str,
     buf: &Buffer,
     lines: &Bytes,
     start: usize,
     end: usize,
-) -> Result<PutPayload> {
+) -> Result<Bytes> {
     #[cfg(feature = "parquet")]
-    if target.format == crate::config::Format::Parquet {
+    if target.format == Format::Parquet {
         let schema = buf
             .value_schema
             .as_ref()
@@ -398,47 +473,76 @@ fn object_body(
             parquet::basic::Compression::UNCOMPRESSED
         };
         let bytes = crate::parquet_format::write(schema, &buf.rows[start..end], codec)?;
-        return Ok(PutPayload::from(Bytes::from(bytes)));
+        return Ok(Bytes::from(bytes));
     }
-    let _ = target;
     let from = if start == 0 {
         0
     } else {
         buf.records[start - 1].1
     };
+    if target.format == Format::Avro {
+        let schema = buf
+            .value_schema
+            .as_ref()
+            .ok_or_else(|| Error::internal("an Avro buffer without its schema"))?;
+        let file = crate::avro_format::container(
+            &runnel_core::encode::avro::schema_of(schema),
+            &lines[from..buf.records[end - 1].1],
+            buf.records[start..end].iter().map(|(_, e)| e - from),
+            cfg.avro_codec,
+            crate::avro_format::sync_marker(name),
+        )?;
+        return Ok(Bytes::from(file));
+    }
     let body = lines.slice(from..buf.records[end - 1].1);
+    let body = match (target.format, &buf.value_schema) {
+        (Format::Csv { headers: true }, Some(schema)) => {
+            let mut with_header = crate::text_format::csv_header(schema);
+            with_header.extend_from_slice(&body);
+            Bytes::from(with_header)
+        }
+        _ => body,
+    };
     if cfg.gzip {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         gz.write_all(&body)
             .and_then(|_| gz.finish())
-            .map(|v| PutPayload::from(Bytes::from(v)))
+            .map(Bytes::from)
             .map_err(|e| Error::internal(format!("gzip: {e}")))
     } else {
-        Ok(PutPayload::from(body))
+        Ok(body)
     }
 }
 
 /// Records in an existing object: its lines, or a Parquet file's rows.
 fn count_records(cfg: &ObjectSinkConfig, target: &Target, data: Bytes) -> Result<u64> {
     #[cfg(feature = "parquet")]
-    if target.format == crate::config::Format::Parquet {
+    if target.format == Format::Parquet {
         return crate::parquet_format::row_count(data);
     }
-    let _ = target;
-    count_lines(&data, cfg.gzip)
+    match target.format {
+        Format::Avro => crate::avro_format::record_count(&data),
+        Format::Csv { headers } => {
+            let plain = gunzip(&data, cfg.gzip)?;
+            Ok(crate::text_format::count_csv_records(&plain, headers))
+        }
+        _ => {
+            let plain = gunzip(&data, cfg.gzip)?;
+            Ok(plain.iter().filter(|&&b| b == b'\n').count() as u64)
+        }
+    }
 }
 
-fn count_lines(data: &[u8], gzip: bool) -> Result<u64> {
-    let plain = if gzip {
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(data)
-            .read_to_end(&mut out)
-            .map_err(|e| Error::sink_permanent(format!("an existing object is not gzip: {e}")))?;
-        out
-    } else {
-        data.to_vec()
-    };
-    Ok(plain.iter().filter(|&&b| b == b'\n').count() as u64)
+/// An existing object's bytes, unzipped when objects are gzipped.
+fn gunzip(data: &Bytes, gzip: bool) -> Result<std::borrow::Cow<'_, [u8]>> {
+    if !gzip {
+        return Ok(std::borrow::Cow::Borrowed(data));
+    }
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(&data[..])
+        .read_to_end(&mut out)
+        .map_err(|e| Error::sink_permanent(format!("an existing object is not gzip: {e}")))?;
+    Ok(std::borrow::Cow::Owned(out))
 }
 
 /// An object store error as the user can act on it.
@@ -562,10 +666,10 @@ impl Sink for ObjectSink {
                 ));
                 continue;
             };
-            #[cfg(feature = "parquet")]
-            let typed = if self.cfg.targets[t].format == crate::config::Format::Parquet {
-                match typed_row(batch, event) {
-                    Ok(row) => row,
+            let format = self.cfg.targets[t].format;
+            let typed = if format.typed() {
+                match typed_value(event, format, &mut self.last_schema) {
+                    Ok(v) => v,
                     Err(e) => {
                         self.rejected.push((i, e));
                         continue;
@@ -574,14 +678,23 @@ impl Sink for ObjectSink {
             } else {
                 None
             };
-            #[cfg(feature = "parquet")]
             let schema_id = typed.as_ref().map_or(0, |(id, _, _)| *id);
-            #[cfg(not(feature = "parquet"))]
-            let schema_id = 0;
             let value = match encoded.value(rec) {
                 Some(v) => v,
                 None => match self.cfg.null_values {
                     NullValues::Ignore => continue,
+                    NullValues::Write if format.typed() => {
+                        self.rejected.push((
+                            i,
+                            Error::config(format!(
+                                "a record of {} has a null value (a tombstone): \
+                                 behavior.on.null.values=write writes it into JSON or bytes \
+                                 objects, not {format:?}; set it to ignore",
+                                rec.topic
+                            )),
+                        ));
+                        continue;
+                    }
                     NullValues::Write => b"null".as_slice(),
                     NullValues::Fail => {
                         self.rejected.push((
@@ -628,6 +741,39 @@ impl Sink for ObjectSink {
             {
                 self.close_requested = true;
             }
+            // Avro, CSV and text: the record is written before a buffer opens for it, so that
+            // a value the format cannot hold rejects the record and leaves no empty object.
+            self.scratch.clear();
+            let written = match (format, &typed) {
+                (Format::Avro, Some((_, schema, datum))) => {
+                    runnel_core::encode::avro::write_value(&mut self.scratch, batch, schema, datum)
+                }
+                (Format::Csv { .. }, Some((_, schema, datum))) => {
+                    crate::text_format::write_csv_row(
+                        &mut self.scratch,
+                        &mut self.cell,
+                        batch,
+                        schema,
+                        datum,
+                    )
+                }
+                (Format::Text, _) => match event {
+                    Event::Record(r) => match &r.value {
+                        Some(runnel_core::Payload::Value { datum, .. }) => {
+                            crate::text_format::write_text_line(&mut self.scratch, datum)
+                        }
+                        _ => crate::text_format::write_text_line(&mut self.scratch, &Datum::Null),
+                    },
+                    Event::Change(_) => Err(Error::config(
+                        "STOREAS text needs string values, not Debezium's envelope",
+                    )),
+                },
+                _ => Ok(()),
+            };
+            if let Err(e) = written {
+                self.rejected.push((i, e));
+                continue;
+            }
             let buf = self.buffers.entry(key).or_insert_with(|| Buffer {
                 data: Vec::new(),
                 records: Vec::new(),
@@ -635,26 +781,34 @@ impl Sink for ObjectSink {
                 direct,
                 #[cfg(feature = "parquet")]
                 rows: Vec::new(),
-                #[cfg(feature = "parquet")]
                 value_schema: None,
             });
-            #[cfg(feature = "parquet")]
-            if let Some((_, schema, row)) = typed {
-                buf.value_schema = Some(schema);
-                buf.rows.push(row);
-                buf.records.push((pos, buf.rows.len()));
-                // About what the row weighs in the buffer: its JSON's length.
-                self.buffered_bytes += value.len() as u64;
-                self.opened_at.get_or_insert_with(Instant::now);
-                if buf.records.len() as u64 >= flush_count {
-                    self.close_requested = true;
+            let before = buf.data.len();
+            match (format, typed) {
+                #[cfg(feature = "parquet")]
+                (Format::Parquet, Some((_, schema, datum))) => {
+                    buf.value_schema = Some(schema);
+                    buf.rows
+                        .push(crate::parquet_format::Owned::of(batch, datum));
+                    buf.records.push((pos, buf.rows.len()));
+                    // About what the row weighs in the buffer: its JSON's length.
+                    self.buffered_bytes += value.len() as u64;
                 }
-                continue;
+                (Format::Avro | Format::Csv { .. } | Format::Text, typed) => {
+                    buf.data.extend_from_slice(&self.scratch);
+                    if let Some((_, schema, _)) = typed {
+                        buf.value_schema = Some(schema);
+                    }
+                    buf.records.push((pos, buf.data.len()));
+                    self.buffered_bytes += (buf.data.len() - before) as u64;
+                }
+                _ => {
+                    buf.data.extend_from_slice(value);
+                    buf.data.push(b'\n');
+                    buf.records.push((pos, buf.data.len()));
+                    self.buffered_bytes += value.len() as u64 + 1;
+                }
             }
-            buf.data.extend_from_slice(value);
-            buf.data.push(b'\n');
-            buf.records.push((pos, buf.data.len()));
-            self.buffered_bytes += value.len() as u64 + 1;
             self.opened_at.get_or_insert_with(Instant::now);
             if buf.records.len() as u64 >= flush_count || buf.data.len() as u64 >= flush_bytes {
                 self.close_requested = true;
@@ -722,5 +876,43 @@ impl Sink for ObjectSink {
 
     fn rejected(&mut self) -> Vec<(usize, Error)> {
         std::mem::take(&mut self.rejected)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_body_larger_than_a_part_goes_up_in_parts_and_a_name_is_written_once() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalFileSystem::new_with_prefix(dir.path()).unwrap();
+        let body = Bytes::from(
+            (0..100_000u32)
+                .flat_map(|i| i.to_le_bytes())
+                .collect::<Vec<_>>(),
+        );
+        rt.block_on(async {
+            let big = Path::from("t/big+0+0.bin");
+            assert!(put_new(&store, &big, body.clone(), 64 << 10).await.unwrap());
+            assert!(!put_new(&store, &big, body.clone(), 64 << 10).await.unwrap());
+            let back = store.get(&big).await.unwrap().bytes().await.unwrap();
+            assert_eq!(back, body);
+            let small = Path::from("t/small+0+0.bin");
+            assert!(
+                put_new(&store, &small, body.slice(..10), 64 << 10)
+                    .await
+                    .unwrap()
+            );
+            assert!(
+                !put_new(&store, &small, body.slice(..10), 64 << 10)
+                    .await
+                    .unwrap()
+            );
+        });
     }
 }

@@ -450,6 +450,83 @@ fn assert_exactly_once(ids: &[i64], total: i64, what: &str) {
     );
 }
 
+/// The S3 endpoint goes away for 30 s while rows keep coming: runnel retries (the slot keeps
+/// the rows meanwhile), and once the server is back on its storage every row is in the bucket
+/// exactly once. Objects past `s3.part.size` go up as multipart uploads.
+#[test]
+fn an_endpoint_down_for_30_s_loses_nothing_and_writes_nothing_twice() {
+    let mut s3 = S3Server::start();
+    s3_client(&s3, &["mkbucket", "down-lake"]);
+    let pg = PgInstance::start();
+    pg.create_database("shop");
+    pg.psql("shop", "CREATE TABLE items (id int PRIMARY KEY, note text)");
+    let cfg = connector(
+        &pg,
+        "down",
+        "shop",
+        json!({
+            "sink.type": "s3",
+            "sink.s3.s3.bucket.name": "down-lake",
+            "sink.s3.s3.region": "us-east-1",
+            "sink.s3.store.url": s3.endpoint(),
+            "sink.s3.aws.access.key.id": ACCESS_KEY,
+            "sink.s3.aws.secret.access.key": SECRET_KEY,
+            "sink.s3.flush.size": "200",
+            "sink.s3.rotate.schedule.interval.ms": "1000",
+            "sink.s3.s3.part.size": "5242880",
+            "snapshot.mode": "no_data",
+            "transforms": "unwrap",
+            "transforms.unwrap.type": "io.debezium.transforms.ExtractNewRecordState",
+            "value.converter.schemas.enable": "false",
+        }),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut runnel = Runnel::start(dir.path(), &[cfg]);
+    wait_slot_active(&pg, "shop", "down", &mut runnel);
+    // 30 kB rows: 200 of them make an object of 6 MB, past the 5 MiB part size.
+    let insert = |from: i64, to: i64| {
+        pg.psql(
+            "shop",
+            &format!(
+                "INSERT INTO items SELECT g, repeat(md5(g::text), 940) \
+                 FROM generate_series({from}, {to}) g"
+            ),
+        )
+    };
+    insert(1, 200);
+    wait_objects(
+        &s3,
+        "down-lake",
+        &mut runnel,
+        Duration::from_secs(60),
+        |o| line_count(o) >= 200,
+    );
+    s3.stop();
+    let down = Instant::now();
+    for step in 0..6 {
+        insert(201 + step * 50, 250 + step * 50);
+        std::thread::sleep(Duration::from_secs(5));
+    }
+    assert!(down.elapsed() >= Duration::from_secs(30));
+    s3.restart();
+    insert(501, 600);
+    let objs = wait_objects(
+        &s3,
+        "down-lake",
+        &mut runnel,
+        Duration::from_secs(240),
+        |o| line_count(o) >= 600,
+    );
+    runnel.stop();
+    let all: Vec<String> = objs.iter().flat_map(|(_, l)| l.clone()).collect();
+    assert_exactly_once(&ids(all), 600, "after the endpoint came back");
+    assert!(
+        objs.iter().any(|(_, l)| l.len() == 200),
+        "a full 6 MB object (multipart): {:?}",
+        objs.iter().map(|(k, l)| (k, l.len())).collect::<Vec<_>>()
+    );
+}
+
 /// Wrong credentials (SeaweedFS checks signatures) and a missing bucket (moto, which does not
 /// create one on a write as SeaweedFS does) stop the connector with an error that says so.
 #[test]
@@ -697,6 +774,201 @@ fn parquet_objects_carry_the_rows_with_their_logical_types() {
     assert!(schema.contains("amount: decimal128(10, 2)"), "{schema}");
     assert!(schema.contains("placed: timestamp[us]"), "{schema}");
     assert!(schema.contains("day: date32[day]"), "{schema}");
+}
+
+/// Avro object container files (Confluent's `AvroFormat`, `avro.codec=deflate`) of unwrapped
+/// rows, read back with Apache Avro's own Python reader: the schema Confluent's AvroConverter
+/// makes (record `Value` in namespace `shop.public.orders`, optional fields as unions with
+/// `null`, `Decimal` as the decimal logical type), each row once and equal to the source's; a
+/// column added mid-stream opens an object with the new schema.
+#[test]
+fn avro_objects_carry_the_rows_with_confluents_avro_schema() {
+    let s3 = S3Server::start();
+    s3_client(&s3, &["mkbucket", "avro-lake"]);
+    let pg = PgInstance::start();
+    pg.create_database("shop");
+    pg.psql(
+        "shop",
+        "CREATE TABLE orders (id int PRIMARY KEY, amount numeric(10,2), placed timestamp, \
+         day date, tags text[], note text, small smallint NOT NULL DEFAULT 7)",
+    );
+    let mut cfg = connector(
+        &pg,
+        "av",
+        "shop",
+        json!({
+            "sink.type": "s3",
+            "sink.s3.s3.bucket.name": "avro-lake",
+            "sink.s3.s3.region": "us-east-1",
+            "sink.s3.store.url": s3.endpoint(),
+            "sink.s3.aws.access.key.id": ACCESS_KEY,
+            "sink.s3.aws.secret.access.key": SECRET_KEY,
+            "sink.s3.format.class": "io.confluent.connect.s3.format.avro.AvroFormat",
+            "sink.s3.avro.codec": "deflate",
+            "sink.s3.flush.size": "1000",
+            "sink.s3.rotate.schedule.interval.ms": "1000",
+            "snapshot.mode": "no_data",
+            "transforms": "unwrap",
+            "transforms.unwrap.type": "io.debezium.transforms.ExtractNewRecordState",
+        }),
+    );
+    cfg["config"]["topic.prefix"] = "shop".into();
+    let dir = tempfile::tempdir().unwrap();
+    let mut runnel = Runnel::start(dir.path(), &[cfg]);
+    wait_slot_active(&pg, "shop", "av", &mut runnel);
+    pg.psql(
+        "shop",
+        "INSERT INTO orders SELECT g, g * 1.25, '2024-06-01 12:00:00.123456'::timestamp + g * interval '1 hour', \
+         date '2024-01-01' + g, ARRAY['a' || g, NULL], CASE WHEN g % 2 = 0 THEN 'even ✓' END \
+         FROM generate_series(1, 20) g",
+    );
+    let wait_rows = |n: usize, runnel: &mut Runnel| {
+        wait_objects(&s3, "avro-lake", runnel, Duration::from_secs(60), |o| {
+            line_count(o) >= n
+        })
+    };
+    wait_rows(20, &mut runnel);
+    pg.psql(
+        "shop",
+        "ALTER TABLE orders ADD COLUMN qty int; INSERT INTO orders (id, amount, qty) VALUES (21, 9.99, 3)",
+    );
+    let objs = wait_rows(21, &mut runnel);
+    runnel.stop();
+    let mut rows = BTreeMap::new();
+    for (key, lines) in &objs {
+        assert!(
+            key.starts_with("topics/shop.public.orders/partition=0/shop.public.orders+0+")
+                && key.ends_with(".avro"),
+            "{key}"
+        );
+        for line in lines {
+            let row: Value = serde_json::from_str(line).unwrap();
+            assert!(
+                rows.insert(row["id"].as_i64().unwrap(), row).is_none(),
+                "twice: {line}"
+            );
+        }
+    }
+    assert_eq!(rows.len(), 21);
+    // Avro's Python view: a Decimal, MicroTimestamp and Date as Debezium's numbers.
+    assert_eq!(rows[&2]["amount"], "2.50");
+    assert_eq!(rows[&2]["placed"], 1_717_250_400_123_456i64);
+    assert_eq!(rows[&2]["day"], 19_725);
+    assert_eq!(rows[&2]["tags"], json!(["a2", null]));
+    assert_eq!(rows[&2]["note"], "even ✓");
+    assert_eq!(rows[&3]["note"], Value::Null);
+    assert_eq!(rows[&2]["small"], 7);
+    assert_eq!(rows[&21]["qty"], 3);
+    assert!(
+        rows[&1].get("qty").is_none(),
+        "the first object has the first schema"
+    );
+    let schemas: Vec<Value> = s3_client(&s3, &["dump", "avro-lake"])
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["schema"].clone())
+        .map(|s| serde_json::from_str(s.as_str().unwrap()).unwrap())
+        .collect();
+    // The unwrapped row's schema is not optional: the record itself, not a union.
+    let first = &schemas[0];
+    assert_eq!(first["type"], "record", "{first}");
+    assert_eq!(first["name"], "Value", "{first}");
+    assert_eq!(first["namespace"], "shop.public.orders", "{first}");
+    let amount = &first["fields"][1];
+    assert_eq!(amount["name"], "amount");
+    assert_eq!(amount["default"], Value::Null, "{amount}");
+    assert_eq!(amount["type"][0], "null", "{amount}");
+    assert_eq!(amount["type"][1]["logicalType"], "decimal", "{amount}");
+    assert_eq!(amount["type"][1]["precision"], 10, "{amount}");
+    assert_eq!(
+        first["fields"][2]["type"][1]["connect.name"], "io.debezium.time.MicroTimestamp",
+        "{first}"
+    );
+    assert_eq!(
+        first["fields"][6]["type"]["connect.type"], "int16",
+        "{first}"
+    );
+}
+
+/// Lenses' `STOREAS CSV_WITHHEADERS` into a local directory (`sink.type=files`), read back with
+/// Python's csv module: a header line in every object, quoting where a cell needs it, NULL as
+/// an empty cell, decimals as their digits.
+#[test]
+fn csv_objects_have_a_header_and_quote_what_needs_quoting() {
+    let pg = PgInstance::start();
+    pg.create_database("shop");
+    pg.psql(
+        "shop",
+        "CREATE TABLE notes (id int PRIMARY KEY, body text, amount numeric(8,2), done boolean)",
+    );
+    let files = tempfile::tempdir().unwrap();
+    let mut cfg = connector(
+        &pg,
+        "csv",
+        "shop",
+        json!({
+            "sink.type": "files",
+            "sink.files.path": files.path().display().to_string(),
+            "sink.files.connect.s3.kcql": "INSERT INTO lake:notes SELECT * FROM `*` STOREAS `CSV_WITHHEADERS` WITH_FLUSH_COUNT = 1000 WITH_FLUSH_INTERVAL = 1",
+            "snapshot.mode": "no_data",
+            "transforms": "unwrap",
+            "transforms.unwrap.type": "io.debezium.transforms.ExtractNewRecordState",
+        }),
+    );
+    cfg["config"]["topic.prefix"] = "shop".into();
+    let dir = tempfile::tempdir().unwrap();
+    let mut runnel = Runnel::start(dir.path(), &[cfg]);
+    wait_slot_active(&pg, "shop", "csv", &mut runnel);
+    pg.psql(
+        "shop",
+        "INSERT INTO notes VALUES (1, 'plain', 1.50, true), (2, 'a, b', NULL, false), \
+         (3, E'say \"hi\"\nthere', 2.00, NULL)",
+    );
+    let read = || {
+        let out = Command::new("python3")
+            .arg("-c")
+            .arg(
+                "import csv, json, pathlib, sys\n\
+                 for p in sorted(pathlib.Path(sys.argv[1]).rglob('*.csv')):\n\
+                 \x20   print(json.dumps(list(csv.reader(open(p, newline='')))))",
+            )
+            .arg(files.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str::<Vec<Vec<String>>>(l).unwrap())
+            .collect::<Vec<_>>()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let objects = loop {
+        let objects = read();
+        if objects
+            .iter()
+            .map(|o| o.len().saturating_sub(1))
+            .sum::<usize>()
+            >= 3
+        {
+            break objects;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{objects:?}; log:\n{}",
+            runnel.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    runnel.stop();
+    assert_eq!(objects.len(), 1, "{objects:?}");
+    let rows = &objects[0];
+    assert_eq!(rows[0], ["id", "body", "amount", "done"]);
+    assert_eq!(rows[1], ["1", "plain", "1.50", "true"]);
+    assert_eq!(rows[2], ["2", "a, b", "", "false"]);
+    assert_eq!(rows[3], ["3", "say \"hi\"\nthere", "2.00", ""]);
 }
 
 /// The Parquet schemas of a bucket's objects, as pyarrow prints them.

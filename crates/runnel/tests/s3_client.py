@@ -4,7 +4,9 @@
     s3_client.py ENDPOINT mkbucket BUCKET     create it (retrying while the server starts)
     s3_client.py ENDPOINT dump BUCKET         every object as one JSON line:
                                               {"key": ..., "lines": [each line of the object]}
-                                              (Parquet: each row, read with pyarrow, and "schema")
+                                              (Parquet: each row, read with pyarrow, and "schema";
+                                              Avro: each record, read with Apache Avro's
+                                              Python reader, and the writer's "schema")
 Credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
 """
 import gzip
@@ -54,6 +56,16 @@ def main():
                 table = pq.read_table(io.BytesIO(body), use_threads=False)
                 rows = [json.dumps(r, default=str, sort_keys=True) for r in table.to_pylist()]
                 print(json.dumps({"key": key, "lines": rows, "schema": str(table.schema)}))
+                continue
+            if key.endswith(".avro"):
+                # Read independently with Apache Avro's own Python implementation.
+                import io
+                from avro.datafile import DataFileReader
+                from avro.io import DatumReader
+                reader = DataFileReader(io.BytesIO(body), DatumReader())
+                schema = reader.schema
+                rows = [json.dumps(r, default=str, sort_keys=True) for r in reader]
+                print(json.dumps({"key": key, "lines": rows, "schema": schema}))
                 continue
             if key.endswith(".gz"):
                 body = gzip.decompress(body)

@@ -147,6 +147,23 @@ impl CachedSchemas {
 /// What a record's key or value (or an array item) is called in error messages, as a column
 /// of its own: values are written with the column they belong to, whose name is read only
 /// when something fails (building a name per value was a tenth of the encoder's work).
+/// The JSON of one value of `column` (without schema), as the encoder writes it inside a
+/// record: for sinks that lay out values themselves (a CSV cell, a selected field).
+pub fn write_value_json(
+    buf: &mut Vec<u8>,
+    batch: &Batch,
+    column: &Column,
+    datum: &Datum,
+) -> Result<()> {
+    Values {
+        arena: &batch.datums,
+        placeholder: b"__debezium_unavailable_value",
+        keys: None,
+        replace_null: false,
+    }
+    .write_value(buf, column, &column.encoding, datum)
+}
+
 fn value_column() -> &'static Column {
     static VALUE: std::sync::OnceLock<Column> = std::sync::OnceLock::new();
     VALUE.get_or_init(|| Column::new("value", Encoding::Dynamic, true))
@@ -884,7 +901,7 @@ fn finite<'a>(n: &'a Numeric, column: &str) -> Result<&'a [u8]> {
     }
 }
 
-fn numeric_to_f64(n: &Numeric) -> f64 {
+pub(crate) fn numeric_to_f64(n: &Numeric) -> f64 {
     match n {
         Numeric::Finite(t) => std::str::from_utf8(t)
             .ok()
@@ -899,7 +916,7 @@ fn numeric_to_f64(n: &Numeric) -> f64 {
 /// ±infinity dates. `-infinity` is what Debezium sends (PostgreSQL's internal minimum moved to
 /// the Unix epoch); for `infinity` Debezium's int arithmetic wraps into the far past, so runnel
 /// sends the largest Connect Date instead (README, Compatibility).
-fn date_days(d: i64) -> i64 {
+pub(crate) fn date_days(d: i64) -> i64 {
     match d {
         POS_INFINITY => i64::from(i32::MAX),
         NEG_INFINITY => i64::from(i32::MIN) + 10_957,
@@ -908,7 +925,7 @@ fn date_days(d: i64) -> i64 {
 }
 
 /// Debezium's ±infinity timestamps (`PGStatement.DATE_POSITIVE_INFINITY` read as micros).
-fn timestamp_micros(t: i64) -> i64 {
+pub(crate) fn timestamp_micros(t: i64) -> i64 {
     match t {
         POS_INFINITY => 9_223_372_036_825_200_000,
         NEG_INFINITY => -9_223_372_036_832_400_000,
@@ -917,7 +934,7 @@ fn timestamp_micros(t: i64) -> i64 {
 }
 
 /// Connect `Bits` holds the bit string's integer value little-endian, as `BitSet.toByteArray`.
-fn bits_little_endian(len: u32, packed: &[u8]) -> Vec<u8> {
+pub(crate) fn bits_little_endian(len: u32, packed: &[u8]) -> Vec<u8> {
     let nbytes = (len as usize).div_ceil(8);
     let mut out = vec![0u8; nbytes];
     for i in 0..len as usize {
@@ -937,7 +954,7 @@ fn bits_little_endian(len: u32, packed: &[u8]) -> Vec<u8> {
     out
 }
 
-fn write_iso_interval(buf: &mut Vec<u8>, months: i32, days: i32, micros: i64) {
+pub(crate) fn write_iso_interval(buf: &mut Vec<u8>, months: i32, days: i32, micros: i64) {
     let years = months / 12;
     let months = months % 12;
     buf.push(b'P');
@@ -1000,7 +1017,7 @@ fn write_zero(buf: &mut Vec<u8>, enc: &Encoding) {
 // ---- schemas -------------------------------------------------------------------------------
 
 /// (Connect type, logical name, version, parameters) an encoding implies.
-type TypeJson = (
+pub(crate) type TypeJson = (
     &'static str,
     Option<&'static str>,
     Option<u32>,
@@ -1008,7 +1025,7 @@ type TypeJson = (
 );
 
 /// The Connect schema parts an encoding implies; `optional`/`default`/`field` are the caller's.
-fn type_json(enc: &Encoding) -> TypeJson {
+pub(crate) fn type_json(enc: &Encoding) -> TypeJson {
     let logical = enc.logical_name();
     let versioned = |ty: &'static str| (ty, logical, Some(1), vec![]);
     match enc {

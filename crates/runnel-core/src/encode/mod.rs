@@ -1,6 +1,7 @@
 //! Encoders turn batches of typed events into records (topic, key bytes, value bytes,
 //! headers), once, at the sink boundary. Every byte sink writes the same bytes.
 
+pub mod avro;
 pub mod json;
 pub mod writer;
 
