@@ -221,7 +221,10 @@ impl ObjectSink {
 
     /// Closes every open object: their upload starts in the background (one group at a time,
     /// so that objects reach the bucket in order) while new records fill new buffers; the
-    /// batches in them become durable when it finishes.
+    /// batches in them become durable when it finishes. A close that falls due while a group
+    /// is uploading waits for it, the buffers filling on meanwhile (up to
+    /// `runnel.buffer.max.bytes`; a buffer past its record count becomes several objects), so
+    /// that reading from the source never waits for the bucket while memory allows.
     fn flush_all(&mut self, why: &str) -> Result<()> {
         self.finish_upload(true)?;
         if self.buffers.is_empty() {
@@ -335,9 +338,9 @@ impl Buffer {
     }
 }
 
-/// Writes one buffer as objects of at most the target's record count each (a transaction may
-/// have brought more): each named by its first record, so the same records make the same names
-/// however the batches fell. Where an object of the name exists (written before a crash), what
+/// Writes one buffer as objects of at most the target's record count (and size) each (a
+/// transaction, or a close deferred while a group uploaded, may have brought more): each named
+/// by its first record, so the same records make the same names however the batches fell. Where an object of the name exists (written before a crash), what
 /// it holds is kept and writing goes on after it; returns how many records that arrive later
 /// an existing object already holds.
 async fn write_buffer(
@@ -355,7 +358,18 @@ async fn write_buffer(
     let n = buf.records.len();
     let mut start = 0usize;
     while start < n {
-        let end = start.saturating_add(chunk).min(n);
+        let mut end = start.saturating_add(chunk).min(n);
+        if target.flush_bytes != u64::MAX && !lines.is_empty() {
+            // At most flush.size bytes per object too (record ends are offsets in `lines`).
+            let base = if start == 0 {
+                0
+            } else {
+                buf.records[start - 1].1
+            };
+            let limit = (base as u64).saturating_add(target.flush_bytes);
+            let fit = buf.records[start..end].partition_point(|(_, e)| *e as u64 <= limit);
+            end = start + fit.max(1);
+        }
         let first = buf.records[start].0;
         let name = partition::object_name(
             cfg.naming, target, &key.topic, &key.path, first, buf.direct, cfg.gzip,
@@ -817,12 +831,13 @@ impl Sink for ObjectSink {
         self.submitted_since_flush += 1;
         self.at_position = offset.is_some();
         self.finish_upload(false)?;
-        if self.buffers.is_empty() && self.uploading.is_none() {
+        let uploading = self.uploading.is_some();
+        if self.buffers.is_empty() && !uploading {
             // Nothing of it is waiting (every record written or skipped).
             self.durable += std::mem::take(&mut self.submitted_since_flush);
         } else if self.buffers.is_empty() {
             // Durable once the upload in flight is.
-        } else if self.close_requested && self.at_position {
+        } else if self.close_requested && self.at_position && !uploading {
             self.close_requested = false;
             self.flush_all("flush count, size or rotate.interval.ms")?;
         } else if self.buffered_bytes > self.cfg.max_buffer_bytes {
@@ -852,7 +867,10 @@ impl Sink for ObjectSink {
 
     fn settle(&mut self, wait: Duration) -> Result<usize> {
         self.finish_upload(false)?;
-        if self.at_position && (self.close_requested || self.flush_due()) {
+        if self.at_position
+            && self.uploading.is_none()
+            && (self.close_requested || self.flush_due())
+        {
             self.close_requested = false;
             self.flush_all("flush interval")?;
         }
