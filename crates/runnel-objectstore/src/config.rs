@@ -64,7 +64,8 @@ impl Format {
 #[derive(Debug, Clone, PartialEq)]
 pub enum TimeSource {
     Record,
-    RecordField(String),
+    /// The field's path (`a.b`: field `b` of struct `a`).
+    RecordField(Vec<String>),
     Wallclock,
 }
 
@@ -135,6 +136,9 @@ pub struct Target {
     /// Record-time interval (Confluent's `rotate.interval.ms`): an object closes when a record
     /// is this much later than its first.
     pub rotate_record_ms: Option<i64>,
+    /// KCQL's `SELECT a, b AS c, _key.id, _header.h`: the fields written, each under its name
+    /// (`None`: `SELECT *`, the whole value).
+    pub select: Option<Vec<(String, PartitionPart)>>,
 }
 
 #[derive(Debug, Clone)]
@@ -604,9 +608,13 @@ fn confluent_targets(k: &mut Keys, local: bool) -> Vec<Target> {
     let zone = k.get("timezone").map(str::to_string);
     let source = match k.get("timestamp.extractor").unwrap_or("Wallclock") {
         "Record" => TimeSource::Record,
-        "RecordField" => {
-            TimeSource::RecordField(k.get("timestamp.field").unwrap_or("timestamp").to_string())
-        }
+        "RecordField" => TimeSource::RecordField(
+            k.get("timestamp.field")
+                .unwrap_or("timestamp")
+                .split('.')
+                .map(str::to_string)
+                .collect(),
+        ),
         _ => TimeSource::Wallclock,
     };
     let time = |k: &mut Keys, path: Option<String>, duration: Option<i64>| {
@@ -725,6 +733,7 @@ fn confluent_targets(k: &mut Keys, local: bool) -> Vec<Target> {
         flush_bytes: u64::MAX,
         flush_interval_ms,
         rotate_record_ms,
+        select: None,
     }]
 }
 
@@ -747,11 +756,27 @@ fn lenses_targets(k: &mut Keys) -> Vec<Target> {
                 Format::Json
             }),
         };
-        if st.fields.is_some() {
-            k.issue(
-                "connect.s3.kcql",
-                "the S3 sink's KCQL selects whole records (SELECT *), as Lenses' connector documents: write SELECT * and choose fields with a transform (org.apache.kafka.connect.transforms.ReplaceField$Value, include=…)",
-            );
+        let mut select = None;
+        if let Some(fields) = &st.fields {
+            let mut out = Vec::new();
+            for (field, alias) in fields {
+                let part = part_of(field);
+                if matches!(part, PartitionPart::Topic | PartitionPart::KafkaPartition) {
+                    k.issue(
+                        "connect.s3.kcql",
+                        format!("SELECT {field}: select value fields, _key, _key.<field> or _header.<name>"),
+                    );
+                    continue;
+                }
+                out.push((alias.clone().unwrap_or_else(|| display_name(field)), part));
+            }
+            if format == Format::Bytes {
+                k.issue(
+                    "connect.s3.kcql",
+                    "STOREAS bytes writes whole values: use SELECT *",
+                );
+            }
+            select = Some(out);
         }
         let values_only = st
             .partitioner
@@ -792,6 +817,7 @@ fn lenses_targets(k: &mut Keys) -> Vec<Target> {
                     * 1000,
             ),
             rotate_record_ms: None,
+            select,
         });
     }
     out

@@ -22,8 +22,8 @@ pub struct Statement {
     /// `*` for every topic.
     pub topic: String,
     /// `None` for `SELECT *`, else the selected fields (`_value.`/`_key.`/`_header.` references
-    /// as written).
-    pub fields: Option<Vec<String>>,
+    /// as written) and their `AS` names.
+    pub fields: Option<Vec<(String, Option<String>)>>,
     /// `None`: no PARTITIONBY; `Some(empty)`: NOPARTITION.
     pub partition_by: Option<Vec<String>>,
     pub store_as: Option<String>,
@@ -246,8 +246,20 @@ fn parse_one(text: &str) -> Result<Statement, String> {
         ));
     }
     l.expect("SELECT")?;
-    let selected = l.list("* or the fields to select")?;
-    let fields = (selected != ["*"]).then_some(selected);
+    let mut selected = Vec::new();
+    loop {
+        let field = l.name("* or the fields to select")?;
+        let alias = if l.keyword("AS") {
+            Some(l.name("a name after AS")?)
+        } else {
+            None
+        };
+        selected.push((field, alias));
+        if !l.sym(',') {
+            break;
+        }
+    }
+    let fields = (selected != [("*".to_string(), None)]).then_some(selected);
     l.expect("FROM")?;
     let topic = l.name("a topic (or `*`)")?;
     let mut st = Statement {
@@ -349,7 +361,10 @@ mod tests {
              INSERT INTO b2 SELECT * FROM t2 NOPARTITION",
         )
         .unwrap();
-        assert_eq!(s[0].fields, Some(vec!["a".into(), "_key.id".into()]));
+        assert_eq!(
+            s[0].fields,
+            Some(vec![("a".into(), None), ("_key.id".into(), None)])
+        );
         assert_eq!(s[0].topic, "t-1");
         assert_eq!(s[0].prefix, "p/q");
         assert_eq!(s[0].properties["flush.count"], "10");

@@ -15,6 +15,7 @@ pub mod kcql;
 pub mod parquet_format;
 pub mod partition;
 pub mod plugin;
+pub mod select;
 pub mod sink;
 pub mod text_format;
 

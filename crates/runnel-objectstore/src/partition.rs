@@ -75,30 +75,38 @@ pub fn object_name(
 
 /// The partition path of one record (`partition=0`, `customer_id=7/order_id=3`,
 /// `year=2026/month=12`, …).
+/// The last time path made: (target, second) and the path.
+pub type TimeCache = Option<((usize, i64), String)>;
+
 pub fn path_of(
+    out: &mut String,
+    time_cache: &mut TimeCache,
     target: &Target,
     batch: &Batch,
     event: &Event,
     pos: StreamPos,
     timestamp_ms: i64,
-) -> Result<String> {
+) -> Result<()> {
+    use std::fmt::Write as _;
+    out.clear();
     match &target.partitioner {
-        Partitioner::KafkaPartition => Ok(format!("partition={}", pos.partition)),
-        Partitioner::Hierarchical => Ok(String::new()),
+        Partitioner::KafkaPartition => {
+            let _ = write!(out, "partition={}", pos.partition);
+            Ok(())
+        }
+        Partitioner::Hierarchical => Ok(()),
         Partitioner::Parts { parts, values_only } => {
-            let mut out = String::new();
-            for (name, part) in parts {
-                let text = part_text(batch, event, part, pos)?;
-                if !out.is_empty() {
+            for (i, (name, part)) in parts.iter().enumerate() {
+                if i > 0 {
                     out.push('/');
                 }
                 if !values_only {
                     out.push_str(name);
                     out.push('=');
                 }
-                out.push_str(&text);
+                push_part(out, batch, event, part, pos)?;
             }
-            Ok(out)
+            Ok(())
         }
         Partitioner::Time {
             path_format,
@@ -109,28 +117,41 @@ pub fn path_of(
             let ms = match source {
                 TimeSource::Record => timestamp_ms,
                 TimeSource::Wallclock => now_ms(),
-                TimeSource::RecordField(field) => {
-                    let path: Vec<String> = field.split('.').map(str::to_string).collect();
-                    match value_field(batch, event, &path)? {
-                        Some(Datum::Int(v)) => v,
-                        Some(Datum::Timestamp(us) | Datum::TimestampTz(us)) => us.div_euclid(1000),
-                        Some(Datum::Text(t)) => parse_iso_ms(&t).ok_or_else(|| {
-                            Error::conversion(format!(
-                                "timestamp.field \"{field}\" holds \"{}\", not a time",
-                                String::from_utf8_lossy(&t)
-                            ))
-                        })?,
-                        other => {
-                            return Err(Error::conversion(format!(
-                                "timestamp.field \"{field}\" holds {}, not a time (a number of \
-                                 milliseconds, a Timestamp or an ISO-8601 string)",
-                                describe(other.as_ref())
-                            )));
-                        }
+                TimeSource::RecordField(path) => match value_field(batch, event, path)? {
+                    Some(Datum::Int(v)) => v,
+                    Some(Datum::Timestamp(us) | Datum::TimestampTz(us)) => us.div_euclid(1000),
+                    Some(Datum::Text(t)) => parse_iso_ms(&t).ok_or_else(|| {
+                        Error::conversion(format!(
+                            "timestamp.field \"{}\" holds \"{}\", not a time",
+                            path.join("."),
+                            String::from_utf8_lossy(&t)
+                        ))
+                    })?,
+                    other => {
+                        return Err(Error::conversion(format!(
+                            "timestamp.field \"{}\" holds {}, not a time (a number of \
+                             milliseconds, a Timestamp or an ISO-8601 string)",
+                            path.join("."),
+                            describe(other.as_ref())
+                        )));
                     }
-                }
+                },
             };
-            time_path(path_format, *duration_ms, timezone, ms)
+            // Time zone offsets are whole seconds: with a duration of whole seconds, every
+            // record of one second has the same path, made once.
+            let second = ms.div_euclid(1000);
+            let key = (target as *const Target as usize, second);
+            if duration_ms % 1000 == 0
+                && let Some((k, path)) = time_cache.as_ref()
+                && *k == key
+            {
+                out.push_str(path);
+                return Ok(());
+            }
+            let path = time_path(path_format, *duration_ms, timezone, ms)?;
+            out.push_str(&path);
+            *time_cache = Some((key, path));
+            Ok(())
         }
     }
 }
@@ -199,10 +220,23 @@ pub fn time_path(format: &str, duration_ms: i64, timezone: &str, ms: i64) -> Res
     Ok(out)
 }
 
-fn part_text(batch: &Batch, event: &Event, part: &PartitionPart, pos: StreamPos) -> Result<String> {
+fn push_part(
+    out: &mut String,
+    batch: &Batch,
+    event: &Event,
+    part: &PartitionPart,
+    pos: StreamPos,
+) -> Result<()> {
+    use std::fmt::Write as _;
     let datum = match part {
-        PartitionPart::Topic => return Ok(event.topic().to_string()),
-        PartitionPart::KafkaPartition => return Ok(pos.partition.to_string()),
+        PartitionPart::Topic => {
+            out.push_str(event.topic());
+            return Ok(());
+        }
+        PartitionPart::KafkaPartition => {
+            let _ = write!(out, "{}", pos.partition);
+            return Ok(());
+        }
         PartitionPart::ValueField(path) => value_field(batch, event, path)?,
         PartitionPart::Key(path) => key_field(batch, event, path)?,
         PartitionPart::Header(name) => match event {
@@ -218,36 +252,42 @@ fn part_text(batch: &Batch, event: &Event, part: &PartitionPart, pos: StreamPos)
             Event::Change(_) => None,
         },
     };
-    let what = match part {
-        PartitionPart::ValueField(p) => p.join("."),
-        PartitionPart::Key(p) if p.is_empty() => "_key".into(),
-        PartitionPart::Key(p) => format!("_key.{}", p.join(".")),
-        PartitionPart::Header(h) => format!("_header.{h}"),
-        _ => String::new(),
-    };
-    text_of(datum.as_ref(), &what)
+    push_text(out, datum.as_ref()).map_err(|held| {
+        let what = match part {
+            PartitionPart::ValueField(p) => p.join("."),
+            PartitionPart::Key(p) if p.is_empty() => "_key".into(),
+            PartitionPart::Key(p) => format!("_key.{}", p.join(".")),
+            PartitionPart::Header(h) => format!("_header.{h}"),
+            _ => String::new(),
+        };
+        not_a_path_value(&what, held)
+    })
+}
+
+fn not_a_path_value(what: &str, held: &str) -> Error {
+    Error::conversion(format!(
+        "the partition field \"{what}\" holds {held}: partition by a number, string or boolean \
+         field"
+    ))
 }
 
 /// A partition value as path text: numbers, strings, booleans and decimals; `null` for a
 /// missing or null one.
-fn text_of(datum: Option<&Datum>, what: &str) -> Result<String> {
-    Ok(match datum {
-        None | Some(Datum::Null) => "null".into(),
-        Some(Datum::Int(v)) => v.to_string(),
-        Some(Datum::Bool(b)) => b.to_string(),
-        Some(Datum::F32(v)) => v.to_string(),
-        Some(Datum::F64(v)) => v.to_string(),
-        Some(Datum::Text(t)) => String::from_utf8_lossy(t).into_owned(),
-        Some(Datum::Numeric(Numeric::Finite(t))) => String::from_utf8_lossy(t).into_owned(),
-        Some(Datum::Date(d)) => d.to_string(),
-        other => {
-            return Err(Error::conversion(format!(
-                "the partition field \"{what}\" holds {}: partition by a number, string or \
-                 boolean field",
-                describe(other)
-            )));
+fn push_text(out: &mut String, datum: Option<&Datum>) -> std::result::Result<(), &'static str> {
+    use std::fmt::Write as _;
+    let _ = match datum {
+        None | Some(Datum::Null) => write!(out, "null"),
+        Some(Datum::Int(v)) => write!(out, "{v}"),
+        Some(Datum::Bool(b)) => write!(out, "{b}"),
+        Some(Datum::F32(v)) => write!(out, "{v}"),
+        Some(Datum::F64(v)) => write!(out, "{v}"),
+        Some(Datum::Text(t)) | Some(Datum::Numeric(Numeric::Finite(t))) => {
+            write!(out, "{}", String::from_utf8_lossy(t))
         }
-    })
+        Some(Datum::Date(d)) => write!(out, "{d}"),
+        other => return Err(describe(other)),
+    };
+    Ok(())
 }
 
 fn describe(d: Option<&Datum>) -> &'static str {
@@ -283,11 +323,15 @@ fn key_field(batch: &Batch, event: &Event, path: &[String]) -> Result<Option<Dat
             let key = &c.table.key;
             if path.is_empty() {
                 // The whole key: its only column, or the columns joined.
-                let parts: Vec<String> = key
-                    .iter()
-                    .map(|&i| text_of(values.get(i), &c.table.columns[i].name))
-                    .collect::<Result<_>>()?;
-                return Ok(Some(Datum::text(&parts.join(","))));
+                let mut joined = String::new();
+                for (n, &i) in key.iter().enumerate() {
+                    if n > 0 {
+                        joined.push(',');
+                    }
+                    push_text(&mut joined, values.get(i))
+                        .map_err(|held| not_a_path_value(&c.table.columns[i].name, held))?;
+                }
+                return Ok(Some(Datum::text(&joined)));
             }
             Ok(key
                 .iter()

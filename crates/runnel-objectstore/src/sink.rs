@@ -42,6 +42,8 @@ type Upload = tokio::task::JoinHandle<Vec<Result<(BufferKey, u64)>>>;
 
 /// Objects written at the same time.
 const PARALLEL_PUTS: usize = 8;
+/// Distinct partition paths remembered; past this the set starts again (open buffers keep theirs).
+const MAX_INTERNED_PATHS: usize = 100_000;
 /// Parts of one multipart upload sent at the same time.
 const PARALLEL_PARTS: usize = 4;
 
@@ -74,13 +76,19 @@ pub struct ObjectSink {
     scratch: Vec<u8>,
     /// One CSV cell.
     cell: Vec<u8>,
+    /// KCQL's SELECT of fields.
+    projector: crate::select::Projector,
+    /// One record's partition path, and the paths seen (each text once).
+    path: String,
+    paths: std::collections::HashSet<Arc<str>>,
+    time_cache: partition::TimeCache,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 struct BufferKey {
     target: usize,
     topic: Arc<str>,
-    path: String,
+    path: Arc<str>,
     partition: i32,
     /// Parquet and Avro: a fingerprint of the value schema (a schema change opens another
     /// object).
@@ -170,6 +178,10 @@ impl ObjectSink {
             last_schema: None,
             scratch: Vec::new(),
             cell: Vec::new(),
+            projector: crate::select::Projector::default(),
+            path: String::new(),
+            paths: std::collections::HashSet::new(),
+            time_cache: None,
         })
     }
 
@@ -681,7 +693,8 @@ impl Sink for ObjectSink {
                 continue;
             };
             let format = self.cfg.targets[t].format;
-            let typed = if format.typed() {
+            let selecting = self.cfg.targets[t].select.is_some();
+            let typed = if format.typed() && !selecting {
                 match typed_value(event, format, &mut self.last_schema) {
                     Ok(v) => v,
                     Err(e) => {
@@ -692,7 +705,6 @@ impl Sink for ObjectSink {
             } else {
                 None
             };
-            let schema_id = typed.as_ref().map_or(0, |(id, _, _)| *id);
             let value = match encoded.value(rec) {
                 Some(v) => v,
                 None => match self.cfg.null_values {
@@ -723,12 +735,46 @@ impl Sink for ObjectSink {
                     }
                 },
             };
+            // KCQL's SELECT of fields: the projected row (a tombstone has none).
+            let projected = match &self.cfg.targets[t].select {
+                Some(select) if encoded.value(rec).is_some() => {
+                    match self.projector.project(t, select, batch, event) {
+                        Ok(row) => Some(row),
+                        Err(e) => {
+                            self.rejected.push((i, e));
+                            continue;
+                        }
+                    }
+                }
+                _ => None,
+            };
+            let schema_id = match (&projected, &typed) {
+                (Some((id, _, _)), _) | (None, Some((id, _, _))) => *id,
+                _ => 0,
+            };
             let target: &Target = &self.cfg.targets[t];
-            let path = match partition::path_of(target, batch, event, pos, rec.timestamp_ms) {
-                Ok(p) => p,
-                Err(e) => {
-                    self.rejected.push((i, e));
-                    continue;
+            if let Err(e) = partition::path_of(
+                &mut self.path,
+                &mut self.time_cache,
+                target,
+                batch,
+                event,
+                pos,
+                rec.timestamp_ms,
+            ) {
+                self.rejected.push((i, e));
+                continue;
+            }
+            // Paths are shared, not made per record: the same text is the same Arc.
+            let path = match self.paths.get(self.path.as_str()) {
+                Some(p) => p.clone(),
+                None => {
+                    if self.paths.len() >= MAX_INTERNED_PATHS {
+                        self.paths.clear();
+                    }
+                    let p: Arc<str> = Arc::from(self.path.as_str());
+                    self.paths.insert(p.clone());
+                    p
                 }
             };
             let key = BufferKey {
@@ -758,11 +804,35 @@ impl Sink for ObjectSink {
             // Avro, CSV and text: the record is written before a buffer opens for it, so that
             // a value the format cannot hold rejects the record and leaves no empty object.
             self.scratch.clear();
-            let written = match (format, &typed) {
-                (Format::Avro, Some((_, schema, datum))) => {
+            let written = match (format, &projected, &typed) {
+                (Format::Json, Some((_, schema, values)), _) => {
+                    crate::select::write_json(&mut self.scratch, batch, schema, values)
+                }
+                (Format::Avro, Some((_, schema, values)), _) => {
+                    runnel_core::encode::avro::write_row(
+                        &mut self.scratch,
+                        batch,
+                        schema.fields().unwrap_or_default(),
+                        values,
+                    )
+                }
+                (Format::Csv { .. }, Some((_, schema, values)), _) => {
+                    crate::text_format::write_csv_cells(
+                        &mut self.scratch,
+                        &mut self.cell,
+                        batch,
+                        schema.fields().unwrap_or_default(),
+                        values,
+                    )
+                }
+                (Format::Text, Some(_), _) => Err(Error::config(
+                    "STOREAS text writes whole string values: use SELECT *",
+                )),
+                (_, Some(_), _) => Ok(()),
+                (Format::Avro, None, Some((_, schema, datum))) => {
                     runnel_core::encode::avro::write_value(&mut self.scratch, batch, schema, datum)
                 }
-                (Format::Csv { .. }, Some((_, schema, datum))) => {
+                (Format::Csv { .. }, None, Some((_, schema, datum))) => {
                     crate::text_format::write_csv_row(
                         &mut self.scratch,
                         &mut self.cell,
@@ -771,7 +841,7 @@ impl Sink for ObjectSink {
                         datum,
                     )
                 }
-                (Format::Text, _) => match event {
+                (Format::Text, None, _) => match event {
                     Event::Record(r) => match &r.value {
                         Some(runnel_core::Payload::Value { datum, .. }) => {
                             crate::text_format::write_text_line(&mut self.scratch, datum)
@@ -798,29 +868,55 @@ impl Sink for ObjectSink {
                 value_schema: None,
             });
             let before = buf.data.len();
-            match (format, typed) {
+            if let Some((_, schema, values)) = projected {
+                buf.value_schema = Some(schema);
                 #[cfg(feature = "parquet")]
-                (Format::Parquet, Some((_, schema, datum))) => {
-                    buf.value_schema = Some(schema);
-                    buf.rows
-                        .push(crate::parquet_format::Owned::of(batch, datum));
+                if format == Format::Parquet {
+                    buf.rows.push(crate::parquet_format::Owned::Struct(
+                        values
+                            .iter()
+                            .map(|v| crate::parquet_format::Owned::of(batch, v))
+                            .collect(),
+                    ));
                     buf.records.push((pos, buf.rows.len()));
-                    // About what the row weighs in the buffer: its JSON's length.
                     self.buffered_bytes += value.len() as u64;
-                }
-                (Format::Avro | Format::Csv { .. } | Format::Text, typed) => {
+                } else {
                     buf.data.extend_from_slice(&self.scratch);
-                    if let Some((_, schema, _)) = typed {
-                        buf.value_schema = Some(schema);
-                    }
                     buf.records.push((pos, buf.data.len()));
                     self.buffered_bytes += (buf.data.len() - before) as u64;
                 }
-                _ => {
-                    buf.data.extend_from_slice(value);
-                    buf.data.push(b'\n');
+                #[cfg(not(feature = "parquet"))]
+                {
+                    let _ = values;
+                    buf.data.extend_from_slice(&self.scratch);
                     buf.records.push((pos, buf.data.len()));
-                    self.buffered_bytes += value.len() as u64 + 1;
+                    self.buffered_bytes += (buf.data.len() - before) as u64;
+                }
+            } else {
+                match (format, typed) {
+                    #[cfg(feature = "parquet")]
+                    (Format::Parquet, Some((_, schema, datum))) => {
+                        buf.value_schema = Some(schema);
+                        buf.rows
+                            .push(crate::parquet_format::Owned::of(batch, datum));
+                        buf.records.push((pos, buf.rows.len()));
+                        // About what the row weighs in the buffer: its JSON's length.
+                        self.buffered_bytes += value.len() as u64;
+                    }
+                    (Format::Avro | Format::Csv { .. } | Format::Text, typed) => {
+                        buf.data.extend_from_slice(&self.scratch);
+                        if let Some((_, schema, _)) = typed {
+                            buf.value_schema = Some(schema);
+                        }
+                        buf.records.push((pos, buf.data.len()));
+                        self.buffered_bytes += (buf.data.len() - before) as u64;
+                    }
+                    _ => {
+                        buf.data.extend_from_slice(value);
+                        buf.data.push(b'\n');
+                        buf.records.push((pos, buf.data.len()));
+                        self.buffered_bytes += value.len() as u64 + 1;
+                    }
                 }
             }
             self.opened_at.get_or_insert_with(Instant::now);

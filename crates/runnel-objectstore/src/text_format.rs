@@ -7,7 +7,7 @@
 //! as they are; structs and arrays as JSON. NULL is an empty cell.
 
 use runnel_core::encode::json::write_value_json;
-use runnel_core::{Batch, Datum, Error, Numeric, Result, Schema};
+use runnel_core::{Batch, Column, Datum, Error, Numeric, Result, Schema};
 
 /// Appends one CSV line of `datum` (a struct of `schema`). `scratch` is reused between cells.
 pub fn write_csv_row(
@@ -23,7 +23,17 @@ pub fn write_csv_row(
              io.debezium.transforms.ExtractNewRecordState",
         ));
     };
-    let values = batch.fields(range);
+    write_csv_cells(buf, scratch, batch, columns, batch.fields(range))
+}
+
+/// Appends one CSV line of a row of `columns` whose values are `values`.
+pub fn write_csv_cells(
+    buf: &mut Vec<u8>,
+    scratch: &mut Vec<u8>,
+    batch: &Batch,
+    columns: &[Column],
+    values: &[Datum],
+) -> Result<()> {
     for (i, c) in columns.iter().enumerate() {
         if i > 0 {
             buf.push(b',');

@@ -422,10 +422,21 @@ fn transform_failed<P: Position>(
             _ => format!("a record of {}", r.topic),
         },
     };
-    let at = position.map_or_else(String::new, |p| {
-        let offset = serde_json::to_string(&p.to_offset().0).unwrap_or_default();
-        format!(" (position {offset})")
-    });
+    let at = match position {
+        Some(p) => {
+            let offset = serde_json::to_string(&p.to_offset().0).unwrap_or_default();
+            format!(" (position {offset})")
+        }
+        // A batch inside a source transaction has no position of its own: the event's log
+        // position says where it is.
+        None => {
+            let lsn = match &f.event {
+                runnel_core::Event::Change(c) => c.source.coords[0],
+                runnel_core::Event::Record(r) => r.source.and_then(|s| s.coords[0]),
+            };
+            lsn.map_or_else(String::new, |l| format!(" (position {{\"lsn\":{l}}})"))
+        }
+    };
     let key = f
         .key
         .as_deref()

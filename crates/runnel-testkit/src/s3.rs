@@ -13,6 +13,9 @@ pub const S3_SECRET_KEY: &str = "runnel-test-secret";
 
 pub struct S3Server {
     pub port: u16,
+    /// The ports of weed's other servers, chosen once: a restart takes the same ones rather
+    /// than new ones that another test's server may be about to bind.
+    inner_ports: Vec<(&'static str, u16)>,
     process: ServerProcess,
     dir: tempfile::TempDir,
 }
@@ -23,8 +26,25 @@ impl S3Server {
             .prefix("runnel-s3-")
             .tempdir()
             .expect("create temp dir");
+        let inner_ports = [
+            "master.port",
+            "master.port.grpc",
+            "volume.port",
+            "volume.port.grpc",
+            "filer.port",
+            "filer.port.grpc",
+            "s3.port.grpc",
+            "admin.port",
+            "admin.port.grpc",
+            "webdav.port",
+            "debug.port",
+            "s3.debug.port",
+        ]
+        .map(|flag| (flag, free_port()))
+        .to_vec();
         let mut s = Self {
             port: free_port(),
+            inner_ports,
             process: ServerProcess::new(&dir.path().join("server.log")),
             dir,
         };
@@ -52,21 +72,9 @@ impl S3Server {
             .args(["-ip=127.0.0.1", "-ip.bind=127.0.0.1"])
             .arg(format!("-s3.port={}", self.port))
             .args(
-                [
-                    "master.port",
-                    "master.port.grpc",
-                    "volume.port",
-                    "volume.port.grpc",
-                    "filer.port",
-                    "filer.port.grpc",
-                    "s3.port.grpc",
-                    "admin.port",
-                    "admin.port.grpc",
-                    "webdav.port",
-                    "debug.port",
-                    "s3.debug.port",
-                ]
-                .map(|flag| format!("-{flag}={}", free_port())),
+                self.inner_ports
+                    .iter()
+                    .map(|(flag, port)| format!("-{flag}={port}")),
             )
             .args([
                 "-s3.port.iceberg=0",

@@ -294,6 +294,22 @@ pub fn write_value(buf: &mut Vec<u8>, batch: &Batch, schema: &Schema, datum: &Da
     )
 }
 
+/// Appends the Avro binary datum of a record of `columns` whose field values are `values`
+/// (a row that is not a struct of the batch: a projection of fields).
+pub fn write_row(
+    buf: &mut Vec<u8>,
+    batch: &Batch,
+    columns: &[Column],
+    values: &[Datum],
+) -> Result<()> {
+    let d = Datums { batch };
+    for (i, c) in columns.iter().enumerate() {
+        let v = values.get(i).unwrap_or(&Datum::Null);
+        d.write(buf, &c.name, &c.encoding, c.optional, c.default.as_ref(), v)?;
+    }
+    Ok(())
+}
+
 /// Avro's variable-length zig-zag `long` (and `int`).
 pub fn write_long(buf: &mut Vec<u8>, v: i64) {
     let mut n = ((v << 1) ^ (v >> 63)) as u64;
