@@ -77,6 +77,14 @@ pub fn write_iso_date(out: &mut Vec<u8>, days: i64) {
     write_padded(out, u64::from(d), 2);
 }
 
+/// Debezium's `ZonedTime` text: a local time and its offset as the UTC time of day,
+/// `HH:MM:SS[.fraction]Z`.
+pub fn write_zoned_time(out: &mut Vec<u8>, micros: i64, offset_secs: i32) {
+    let utc = (micros - i64::from(offset_secs) * MICROS_PER_SECOND).rem_euclid(MICROS_PER_DAY);
+    write_time_of_day(out, utc, 0);
+    out.push(b'Z');
+}
+
 /// `HH:MM:SS[.fraction]` for microseconds since midnight.
 pub fn write_time_of_day(out: &mut Vec<u8>, micros: i64, fraction: u32) {
     let secs = micros / MICROS_PER_SECOND;

@@ -3,7 +3,6 @@
 //! whole row (JSON: an object of the fields, without schema, as Lenses' JSON format writes it).
 
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use runnel_core::{Batch, Column, Datum, Error, Event, Payload, Result, Schema};
@@ -97,9 +96,7 @@ impl Projector {
         }
         let name = value.and_then(|(s, _)| s.name()).unwrap_or("Projection");
         let schema = Arc::new(Schema::structure(name, columns, false));
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        runnel_core::encode::json::schema_json(&schema).hash(&mut h);
-        let id = h.finish();
+        let id = crate::sink::schema_fingerprint(&schema);
         if !headers {
             if self.schemas.len() > 1024 {
                 self.schemas.clear();

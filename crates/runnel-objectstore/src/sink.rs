@@ -112,13 +112,20 @@ struct Buffer {
 /// A record's typed value (Parquet, Avro): its schema's fingerprint, the schema and the value.
 type TypedValue<'e> = (u64, Arc<Schema>, &'e Datum);
 
+/// A value schema's fingerprint: objects hold values of one schema.
+pub(crate) fn schema_fingerprint(schema: &Schema) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    runnel_core::encode::json::schema_json(schema).hash(&mut h);
+    h.finish()
+}
+
 /// The typed value of a record, `None` for a tombstone.
 fn typed_value<'e>(
     event: &'e Event,
     format: Format,
     last: &mut Option<(Arc<Schema>, u64)>,
 ) -> Result<Option<TypedValue<'e>>> {
-    use std::hash::{Hash, Hasher};
     let Event::Record(r) = event else {
         return Err(Error::config(format!(
             "{format:?} needs records, not Debezium's envelope: unwrap it with \
@@ -137,9 +144,7 @@ fn typed_value<'e>(
             {
                 return Ok(Some((*id, schema.clone(), datum)));
             }
-            let mut h = std::collections::hash_map::DefaultHasher::new();
-            runnel_core::encode::json::schema_json(schema).hash(&mut h);
-            let id = h.finish();
+            let id = schema_fingerprint(schema);
             *last = Some((schema.clone(), id));
             Ok(Some((id, schema.clone(), datum)))
         }
@@ -858,6 +863,29 @@ impl Sink for ObjectSink {
                 self.rejected.push((i, e));
                 continue;
             }
+            // What joins the buffer: its schema, and a Parquet row or the bytes written above
+            // (Avro, CSV, text, selected fields) or else the converter's value as a line.
+            let schema = match (&projected, &typed) {
+                (Some((_, s, _)), _) | (None, Some((_, s, _))) => Some(s.clone()),
+                _ => None,
+            };
+            #[cfg(feature = "parquet")]
+            let row = match (format, &projected, &typed) {
+                (Format::Parquet, Some((_, _, values)), _) => {
+                    Some(crate::parquet_format::Owned::Struct(
+                        values
+                            .iter()
+                            .map(|v| crate::parquet_format::Owned::of(batch, v))
+                            .collect(),
+                    ))
+                }
+                (Format::Parquet, None, Some((_, _, datum))) => {
+                    Some(crate::parquet_format::Owned::of(batch, datum))
+                }
+                _ => None,
+            };
+            let pre_encoded = projected.is_some()
+                || matches!(format, Format::Avro | Format::Csv { .. } | Format::Text);
             let buf = self.buffers.entry(key).or_insert_with(|| Buffer {
                 data: Vec::new(),
                 records: Vec::new(),
@@ -868,57 +896,29 @@ impl Sink for ObjectSink {
                 value_schema: None,
             });
             let before = buf.data.len();
-            if let Some((_, schema, values)) = projected {
-                buf.value_schema = Some(schema);
-                #[cfg(feature = "parquet")]
-                if format == Format::Parquet {
-                    buf.rows.push(crate::parquet_format::Owned::Struct(
-                        values
-                            .iter()
-                            .map(|v| crate::parquet_format::Owned::of(batch, v))
-                            .collect(),
-                    ));
-                    buf.records.push((pos, buf.rows.len()));
-                    self.buffered_bytes += value.len() as u64;
-                } else {
-                    buf.data.extend_from_slice(&self.scratch);
-                    buf.records.push((pos, buf.data.len()));
-                    self.buffered_bytes += (buf.data.len() - before) as u64;
-                }
-                #[cfg(not(feature = "parquet"))]
-                {
-                    let _ = values;
-                    buf.data.extend_from_slice(&self.scratch);
-                    buf.records.push((pos, buf.data.len()));
-                    self.buffered_bytes += (buf.data.len() - before) as u64;
-                }
-            } else {
-                match (format, typed) {
-                    #[cfg(feature = "parquet")]
-                    (Format::Parquet, Some((_, schema, datum))) => {
-                        buf.value_schema = Some(schema);
-                        buf.rows
-                            .push(crate::parquet_format::Owned::of(batch, datum));
-                        buf.records.push((pos, buf.rows.len()));
-                        // About what the row weighs in the buffer: its JSON's length.
-                        self.buffered_bytes += value.len() as u64;
-                    }
-                    (Format::Avro | Format::Csv { .. } | Format::Text, typed) => {
-                        buf.data.extend_from_slice(&self.scratch);
-                        if let Some((_, schema, _)) = typed {
-                            buf.value_schema = Some(schema);
-                        }
-                        buf.records.push((pos, buf.data.len()));
-                        self.buffered_bytes += (buf.data.len() - before) as u64;
-                    }
-                    _ => {
-                        buf.data.extend_from_slice(value);
-                        buf.data.push(b'\n');
-                        buf.records.push((pos, buf.data.len()));
-                        self.buffered_bytes += value.len() as u64 + 1;
-                    }
-                }
+            if schema.is_some() {
+                buf.value_schema = schema;
             }
+            // Without Parquet nothing breaks out of the block.
+            #[cfg_attr(not(feature = "parquet"), allow(unused_labels))]
+            let added = 'add: {
+                #[cfg(feature = "parquet")]
+                if let Some(row) = row {
+                    buf.rows.push(row);
+                    buf.records.push((pos, buf.rows.len()));
+                    // About what the row weighs in the buffer: its JSON's length.
+                    break 'add value.len() as u64;
+                }
+                if pre_encoded {
+                    buf.data.extend_from_slice(&self.scratch);
+                } else {
+                    buf.data.extend_from_slice(value);
+                    buf.data.push(b'\n');
+                }
+                buf.records.push((pos, buf.data.len()));
+                (buf.data.len() - before) as u64
+            };
+            self.buffered_bytes += added;
             self.opened_at.get_or_insert_with(Instant::now);
             if buf.records.len() as u64 >= flush_count || buf.data.len() as u64 >= flush_bytes {
                 self.close_requested = true;

@@ -6,26 +6,6 @@ use serde_json::json;
 
 use crate::support::*;
 
-fn run_check(dir: &std::path::Path, config: &serde_json::Value) -> (i32, String) {
-    let path = dir.join("c.json");
-    std::fs::write(&path, serde_json::to_vec(config).unwrap()).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_runnel"))
-        .arg("check")
-        .arg(&path)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        !text.contains("panicked") && !text.contains("RUST_BACKTRACE"),
-        "{text}"
-    );
-    (out.status.code().unwrap_or(-1), text)
-}
-
 #[test]
 fn config_errors_are_one_clear_line_each() {
     let dir = tempfile::tempdir().unwrap();

@@ -528,7 +528,8 @@ fn an_endpoint_down_for_30_s_loses_nothing_and_writes_nothing_twice() {
 }
 
 /// Wrong credentials (SeaweedFS checks signatures) and a missing bucket (moto, which does not
-/// create one on a write as SeaweedFS does) stop the connector with an error that says so.
+/// create one on a write as SeaweedFS does): `runnel check` reports them, and they stop the
+/// connector with an error that says so.
 #[test]
 fn wrong_credentials_and_a_missing_bucket_are_clear_errors() {
     let s3 = S3Server::start();
@@ -569,6 +570,10 @@ fn wrong_credentials_and_a_missing_bucket_are_clear_errors() {
             }),
         );
         let dir = tempfile::tempdir().unwrap();
+        // `runnel check` says it before anything runs.
+        let (code, text) = run_check(dir.path(), &cfg);
+        assert_ne!(code, 0, "{name}: {text}");
+        assert!(text.contains(hint), "{name}: no {hint:?} in:\n{text}");
         let mut runnel = Runnel::start(dir.path(), &[cfg]);
         wait_slot_active(&pg, "bad", name, &mut runnel);
         pg.psql(
@@ -691,48 +696,47 @@ fn confluent_s3_sink_connector_from_kafka_names_objects_by_offset_exactly_once()
     }
 }
 
-/// Parquet objects (Lenses' `STOREAS parquet`) of unwrapped rows, read back independently with
-/// pyarrow: decimals as DECIMAL, timestamps as TIMESTAMP(MICROS), dates as DATE, arrays as
-/// lists, each row once and equal to the source's; a column added mid-stream opens an object
-/// with the new schema.
-#[test]
-fn parquet_objects_carry_the_rows_with_their_logical_types() {
-    let s3 = S3Server::start();
-    s3_client(&s3, &["mkbucket", "pq-lake"]);
+/// The typed-rows workload of the Parquet and Avro tests: table `orders` of database "shop"
+/// (decimal, timestamp, date, array, nullable text, a smallint with a default), unwrapped and
+/// written by the sink `sink(s3)` into `bucket`: 20 rows (`note` is `even` on even ids),
+/// then a column added and a 21st row. Returns the rows by id, each object key checked by
+/// `key_ok` and each row found once.
+fn orders_with_a_column_added(
+    s3: &S3Server,
+    bucket: &str,
+    name: &str,
+    even: &str,
+    sink: impl Fn(&S3Server) -> Value,
+    key_ok: impl Fn(&str) -> bool,
+) -> BTreeMap<i64, Value> {
+    s3_client(s3, &["mkbucket", bucket]);
     let pg = PgInstance::start();
     pg.create_database("shop");
     pg.psql(
         "shop",
         "CREATE TABLE orders (id int PRIMARY KEY, amount numeric(10,2), placed timestamp, \
-         day date, tags text[], note text)",
+         day date, tags text[], note text, small smallint NOT NULL DEFAULT 7)",
     );
-    let mut cfg = connector(
-        &pg,
-        "pq",
-        "shop",
-        s3_sink(
-            &s3,
-            json!({
-                "snapshot.mode": "no_data",
-                "sink.s3.connect.s3.kcql": "INSERT INTO pq-lake:lake SELECT * FROM `*` STOREAS `parquet` WITH_FLUSH_COUNT = 1000 WITH_FLUSH_INTERVAL = 1",
-                "transforms": "unwrap",
-                "transforms.unwrap.type": "io.debezium.transforms.ExtractNewRecordState",
-            }),
-        ),
-    );
+    let mut extra = sink(s3);
+    extra["snapshot.mode"] = "no_data".into();
+    extra["transforms"] = "unwrap".into();
+    extra["transforms.unwrap.type"] = "io.debezium.transforms.ExtractNewRecordState".into();
+    let mut cfg = connector(&pg, name, "shop", extra);
     cfg["config"]["topic.prefix"] = "shop".into();
     let dir = tempfile::tempdir().unwrap();
     let mut runnel = Runnel::start(dir.path(), &[cfg]);
-    wait_slot_active(&pg, "shop", "pq", &mut runnel);
+    wait_slot_active(&pg, "shop", name, &mut runnel);
     pg.psql(
         "shop",
-        "INSERT INTO orders SELECT g, g * 1.25, '2024-06-01 12:00:00.123456'::timestamp + g * interval '1 hour', \
-         date '2024-01-01' + g, ARRAY['a' || g, NULL], CASE WHEN g % 2 = 0 THEN 'even' END \
-         FROM generate_series(1, 20) g",
+        &format!(
+            "INSERT INTO orders SELECT g, g * 1.25, '2024-06-01 12:00:00.123456'::timestamp + g * interval '1 hour', \
+             date '2024-01-01' + g, ARRAY['a' || g, NULL], CASE WHEN g % 2 = 0 THEN '{even}' END \
+             FROM generate_series(1, 20) g"
+        ),
     );
     // Wait for the first rows, then change the schema.
     let wait_rows = |n: usize, runnel: &mut Runnel| {
-        wait_objects(&s3, "pq-lake", runnel, Duration::from_secs(60), |o| {
+        wait_objects(s3, bucket, runnel, Duration::from_secs(60), |o| {
             line_count(o) >= n
         })
     };
@@ -745,10 +749,7 @@ fn parquet_objects_carry_the_rows_with_their_logical_types() {
     runnel.stop();
     let mut rows = BTreeMap::new();
     for (key, lines) in &objs {
-        assert!(
-            key.starts_with("lake/shop.public.orders/0/") && key.ends_with(".parquet"),
-            "{key}"
-        );
+        assert!(key_ok(key), "{key}");
         for line in lines {
             let row: Value = serde_json::from_str(line).unwrap();
             assert!(
@@ -757,6 +758,31 @@ fn parquet_objects_carry_the_rows_with_their_logical_types() {
             );
         }
     }
+    rows
+}
+
+/// Parquet objects (Lenses' `STOREAS parquet`) of unwrapped rows, read back independently with
+/// pyarrow: decimals as DECIMAL, timestamps as TIMESTAMP(MICROS), dates as DATE, arrays as
+/// lists, each row once and equal to the source's; a column added mid-stream opens an object
+/// with the new schema.
+#[test]
+fn parquet_objects_carry_the_rows_with_their_logical_types() {
+    let s3 = S3Server::start();
+    let rows = orders_with_a_column_added(
+        &s3,
+        "pq-lake",
+        "pq",
+        "even",
+        |s3| {
+            s3_sink(
+                s3,
+                json!({
+                    "sink.s3.connect.s3.kcql": "INSERT INTO pq-lake:lake SELECT * FROM `*` STOREAS `parquet` WITH_FLUSH_COUNT = 1000 WITH_FLUSH_INTERVAL = 1",
+                }),
+            )
+        },
+        |key| key.starts_with("lake/shop.public.orders/0/") && key.ends_with(".parquet"),
+    );
     assert_eq!(rows.len(), 21);
     // pyarrow's view: Decimal('2.50'), a datetime, a date, a list.
     assert_eq!(rows[&2]["amount"], "2.50");
@@ -784,71 +810,30 @@ fn parquet_objects_carry_the_rows_with_their_logical_types() {
 #[test]
 fn avro_objects_carry_the_rows_with_confluents_avro_schema() {
     let s3 = S3Server::start();
-    s3_client(&s3, &["mkbucket", "avro-lake"]);
-    let pg = PgInstance::start();
-    pg.create_database("shop");
-    pg.psql(
-        "shop",
-        "CREATE TABLE orders (id int PRIMARY KEY, amount numeric(10,2), placed timestamp, \
-         day date, tags text[], note text, small smallint NOT NULL DEFAULT 7)",
-    );
-    let mut cfg = connector(
-        &pg,
+    let rows = orders_with_a_column_added(
+        &s3,
+        "avro-lake",
         "av",
-        "shop",
-        json!({
-            "sink.type": "s3",
-            "sink.s3.s3.bucket.name": "avro-lake",
-            "sink.s3.s3.region": "us-east-1",
-            "sink.s3.store.url": s3.endpoint(),
-            "sink.s3.aws.access.key.id": ACCESS_KEY,
-            "sink.s3.aws.secret.access.key": SECRET_KEY,
-            "sink.s3.format.class": "io.confluent.connect.s3.format.avro.AvroFormat",
-            "sink.s3.avro.codec": "deflate",
-            "sink.s3.flush.size": "1000",
-            "sink.s3.rotate.schedule.interval.ms": "1000",
-            "snapshot.mode": "no_data",
-            "transforms": "unwrap",
-            "transforms.unwrap.type": "io.debezium.transforms.ExtractNewRecordState",
-        }),
-    );
-    cfg["config"]["topic.prefix"] = "shop".into();
-    let dir = tempfile::tempdir().unwrap();
-    let mut runnel = Runnel::start(dir.path(), &[cfg]);
-    wait_slot_active(&pg, "shop", "av", &mut runnel);
-    pg.psql(
-        "shop",
-        "INSERT INTO orders SELECT g, g * 1.25, '2024-06-01 12:00:00.123456'::timestamp + g * interval '1 hour', \
-         date '2024-01-01' + g, ARRAY['a' || g, NULL], CASE WHEN g % 2 = 0 THEN 'even ✓' END \
-         FROM generate_series(1, 20) g",
-    );
-    let wait_rows = |n: usize, runnel: &mut Runnel| {
-        wait_objects(&s3, "avro-lake", runnel, Duration::from_secs(60), |o| {
-            line_count(o) >= n
-        })
-    };
-    wait_rows(20, &mut runnel);
-    pg.psql(
-        "shop",
-        "ALTER TABLE orders ADD COLUMN qty int; INSERT INTO orders (id, amount, qty) VALUES (21, 9.99, 3)",
-    );
-    let objs = wait_rows(21, &mut runnel);
-    runnel.stop();
-    let mut rows = BTreeMap::new();
-    for (key, lines) in &objs {
-        assert!(
+        "even ✓",
+        |s3| {
+            json!({
+                "sink.type": "s3",
+                "sink.s3.s3.bucket.name": "avro-lake",
+                "sink.s3.s3.region": "us-east-1",
+                "sink.s3.store.url": s3.endpoint(),
+                "sink.s3.aws.access.key.id": ACCESS_KEY,
+                "sink.s3.aws.secret.access.key": SECRET_KEY,
+                "sink.s3.format.class": "io.confluent.connect.s3.format.avro.AvroFormat",
+                "sink.s3.avro.codec": "deflate",
+                "sink.s3.flush.size": "1000",
+                "sink.s3.rotate.schedule.interval.ms": "1000",
+            })
+        },
+        |key| {
             key.starts_with("topics/shop.public.orders/partition=0/shop.public.orders+0+")
-                && key.ends_with(".avro"),
-            "{key}"
-        );
-        for line in lines {
-            let row: Value = serde_json::from_str(line).unwrap();
-            assert!(
-                rows.insert(row["id"].as_i64().unwrap(), row).is_none(),
-                "twice: {line}"
-            );
-        }
-    }
+                && key.ends_with(".avro")
+        },
+    );
     assert_eq!(rows.len(), 21);
     // Avro's Python view: a Decimal, MicroTimestamp and Date as Debezium's numbers.
     assert_eq!(rows[&2]["amount"], "2.50");

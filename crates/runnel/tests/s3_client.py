@@ -30,6 +30,13 @@ def client(endpoint):
     )
 
 
+def read_all(s3, bucket):
+    keys = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        keys.extend(o["Key"] for o in page.get("Contents", []))
+    return [(key, s3.get_object(Bucket=bucket, Key=key)["Body"].read()) for key in sorted(keys)]
+
+
 def main():
     endpoint, cmd, bucket = sys.argv[1:4]
     s3 = client(endpoint)
@@ -44,11 +51,18 @@ def main():
                     sys.exit(f"cannot create bucket {bucket}: {e}")
                 time.sleep(0.5)
     if cmd == "dump":
-        keys = []
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-            keys.extend(o["Key"] for o in page.get("Contents", []))
-        for key in sorted(keys):
-            body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        # A server that was just restarted may fail requests for a while: read again until
+        # the whole bucket reads, for up to 90 s.
+        deadline = time.time() + 90
+        while True:
+            try:
+                objects = read_all(s3, bucket)
+                break
+            except Exception as e:
+                if time.time() > deadline:
+                    sys.exit(f"cannot read bucket {bucket}: {e}")
+                time.sleep(0.5)
+        for key, body in objects:
             if key.endswith(".parquet"):
                 # Read independently with pyarrow: each row as JSON, with the Parquet schema.
                 import io

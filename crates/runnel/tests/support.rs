@@ -235,3 +235,25 @@ pub(crate) fn wait_exit(runnel: &mut Runnel, timeout: Duration) -> std::process:
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// `runnel check` on `config` (written into `dir`): its exit code and everything it printed,
+/// which never holds a panic.
+pub(crate) fn run_check(dir: &std::path::Path, config: &serde_json::Value) -> (i32, String) {
+    let path = dir.join("c.json");
+    std::fs::write(&path, serde_json::to_vec(config).unwrap()).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_runnel"))
+        .arg("check")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !text.contains("panicked") && !text.contains("RUST_BACKTRACE"),
+        "{text}"
+    );
+    (out.status.code().unwrap_or(-1), text)
+}

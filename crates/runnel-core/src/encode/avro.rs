@@ -25,7 +25,8 @@ use std::collections::HashSet;
 use serde_json::{Map, Value as J, json};
 
 use super::json::{
-    bits_little_endian, date_days, numeric_to_f64, timestamp_micros, type_json, write_iso_interval,
+    bits_little_endian, date_days, numeric_to_f64, point_wkb, timestamp_micros, type_json,
+    write_iso_interval,
 };
 use crate::datum::{Datum, NEG_INFINITY, Numeric, POS_INFINITY};
 use crate::decimal;
@@ -515,11 +516,8 @@ impl Datums<'_> {
                     offset_secs,
                 },
             ) => {
-                let utc = (micros - i64::from(*offset_secs) * temporal::MICROS_PER_SECOND)
-                    .rem_euclid(temporal::MICROS_PER_DAY);
                 let mut text = Vec::with_capacity(24);
-                temporal::write_time_of_day(&mut text, utc, 0);
-                text.push(b'Z');
+                temporal::write_zoned_time(&mut text, *micros, *offset_secs);
                 write_bytes(buf, &text);
             }
             (
@@ -557,13 +555,8 @@ impl Datums<'_> {
             (Encoding::Point, Datum::Point { x, y }) => {
                 buf.extend_from_slice(&x.to_le_bytes());
                 buf.extend_from_slice(&y.to_le_bytes());
-                let mut wkb = Vec::with_capacity(21);
-                wkb.push(1);
-                wkb.extend_from_slice(&1u32.to_le_bytes());
-                wkb.extend_from_slice(&x.to_le_bytes());
-                wkb.extend_from_slice(&y.to_le_bytes());
                 buf.push(2);
-                write_bytes(buf, &wkb);
+                write_bytes(buf, &point_wkb(*x, *y));
                 buf.push(0); // srid: null
             }
             (Encoding::Array(items), Datum::Array(values)) => {

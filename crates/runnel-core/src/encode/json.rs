@@ -764,11 +764,9 @@ impl Values<'_> {
                     offset_secs,
                 },
             ) => {
-                let utc = (micros - i64::from(*offset_secs) * temporal::MICROS_PER_SECOND)
-                    .rem_euclid(temporal::MICROS_PER_DAY);
                 buf.push(b'"');
-                temporal::write_time_of_day(buf, utc, 0);
-                buf.extend_from_slice(b"Z\"");
+                temporal::write_zoned_time(buf, *micros, *offset_secs);
+                buf.push(b'"');
             }
             (
                 Encoding::MicroDuration,
@@ -805,12 +803,7 @@ impl Values<'_> {
                 buf.extend_from_slice(b",\"y\":");
                 w::f64(buf, *y);
                 buf.extend_from_slice(b",\"wkb\":");
-                let mut wkb = Vec::with_capacity(21);
-                wkb.push(1);
-                wkb.extend_from_slice(&1u32.to_le_bytes());
-                wkb.extend_from_slice(&x.to_le_bytes());
-                wkb.extend_from_slice(&y.to_le_bytes());
-                w::base64(buf, &wkb);
+                w::base64(buf, &point_wkb(*x, *y));
                 buf.extend_from_slice(b",\"srid\":null}");
             }
             (Encoding::Array(inner), Datum::Array(items)) => {
@@ -899,6 +892,16 @@ fn finite<'a>(n: &'a Numeric, column: &str) -> Result<&'a [u8]> {
             }
         ))),
     }
+}
+
+/// A point as Debezium's `wkb`: little-endian WKB of type 1 (Point).
+pub(crate) fn point_wkb(x: f64, y: f64) -> [u8; 21] {
+    let mut wkb = [0u8; 21];
+    wkb[0] = 1;
+    wkb[1..5].copy_from_slice(&1u32.to_le_bytes());
+    wkb[5..13].copy_from_slice(&x.to_le_bytes());
+    wkb[13..21].copy_from_slice(&y.to_le_bytes());
+    wkb
 }
 
 pub(crate) fn numeric_to_f64(n: &Numeric) -> f64 {
