@@ -29,7 +29,8 @@ pub use offset::SourceOffset;
 pub use schema::{BinaryMode, Column, Encoding, Schema, SchemaMeta, TableId, TableSchema};
 pub use sink::{Sink, SinkInput};
 pub use source::{
-    DeadLetter, Emitted, Envelope, Position, RunEnd, Source, SourceBlock, SourceContext,
+    DeadLetter, Emitted, Envelope, MemoryHistory, Position, RunEnd, SchemaHistory, Source,
+    SourceBlock, SourceContext,
     SourceStats,
 };
 pub use transform::{Chain, Predicate, Stage, Transform};

@@ -69,6 +69,45 @@ pub struct SourceContext<P> {
     /// acknowledges the batch: a source that has one writes the dead letters it has received
     /// before committing a newly acknowledged position. Sources without one never get any.
     pub dead_letters: mpsc::UnboundedReceiver<DeadLetter>,
+    /// The connector's schema history (a binlog source's DDL with the positions it was read
+    /// at), kept in the state store next to its offset.
+    pub history: Arc<dyn SchemaHistory>,
+}
+
+/// A source's schema history: the DDL it has applied, in order, each entry with the position
+/// it was read at, so that a restart at any position decodes rows with the schema in force
+/// then. Kept in the embedded state store, not in a Kafka topic that can be lost or
+/// compacted away. An entry is written before any event after it is emitted, so the history
+/// is never behind a committed offset; entries past the offset a restart resumes from are
+/// the source's to ignore (it reads their DDL again).
+pub trait SchemaHistory: Send + Sync {
+    /// Every entry, oldest first.
+    fn load(&self) -> Result<Vec<String>>;
+    /// Appends one entry durably.
+    fn append(&self, entry: &str) -> Result<()>;
+    /// Forgets every entry (a new snapshot records the schema afresh).
+    fn clear(&self) -> Result<()>;
+}
+
+/// A history held in memory only: for sources that keep none and for tests.
+#[derive(Debug, Default)]
+pub struct MemoryHistory(Mutex<Vec<String>>);
+
+impl SchemaHistory for MemoryHistory {
+    fn load(&self) -> Result<Vec<String>> {
+        Ok(self.0.lock().unwrap_or_else(|p| p.into_inner()).clone())
+    }
+    fn append(&self, entry: &str) -> Result<()> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(entry.to_string());
+        Ok(())
+    }
+    fn clear(&self) -> Result<()> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        Ok(())
+    }
 }
 
 /// A record a transform failed on, as it was read (re-encoded with the connector's

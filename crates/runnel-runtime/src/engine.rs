@@ -150,6 +150,7 @@ pub async fn run<S: Source>(source: S, job: &Job, ctx: RunContext) -> Result<Run
         decode,
         referenced_first,
         dead_letters: dead_rx,
+        history: ctx.store.history(&name),
     });
     tokio::pin!(source_run);
     let sink_done = |r: std::result::Result<Result<()>, tokio::task::JoinError>| {

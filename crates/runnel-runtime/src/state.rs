@@ -47,7 +47,10 @@ impl StateStore {
              CREATE TABLE IF NOT EXISTS targets (
                  name TEXT PRIMARY KEY, state TEXT NOT NULL, updated_at INTEGER NOT NULL);
              CREATE TABLE IF NOT EXISTS offset_generations (
-                 name TEXT PRIMARY KEY, generation TEXT NOT NULL);",
+                 name TEXT PRIMARY KEY, generation TEXT NOT NULL);
+             CREATE TABLE IF NOT EXISTS schema_history (
+                 name TEXT NOT NULL, seq INTEGER NOT NULL, entry TEXT NOT NULL,
+                 PRIMARY KEY (name, seq));",
         )
         .map_err(db_err("initialising"))?;
         Ok(Self {
@@ -98,11 +101,20 @@ impl StateStore {
                 "status",
                 "targets",
                 "offset_generations",
+                "schema_history",
             ] {
                 c.execute(&format!("DELETE FROM {table} WHERE name = ?1"), [name])
                     .map_err(db_err("deleting a connector"))?;
             }
             Ok(())
+        })
+    }
+
+    /// The connector's schema history as its source sees it.
+    pub fn history(&self, name: &str) -> std::sync::Arc<dyn runnel_core::SchemaHistory> {
+        std::sync::Arc::new(StoredHistory {
+            store: self.clone(),
+            name: name.to_string(),
         })
     }
 
@@ -274,5 +286,46 @@ mod tests {
         assert_ne!(second, first);
         s.delete_connector("a").unwrap();
         assert_ne!(s.offset_generation("a").unwrap(), second);
+    }
+}
+
+/// One connector's schema history in the state store (`schema_history`, one row per entry).
+struct StoredHistory {
+    store: StateStore,
+    name: String,
+}
+
+impl runnel_core::SchemaHistory for StoredHistory {
+    fn load(&self) -> Result<Vec<String>> {
+        self.store.with(|c| {
+            let mut stmt = c
+                .prepare("SELECT entry FROM schema_history WHERE name = ?1 ORDER BY seq")
+                .map_err(db_err("reading the schema history"))?;
+            let rows = stmt
+                .query_map([&self.name], |r| r.get::<_, String>(0))
+                .map_err(db_err("reading the schema history"))?;
+            rows.collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(db_err("reading the schema history"))
+        })
+    }
+
+    fn append(&self, entry: &str) -> Result<()> {
+        self.store.with(|c| {
+            c.execute(
+                "INSERT INTO schema_history (name, seq, entry) VALUES (?1, \
+                 (SELECT COALESCE(MAX(seq), 0) + 1 FROM schema_history WHERE name = ?1), ?2)",
+                params![self.name, entry],
+            )
+            .map_err(db_err("writing the schema history"))?;
+            Ok(())
+        })
+    }
+
+    fn clear(&self) -> Result<()> {
+        self.store.with(|c| {
+            c.execute("DELETE FROM schema_history WHERE name = ?1", [&self.name])
+                .map_err(db_err("clearing the schema history"))?;
+            Ok(())
+        })
     }
 }
