@@ -14,6 +14,15 @@ if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || ! command -v psql 
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql postgresql-client >/dev/null
 fi
 
+# MariaDB server binaries for the MySQL/MariaDB source's tests (RUNNEL_WITH_MARIADB=1, set by
+# scripts/test.sh): each test starts its own mariadbd in a temp dir.
+if [ "${RUNNEL_WITH_MARIADB:-0}" = 1 ] && { ! command -v mariadbd >/dev/null && [ ! -x /usr/sbin/mariadbd ]; }; then
+  echo "==> installing MariaDB server binaries (apt-get install mariadb-server)"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mariadb-server mariadb-client >/dev/null
+fi
+[ -x /usr/sbin/mariadbd ] && case ":$PATH:" in *:/usr/sbin:*) ;; *) export PATH="$PATH:/usr/sbin" ;; esac
+
 if ! command -v openssl >/dev/null || ! command -v curl >/dev/null; then
   echo "==> installing openssl and curl (the worker's HTTPS test and the scale benchmark)"
   as_root apt-get update -qq

@@ -25,6 +25,9 @@ impl SourceOffset {
     pub fn bool(&self, key: &str) -> Option<bool> {
         self.0.get(key).and_then(Value::as_bool)
     }
+    pub fn str(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(Value::as_str)
+    }
     pub fn to_json(&self) -> String {
         Value::Object(self.0.clone()).to_string()
     }

@@ -635,7 +635,9 @@ pub fn parse_type(text: &str) -> Option<ParsedType> {
     };
     let (length, scale) = match &kind {
         Kind::Decimal { precision, scale } => (Some(*precision), Some(*scale)),
-        Kind::Enum(_) | Kind::Set(_) => (Some(1), None),
+        // Debezium's lengths: 1 for an ENUM, one character per member and separator for a SET.
+        Kind::Enum(_) => (Some(1), None),
+        Kind::Set(v) => (Some((v.len() * 2).saturating_sub(1) as u32), None),
         _ => (arg(0), None),
     };
     Some(ParsedType {
@@ -743,6 +745,69 @@ mod tests {
         assert_eq!(ch[0].kind, ChangeKind::Drop);
         assert!(apply(&mut t, "rig", "GRANT SELECT ON *.* TO x").unwrap().is_empty());
         assert!(apply(&mut t, "rig", "CREATE TABLE (").is_err());
+    }
+
+
+    /// MariaDB's own SHOW CREATE TABLE of the conformance fixture's wide table.
+    const DOCUMENTS: &str = r#"CREATE TABLE `documents` (
+  `doc_id` int(11) NOT NULL,
+  `title` varchar(200) NOT NULL,
+  `body` text DEFAULT NULL,
+  `code` char(8) DEFAULT NULL,
+  `attrs` longtext CHARACTER SET utf8mb4 COLLATE utf8mb4_bin DEFAULT NULL CHECK (json_valid(`attrs`)),
+  `kind` enum('draft','published','archived') NOT NULL DEFAULT 'draft',
+  `labels` set('red','green','blue','x y') DEFAULT NULL,
+  `t_tiny` tinyint(4) DEFAULT NULL,
+  `t_tiny_u` tinyint(3) unsigned DEFAULT NULL,
+  `t_bool` tinyint(1) DEFAULT NULL,
+  `t_small` smallint(6) DEFAULT NULL,
+  `t_small_u` smallint(5) unsigned DEFAULT NULL,
+  `t_medium` mediumint(9) DEFAULT NULL,
+  `t_medium_u` mediumint(8) unsigned DEFAULT NULL,
+  `t_int` int(11) DEFAULT NULL,
+  `t_int_u` int(10) unsigned DEFAULT NULL,
+  `t_big` bigint(20) DEFAULT NULL,
+  `t_big_u` bigint(20) unsigned DEFAULT NULL,
+  `price` decimal(10,2) DEFAULT NULL,
+  `amount` decimal(38,18) DEFAULT NULL,
+  `ratio_f` float DEFAULT NULL,
+  `ratio` double DEFAULT NULL,
+  `bit1` bit(1) DEFAULT NULL,
+  `flags` bit(3) DEFAULT NULL,
+  `mask` bit(64) DEFAULT NULL,
+  `bin_fixed` binary(8) DEFAULT NULL,
+  `bin_var` varbinary(16) DEFAULT NULL,
+  `payload` blob DEFAULT NULL,
+  `due_date` date DEFAULT NULL,
+  `due_time` time(6) DEFAULT NULL,
+  `due_time0` time DEFAULT NULL,
+  `local_ts` datetime(6) DEFAULT NULL,
+  `local_ts0` datetime DEFAULT NULL,
+  `created_at` timestamp(6) NOT NULL DEFAULT current_timestamp(6),
+  `event_ts0` timestamp NULL DEFAULT NULL,
+  `yr` year(4) DEFAULT NULL,
+  `location` point DEFAULT NULL,
+  `version` bigint(20) NOT NULL DEFAULT 1,
+  PRIMARY KEY (`doc_id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci"#;
+
+    #[test]
+    fn every_type_of_the_wide_table() {
+        let mut t = Tables::default();
+        apply(&mut t, "rig", DOCUMENTS).unwrap();
+        let def = t.get("rig", "documents").unwrap();
+        assert_eq!(def.columns.len(), 38);
+        let kind = |n: &str| def.columns[def.column_index(n).unwrap()].kind.clone();
+        assert_eq!(kind("t_big_u"), Kind::Int { bytes: 8, unsigned: true });
+        assert_eq!(kind("mask"), Kind::Bit(64));
+        assert_eq!(kind("bin_fixed"), Kind::Binary { fixed: Some(8) });
+        assert_eq!(kind("yr"), Kind::Year);
+        assert_eq!(kind("location"), Kind::Point);
+        assert_eq!(kind("attrs"), Kind::Text);
+        assert_eq!(kind("created_at"), Kind::Timestamp { fsp: 6 });
+        let event_ts0 = &def.columns[def.column_index("event_ts0").unwrap()];
+        assert!(event_ts0.nullable);
+        assert_eq!(def.columns[def.column_index("version").unwrap()].default, Some(DefaultValue::Literal("1".into())));
     }
 
     #[test]

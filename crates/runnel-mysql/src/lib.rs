@@ -3,7 +3,19 @@
 //! `MySqlConnector` and `MariaDbConnector` property names, events and offsets.
 
 pub mod binlog;
+pub mod check;
 pub mod config;
+pub mod connection;
 pub mod ddl;
+pub mod schema_history;
+pub mod plugin;
+pub mod schema_change;
+pub mod schemas;
+pub mod snapshot;
+pub mod source;
+pub mod source_block;
+pub mod stream;
 pub mod tables;
 pub mod types;
+
+pub use source::MySqlSource;

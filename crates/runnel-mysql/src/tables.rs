@@ -250,7 +250,11 @@ fn default_datum(c: &ColumnDef, enc: &Encoding) -> Option<Datum> {
         DefaultValue::Null => return None,
         DefaultValue::Expression(_) => {
             return match (&c.kind, c.nullable) {
-                (Kind::Timestamp { .. }, false) => Some(Datum::TimestampTz(0)),
+                // Debezium's default of a NOT NULL TIMESTAMP defaulting to an expression: the
+                // epoch, without fraction digits whatever the column's precision.
+                (Kind::Timestamp { .. }, false) => {
+                    Some(Datum::Text(bytes::Bytes::from_static(b"1970-01-01T00:00:00Z")))
+                }
                 _ => None,
             };
         }

@@ -353,25 +353,24 @@ fn read_decimal(
     Ok(Datum::Numeric(Numeric::Finite(scratch.split().freeze())))
 }
 
-/// BIT(n) from its big-endian bytes: BIT(1) a boolean, wider ones bits left-aligned.
+/// BIT(n) from its big-endian bytes: BIT(1) a boolean, wider ones Debezium's `Bits` bytes —
+/// least significant byte first, every byte of the column kept (zero is `n/8` zero bytes,
+/// where PostgreSQL's bit strings drop trailing zero bytes).
 fn bits(c: &ColumnDef, raw: &[u8], scratch: &mut BytesMut) -> Datum {
     let n = match c.kind {
         Kind::Bit(n) => n,
         _ => (raw.len() * 8) as u32,
     };
-    let value = raw.iter().fold(0u128, |a, b| (a << 8) | u128::from(*b));
     if n == 1 {
-        return Datum::Bool(value & 1 == 1);
+        return Datum::Bool(raw.last().is_some_and(|b| b & 1 == 1));
     }
     let nbytes = (n as usize).div_ceil(8);
-    let aligned = value << (nbytes * 8 - n as usize);
-    for i in (0..nbytes).rev() {
-        scratch.put_u8((aligned >> (i * 8)) as u8);
+    for i in 0..nbytes {
+        // Shorter input (a text value without leading zero bytes) is zero-extended.
+        let b = raw.len().checked_sub(i + 1).map_or(0, |j| raw[j]);
+        scratch.put_u8(b);
     }
-    Datum::Bits {
-        len: n,
-        bits: scratch.split().freeze(),
-    }
+    Datum::Bytes(scratch.split().freeze())
 }
 
 fn enum_value(c: &ColumnDef, idx: usize) -> Datum {
@@ -643,11 +642,13 @@ mod tests {
     }
 
     #[test]
-    fn bits_are_left_aligned() {
+    fn bits_are_little_endian_and_full_length() {
         let c = column(Kind::Bit(3), true);
-        match decode(col::BIT, (3 << 8) | 0, &c, &[0b101]) {
-            Datum::Bits { len: 3, bits } => assert_eq!(&bits[..], &[0b1010_0000]),
-            other => panic!("{other:?}"),
-        }
+        assert_eq!(decode(col::BIT, 3 << 8, &c, &[0b101]), Datum::Bytes(Bytes::from_static(&[5])));
+        let c = column(Kind::Bit(64), true);
+        let d = decode(col::BIT, 8, &c, &[0x80, 0, 0, 0, 0, 0, 0, 3]);
+        assert_eq!(d, Datum::Bytes(Bytes::from_static(&[3, 0, 0, 0, 0, 0, 0, 0x80])));
+        let c = column(Kind::Bit(1), true);
+        assert_eq!(decode(col::BIT, 1 << 8, &c, &[1]), Datum::Bool(true));
     }
 }

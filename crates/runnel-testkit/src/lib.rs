@@ -2,12 +2,14 @@
 //! stopped (and its files removed) on drop. Nothing here touches the machine's own services.
 
 mod kafka;
+mod mariadb;
 mod mongo;
 mod postgres;
 mod process;
 mod s3;
 
 pub use kafka::{KafkaBroker, tansu_binary};
+pub use mariadb::MariaDb;
 pub use mongo::MongoServer;
 pub use postgres::{PgInstance, PgOptions};
 pub use s3::{MotoServer, S3_ACCESS_KEY, S3_SECRET_KEY, S3Server};

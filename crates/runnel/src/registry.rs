@@ -8,6 +8,11 @@ use runnel_runtime::sink::{file, stdout};
 pub(crate) fn registry() -> Registry {
     let mut r = Registry::new();
     r.source(runnel_postgres::source_plugin());
+    #[cfg(feature = "mysql")]
+    {
+        r.source(runnel_mysql::plugin::mysql());
+        r.source(runnel_mysql::plugin::mariadb());
+    }
     r.sink(stdout::plugin());
     r.sink(file::plugin());
     #[cfg(feature = "postgres-sink")]

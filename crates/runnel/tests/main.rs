@@ -7,6 +7,7 @@ mod cli;
 mod conformance;
 mod kafka;
 mod mongodb;
+mod mysql;
 mod postgres_sink;
 mod s3;
 mod streaming;

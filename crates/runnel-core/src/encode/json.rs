@@ -797,6 +797,8 @@ impl Values<'_> {
             (Encoding::Bits { .. }, Datum::Bits { len, bits }) => {
                 w::base64(buf, &bits_little_endian(*len, bits));
             }
+            // Already Debezium's bytes (least significant first), as a binlog source gives them.
+            (Encoding::Bits { .. }, Datum::Bytes(b)) => w::base64(buf, b),
             (Encoding::Point, Datum::Point { x, y }) => {
                 buf.extend_from_slice(b"{\"x\":");
                 w::f64(buf, *x);

@@ -1,0 +1,238 @@
+//! The consistent snapshot: the binlog position read together with the snapshot of the data,
+//! then each captured table read as `op: r` events, tables in parallel across
+//! `snapshot.max.threads` readers that share that one point in time.
+//!
+//! How the point is fixed: on MariaDB with one reader, without any lock — a
+//! `START TRANSACTION WITH CONSISTENT SNAPSHOT` reports the binlog position it is consistent
+//! with (`binlog_snapshot_file`/`_position`). Otherwise, with `snapshot.locking.mode=minimal`,
+//! `FLUSH TABLES WITH READ LOCK` is held only while every reader opens its consistent-snapshot
+//! transaction and the position is read, then released before any row is read.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use mysql_async::Conn;
+use mysql_async::prelude::Queryable;
+use runnel_core::{
+    Batch, ChangeEvent, Datum, Emitted, Error, Event, EventSource, Op, Result, SnapshotMarker,
+    SourceStats,
+};
+use tokio::sync::mpsc;
+
+use crate::config::MySqlConfig;
+use crate::connection::{self, error};
+use crate::source_block::{BinlogPosition, BinlogSourceBlock};
+use crate::tables::Captured;
+use crate::types::parse_text;
+
+/// The point the snapshot is consistent with.
+#[derive(Debug, Clone)]
+pub struct SnapshotPoint {
+    pub file: String,
+    pub pos: u64,
+    pub gtids: Option<String>,
+    pub ts_sec: i64,
+}
+
+/// Opens `readers` connections, each in a consistent-snapshot transaction at one binlog
+/// position.
+pub async fn open(
+    cfg: &MySqlConfig,
+    mariadb: bool,
+    readers: usize,
+) -> Result<(Vec<Conn>, SnapshotPoint)> {
+    let begin = "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY";
+    let isolation = "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ";
+    let ts_sec = now_sec();
+    if mariadb && readers == 1 {
+        let mut conn = connection::connect(cfg, "snapshot").await?;
+        conn.query_drop(isolation).await.map_err(|e| error(cfg, "snapshot", e))?;
+        conn.query_drop(begin).await.map_err(|e| error(cfg, "starting the snapshot", e))?;
+        let rows: Vec<(String, String)> = conn
+            .query("SHOW STATUS LIKE 'binlog_snapshot_%'")
+            .await
+            .map_err(|e| error(cfg, "reading the snapshot's binlog position", e))?;
+        let get = |n: &str| rows.iter().find(|(k, _)| k.eq_ignore_ascii_case(n)).map(|(_, v)| v.clone());
+        let file = get("binlog_snapshot_file").unwrap_or_default();
+        let pos: u64 = get("binlog_snapshot_position").and_then(|p| p.parse().ok()).unwrap_or(4);
+        if file.is_empty() {
+            return Err(Error::prerequisite(
+                "the server reports no binlog position for the snapshot: its binary log is off; start it with --log-bin",
+            ));
+        }
+        let gtids: Option<String> = conn
+            .query_first::<Option<String>, _>(format!("SELECT BINLOG_GTID_POS('{file}', {pos})"))
+            .await
+            .map_err(|e| error(cfg, "reading the snapshot's GTID position", e))?
+            .flatten()
+            .filter(|g| !g.is_empty());
+        return Ok((vec![conn], SnapshotPoint { file, pos, gtids, ts_sec }));
+    }
+    let mut lock = connection::connect(cfg, "snapshot lock").await?;
+    if cfg.snapshot_lock {
+        lock.query_drop("FLUSH TABLES WITH READ LOCK").await.map_err(|e| {
+            error(cfg, "taking the snapshot's global read lock (FLUSH TABLES WITH READ LOCK, needs RELOAD; or set \"snapshot.locking.mode\": \"none\")", e)
+        })?;
+    } else {
+        tracing::warn!(connector = %cfg.name, "snapshot.locking.mode=none with several readers: the readers' snapshots and the binlog position are not guaranteed to be one point in time");
+    }
+    let mut conns = Vec::with_capacity(readers);
+    let result = async {
+        for _ in 0..readers {
+            let mut c = connection::connect(cfg, "snapshot reader").await?;
+            c.query_drop(isolation).await.map_err(|e| error(cfg, "snapshot", e))?;
+            c.query_drop(begin).await.map_err(|e| error(cfg, "starting the snapshot", e))?;
+            conns.push(c);
+        }
+        connection::binlog_end(&mut lock, cfg, mariadb).await
+    }
+    .await;
+    if cfg.snapshot_lock {
+        let _ = lock.query_drop("UNLOCK TABLES").await;
+    }
+    let (file, pos, gtids) = result?;
+    Ok((conns, SnapshotPoint { file, pos, gtids, ts_sec }))
+}
+
+fn now_sec() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+fn quote(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
+}
+
+/// What the readers share.
+pub struct Reading<'a> {
+    pub cfg: &'a MySqlConfig,
+    pub block: &'a BinlogSourceBlock,
+    pub point: &'a SnapshotPoint,
+    pub out: &'a mpsc::Sender<Emitted<BinlogPosition>>,
+    pub stats: &'a SourceStats,
+}
+
+/// Reads every table (in order; the first event of all is `first`, the last `last`) with the
+/// readers, and returns the rows read.
+pub async fn read_tables(r: &Reading<'_>, conns: Vec<Conn>, tables: Vec<Arc<Captured>>) -> Result<u64> {
+    let n = tables.len();
+    let queue = Arc::new(std::sync::Mutex::new(tables.into_iter().enumerate().collect::<std::collections::VecDeque<_>>()));
+    let mut readers = Vec::new();
+    for conn in conns {
+        let queue = queue.clone();
+        readers.push(async move {
+            let mut conn = conn;
+            let mut rows = 0u64;
+            loop {
+                let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
+                let Some((i, table)) = next else { break };
+                rows += read_table(r, &mut conn, &table, i == 0, i + 1 == n).await?;
+                r.stats.snapshot_tables_done.fetch_add(1, Ordering::Relaxed);
+            }
+            let _ = conn.query_drop("COMMIT").await;
+            Ok::<u64, Error>(rows)
+        });
+    }
+    let counts = futures_util::future::try_join_all(readers).await?;
+    Ok(counts.into_iter().sum())
+}
+
+async fn read_table(
+    r: &Reading<'_>,
+    conn: &mut Conn,
+    table: &Captured,
+    first_table: bool,
+    last_table: bool,
+) -> Result<u64> {
+    let cfg = r.cfg;
+    let schema = &table.snapshot_schema;
+    let def = &table.def;
+    let cols: Vec<&crate::tables::ColumnDef> = def
+        .columns
+        .iter()
+        .zip(&table.slots)
+        .filter(|(_, s)| s.is_some())
+        .map(|(c, _)| c)
+        .collect();
+    let list: Vec<String> = cols.iter().map(|c| quote(&c.name)).collect();
+    let sql = format!(
+        "SELECT {} FROM {}.{}",
+        if list.is_empty() { "1".to_string() } else { list.join(", ") },
+        quote(&def.db),
+        quote(&def.name)
+    );
+    let what = format!("reading {}.{} for the snapshot", def.db, def.name);
+    let mut result = conn.query_iter(sql).await.map_err(|e| error(cfg, &what, e))?;
+    let rows_per_batch = Batch::rows_per_batch(cfg.max_batch_size, cols.len().max(1));
+    let mut batch = Batch::with_capacity(rows_per_batch, rows_per_batch * cols.len());
+    let source = |marker: SnapshotMarker| EventSource {
+        ts_us: r.point.ts_sec * 1_000_000,
+        snapshot: marker,
+        coords: [Some(r.point.pos), Some(0), Some(r.block.file_number(&r.point.file))],
+    };
+    let mut count = 0u64;
+    while let Some(row) = result.next().await.map_err(|e| error(cfg, &what, e))? {
+        let start = batch.datums.len() as u32;
+        for (i, c) in cols.iter().enumerate() {
+            let enc = &schema.columns[i].encoding;
+            let d = match row.as_ref(i) {
+                None | Some(mysql_async::Value::NULL) => Datum::Null,
+                Some(mysql_async::Value::Bytes(b)) => parse_text(c, enc, b, false).map_err(|e| {
+                    Error::conversion(format!("{what}: {e}"))
+                })?,
+                Some(other) => {
+                    let text = other.as_sql(true);
+                    parse_text(c, enc, text.trim_matches('\'').as_bytes(), false)
+                        .map_err(|e| Error::conversion(format!("{what}: {e}")))?
+                }
+            };
+            batch.datums.push(d);
+        }
+        let after = start..batch.datums.len() as u32;
+        let marker = if count == 0 && first_table {
+            SnapshotMarker::First
+        } else if count == 0 {
+            SnapshotMarker::FirstInDataCollection
+        } else {
+            SnapshotMarker::True
+        };
+        batch.events.push(Event::Change(ChangeEvent {
+            table: schema.clone(),
+            op: Op::Read,
+            before: None,
+            after: Some(after),
+            source: source(marker),
+        }));
+        count += 1;
+        if batch.events.len() > rows_per_batch {
+            // Keep the newest event back: whether it is the table's last is known only later.
+            let keep = batch.events.len() - 1;
+            let at = match &batch.events[keep] {
+                Event::Change(c) => c.after.as_ref().map_or(0, |a| a.start as usize),
+                Event::Record(_) => batch.datums.len(),
+            };
+            let tail = batch.split_off(keep, at);
+            let full = std::mem::replace(&mut batch, tail);
+            r.stats.snapshot_rows.fetch_add(full.events.len() as u64, Ordering::Relaxed);
+            if r.out.send(Emitted { batch: full, position: None }).await.is_err() {
+                return Err(Error::internal("pipeline closed"));
+            }
+        }
+    }
+    if let Some(Event::Change(last)) = batch.events.last_mut() {
+        let is_first_of_all = count == 1 && first_table;
+        last.source.snapshot = if last_table {
+            SnapshotMarker::Last
+        } else if is_first_of_all {
+            SnapshotMarker::First
+        } else {
+            SnapshotMarker::LastInDataCollection
+        };
+    }
+    r.stats.snapshot_rows.fetch_add(batch.events.len() as u64, Ordering::Relaxed);
+    if !batch.events.is_empty() && r.out.send(Emitted { batch, position: None }).await.is_err() {
+        return Err(Error::internal("pipeline closed"));
+    }
+    Ok(count)
+}
