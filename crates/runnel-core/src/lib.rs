@@ -30,8 +30,7 @@ pub use schema::{BinaryMode, Column, Encoding, Schema, SchemaMeta, TableId, Tabl
 pub use sink::{Sink, SinkInput};
 pub use source::{
     DeadLetter, Emitted, Envelope, MemoryHistory, Position, RunEnd, SchemaHistory, Source,
-    SourceBlock, SourceContext,
-    SourceStats,
+    SourceBlock, SourceContext, SourceStats,
 };
 pub use transform::{Chain, Predicate, Stage, Transform};
 

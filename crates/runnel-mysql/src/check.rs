@@ -17,7 +17,12 @@ const VALIDATION_TIMEOUT: Duration = Duration::from_secs(20);
 
 pub async fn check(cfg: &MySqlConfig, scope: CheckScope) -> CheckReport {
     let mut r = CheckReport::default();
-    let mut conn = match tokio::time::timeout(VALIDATION_TIMEOUT, connection::connect(cfg, "connecting")).await {
+    let mut conn = match tokio::time::timeout(
+        VALIDATION_TIMEOUT,
+        connection::connect(cfg, "connecting"),
+    )
+    .await
+    {
         Ok(Ok(c)) => c,
         Ok(Err(e)) => {
             r.problem(e.key().or(Some(CONNECTION_KEY)), e.message());
@@ -34,7 +39,10 @@ pub async fn check(cfg: &MySqlConfig, scope: CheckScope) -> CheckReport {
             return r;
         }
     };
-    r.passed.push(format!("connected to {}:{} as {}", cfg.host, cfg.port, cfg.user));
+    r.passed.push(format!(
+        "connected to {}:{} as {}",
+        cfg.host, cfg.port, cfg.user
+    ));
     if scope == CheckScope::Connection {
         return r;
     }
@@ -47,7 +55,8 @@ pub async fn check(cfg: &MySqlConfig, scope: CheckScope) -> CheckReport {
     };
     let problems = connection::binlog_problems(&facts);
     if problems.is_empty() {
-        r.passed.push("binary log on, binlog_format=ROW, binlog_row_image=FULL".into());
+        r.passed
+            .push("binary log on, binlog_format=ROW, binlog_row_image=FULL".into());
     }
     for (_, msg) in problems {
         r.problem(None, msg);
@@ -72,7 +81,12 @@ pub async fn check(cfg: &MySqlConfig, scope: CheckScope) -> CheckReport {
     // Other replicas registered with the same id would be disconnected by the server.
     if let Ok(rows) = conn.query::<mysql_async::Row, _>("SHOW SLAVE HOSTS").await {
         let clash = rows.iter().any(|row| match row.as_ref(0) {
-            Some(mysql_async::Value::Bytes(b)) => std::str::from_utf8(b).ok().and_then(|s| s.parse::<u32>().ok()) == Some(cfg.server_id),
+            Some(mysql_async::Value::Bytes(b)) => {
+                std::str::from_utf8(b)
+                    .ok()
+                    .and_then(|s| s.parse::<u32>().ok())
+                    == Some(cfg.server_id)
+            }
             Some(mysql_async::Value::Int(v)) => *v == i64::from(cfg.server_id),
             Some(mysql_async::Value::UInt(v)) => *v == u64::from(cfg.server_id),
             _ => false,
@@ -88,7 +102,10 @@ pub async fn check(cfg: &MySqlConfig, scope: CheckScope) -> CheckReport {
             );
         }
     }
-    match conn.query::<String, _>("SHOW GRANTS FOR CURRENT_USER()").await {
+    match conn
+        .query::<String, _>("SHOW GRANTS FOR CURRENT_USER()")
+        .await
+    {
         Ok(grants) => {
             let all = grants.join("\n").to_ascii_uppercase();
             let has = |p: &str| all.contains("ALL PRIVILEGES ON *.*") || all.contains(p);
@@ -119,7 +136,11 @@ pub async fn check(cfg: &MySqlConfig, scope: CheckScope) -> CheckReport {
                 );
             }
         }
-        Err(e) => r.warnings.push(error(cfg, "reading the user's grants", e).message().to_string()),
+        Err(e) => r.warnings.push(
+            error(cfg, "reading the user's grants", e)
+                .message()
+                .to_string(),
+        ),
     }
     r
 }

@@ -33,7 +33,11 @@ const CONNECTION_KEYS: &[ConfigKey] = &[
         "User to connect as (needs REPLICATION SLAVE, REPLICATION CLIENT, SELECT).",
     )
     .required(),
-    ConfigKey::new("database.password", T::Password, "Password of database.user."),
+    ConfigKey::new(
+        "database.password",
+        T::Password,
+        "Password of database.user.",
+    ),
     ConfigKey::new(
         "database.server.id",
         T::Long,
@@ -101,8 +105,12 @@ const NAMING_KEYS: &[ConfigKey] = &[
         "Prefix of every topic name; also source.name.",
     )
     .required(),
-    ConfigKey::new("topic.delimiter", T::String, "Delimiter between topic name parts.")
-        .default("."),
+    ConfigKey::new(
+        "topic.delimiter",
+        T::String,
+        "Delimiter between topic name parts.",
+    )
+    .default("."),
     ConfigKey::new(
         "topic.heartbeat.prefix",
         T::String,
@@ -508,7 +516,8 @@ fn regexes(props: &Props<'_>, key: &str) -> Result<Vec<Regex>> {
 
 fn non_negative(p: &Props<'_>, key: &str, default: i64) -> Result<u64> {
     let v = p.int(key)?.unwrap_or(default);
-    u64::try_from(v).map_err(|_| Error::invalid(key, format!("\"{key}\" must not be negative (got {v})")))
+    u64::try_from(v)
+        .map_err(|_| Error::invalid(key, format!("\"{key}\" must not be negative (got {v})")))
 }
 
 impl MySqlConfig {
@@ -684,7 +693,8 @@ impl MySqlConfig {
             include_schema_changes: p.bool("include.schema.changes")?.unwrap_or(true),
             tombstones_on_delete: p.bool("tombstones.on.delete")?.unwrap_or(true),
             failure_mode: runnel_core::fits::FailureMode::parse(
-                p.choice("event.processing.failure.handling.mode").as_deref(),
+                p.choice("event.processing.failure.handling.mode")
+                    .as_deref(),
             ),
             heartbeat_interval_ms: non_negative(&p, "heartbeat.interval.ms", 0)?,
             max_batch_size: non_negative(&p, "max.batch.size", 2048)?.max(1) as usize,
@@ -771,7 +781,11 @@ mod tests {
 
     #[test]
     fn debezium_keys_and_defaults() {
-        let c = config(&[("database.include.list", "rig"), ("table.exclude.list", "rig.rig_marker")]).unwrap();
+        let c = config(&[
+            ("database.include.list", "rig"),
+            ("table.exclude.list", "rig.rig_marker"),
+        ])
+        .unwrap();
         assert_eq!(c.port, 3306);
         assert_eq!(c.connector, "mysql");
         assert_eq!(c.snapshot_mode, SnapshotMode::Initial);

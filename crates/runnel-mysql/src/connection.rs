@@ -48,7 +48,10 @@ pub fn error(cfg: &MySqlConfig, what: &str, e: mysql_async::Error) -> Error {
                  \"when_needed\" to take a new snapshot, or reset the connector's offsets",
                 s.message
             )),
-            _ => Error::connection(format!("{what}: server error {} at {at}: {}", s.code, s.message)),
+            _ => Error::connection(format!(
+                "{what}: server error {} at {at}: {}",
+                s.code, s.message
+            )),
         }
         .caused_by(e),
         mysql_async::Error::Io(_) => Error::connection(format!(
@@ -99,16 +102,20 @@ pub async fn connect(cfg: &MySqlConfig, what: &str) -> Result<Conn> {
         match tokio::time::timeout(timeout, Conn::new(builder(cfg, tls))).await {
             Ok(r) => r,
             Err(_) => Err(mysql_async::Error::Other(
-                format!("no answer within {} ms (connect.timeout.ms)", cfg.connect_timeout_ms).into(),
+                format!(
+                    "no answer within {} ms (connect.timeout.ms)",
+                    cfg.connect_timeout_ms
+                )
+                .into(),
             )),
         }
     };
     let result = match cfg.ssl {
         SslMode::Disabled => attempt(false).await,
         SslMode::Preferred => match attempt(true).await {
-            Err(mysql_async::Error::Driver(mysql_async::DriverError::NoClientSslFlagFromServer)) => {
-                attempt(false).await
-            }
+            Err(mysql_async::Error::Driver(
+                mysql_async::DriverError::NoClientSslFlagFromServer,
+            )) => attempt(false).await,
             other => other,
         },
         _ => attempt(true).await,
@@ -151,7 +158,9 @@ pub async fn facts(conn: &mut Conn, cfg: &MySqlConfig) -> Result<ServerFacts> {
         log_bin: var(variable(conn, cfg, "log_bin").await?).eq_ignore_ascii_case("ON"),
         binlog_format: var(variable(conn, cfg, "binlog_format").await?).to_ascii_uppercase(),
         binlog_row_image: var(variable(conn, cfg, "binlog_row_image").await?).to_ascii_uppercase(),
-        server_id: var(variable(conn, cfg, "server_id").await?).parse().unwrap_or(0),
+        server_id: var(variable(conn, cfg, "server_id").await?)
+            .parse()
+            .unwrap_or(0),
     })
 }
 
@@ -190,7 +199,11 @@ pub fn binlog_problems(f: &ServerFacts) -> Vec<(&'static str, String)> {
 }
 
 /// The current end of the binlog: (file, position, GTID position when the server has one).
-pub async fn binlog_end(conn: &mut Conn, cfg: &MySqlConfig, mariadb: bool) -> Result<(String, u64, Option<String>)> {
+pub async fn binlog_end(
+    conn: &mut Conn,
+    cfg: &MySqlConfig,
+    mariadb: bool,
+) -> Result<(String, u64, Option<String>)> {
     let row: Option<mysql_async::Row> = conn
         .query_first("SHOW MASTER STATUS")
         .await

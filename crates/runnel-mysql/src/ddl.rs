@@ -106,12 +106,19 @@ fn unquote(s: &str) -> String {
 }
 
 /// Applies one statement (run with default database `default_db`) to `tables`.
-pub fn apply(tables: &mut Tables, default_db: &str, sql: &str) -> Result<Vec<TableChange>, DdlError> {
+pub fn apply(
+    tables: &mut Tables,
+    default_db: &str,
+    sql: &str,
+) -> Result<Vec<TableChange>, DdlError> {
     if !is_schema_statement(sql) {
         return Ok(Vec::new());
     }
     let statements = Parser::parse_sql(&MySqlDialect {}, sql).map_err(|e| {
-        DdlError(format!("cannot parse DDL statement {:?}: {e}", truncate(sql)))
+        DdlError(format!(
+            "cannot parse DDL statement {:?}: {e}",
+            truncate(sql)
+        ))
     })?;
     let mut changes = Vec::new();
     for st in statements {
@@ -122,7 +129,11 @@ pub fn apply(tables: &mut Tables, default_db: &str, sql: &str) -> Result<Vec<Tab
 
 fn truncate(sql: &str) -> String {
     let s: String = sql.chars().take(300).collect();
-    if s.len() < sql.len() { format!("{s}…") } else { s }
+    if s.len() < sql.len() {
+        format!("{s}…")
+    } else {
+        s
+    }
 }
 
 fn apply_statement(
@@ -145,7 +156,9 @@ fn apply_statement(
                 };
                 let (ldb, lname) = name_parts(like_name, default_db);
                 let mut def = tables.get(&ldb, &lname).cloned().ok_or_else(|| {
-                    DdlError(format!("CREATE TABLE {db}.{name} LIKE {ldb}.{lname}: {ldb}.{lname} is not known"))
+                    DdlError(format!(
+                        "CREATE TABLE {db}.{name} LIKE {ldb}.{lname}: {ldb}.{lname} is not known"
+                    ))
                 })?;
                 def.db = db.clone();
                 def.name = name.clone();
@@ -276,7 +289,9 @@ fn table_charset(sql: &str) -> Option<String> {
     // The table options follow the last closing parenthesis of the column list.
     let tail = &sql[sql.rfind(')')?..];
     let lower = tail.to_ascii_lowercase();
-    let at = lower.find("charset").or_else(|| lower.find("character set"))?;
+    let at = lower
+        .find("charset")
+        .or_else(|| lower.find("character set"))?;
     let rest = &tail[at..];
     let rest = rest
         .trim_start_matches(|c: char| c.is_ascii_alphabetic() || c == ' ')
@@ -319,7 +334,10 @@ fn position(def: &TableDef, pos: &Option<MySQLColumnPosition>) -> Result<usize, 
         Some(MySQLColumnPosition::After(name)) => {
             let n = unquote(&name.to_string());
             def.column_index(&n).map(|i| i + 1).ok_or_else(|| {
-                DdlError(format!("column {n} of {}.{} is not known", def.db, def.name))
+                DdlError(format!(
+                    "column {n} of {}.{} is not known",
+                    def.db, def.name
+                ))
             })?
         }
     })
@@ -332,7 +350,10 @@ fn alter(
     previous: &mut Option<(String, String)>,
 ) -> Result<(), DdlError> {
     let missing = |def: &TableDef, n: &str| {
-        DdlError(format!("column {n} of {}.{} is not known", def.db, def.name))
+        DdlError(format!(
+            "column {n} of {}.{} is not known",
+            def.db, def.name
+        ))
     };
     match op {
         AlterTableOperation::AddColumn {
@@ -384,7 +405,10 @@ fn alter(
             options,
             column_position,
         } => {
-            let (o, n) = (unquote(&old_name.to_string()), unquote(&new_name.to_string()));
+            let (o, n) = (
+                unquote(&old_name.to_string()),
+                unquote(&new_name.to_string()),
+            );
             replace_column(def, &o, &n, data_type, options, column_position)?;
         }
         AlterTableOperation::RenameColumn {
@@ -447,9 +471,12 @@ fn replace_column(
     options: Vec<ColumnOption>,
     pos: Option<MySQLColumnPosition>,
 ) -> Result<(), DdlError> {
-    let i = def
-        .column_index(old)
-        .ok_or_else(|| DdlError(format!("column {old} of {}.{} is not known", def.db, def.name)))?;
+    let i = def.column_index(old).ok_or_else(|| {
+        DdlError(format!(
+            "column {old} of {}.{} is not known",
+            def.db, def.name
+        ))
+    })?;
     let sql = SqlColumn {
         name: sqlparser::ast::Ident::new(new),
         data_type,
@@ -558,7 +585,10 @@ pub fn parse_type(text: &str) -> Option<ParsedType> {
     let t = text.trim();
     let (base, rest) = match t.find('(') {
         Some(i) => (&t[..i], &t[i..]),
-        None => (t.split_whitespace().next().unwrap_or(""), &t[t.split_whitespace().next().unwrap_or("").len()..]),
+        None => (
+            t.split_whitespace().next().unwrap_or(""),
+            &t[t.split_whitespace().next().unwrap_or("").len()..],
+        ),
     };
     let base = base.trim().to_ascii_uppercase();
     let lower_rest = rest.to_ascii_lowercase();
@@ -566,7 +596,13 @@ pub fn parse_type(text: &str) -> Option<ParsedType> {
     let (args, values) = if rest.starts_with('(') {
         let close = matching_paren(rest)?;
         let inner = &rest[1..close];
-        (inner.split(',').map(|s| s.trim().parse::<u32>().ok()).collect::<Vec<_>>(), quoted_values(inner))
+        (
+            inner
+                .split(',')
+                .map(|s| s.trim().parse::<u32>().ok())
+                .collect::<Vec<_>>(),
+            quoted_values(inner),
+        )
     } else {
         (Vec::new(), Vec::new())
     };
@@ -605,7 +641,9 @@ pub fn parse_type(text: &str) -> Option<ParsedType> {
         "BINARY" => Kind::Binary {
             fixed: Some(arg(0).unwrap_or(1)),
         },
-        "VARBINARY" | "TINYBLOB" | "BLOB" | "MEDIUMBLOB" | "LONGBLOB" => Kind::Binary { fixed: None },
+        "VARBINARY" | "TINYBLOB" | "BLOB" | "MEDIUMBLOB" | "LONGBLOB" => {
+            Kind::Binary { fixed: None }
+        }
         "DATE" => Kind::Date,
         "TIME" => Kind::Time {
             fsp: arg(0).unwrap_or(0),
@@ -621,8 +659,8 @@ pub fn parse_type(text: &str) -> Option<ParsedType> {
         "ENUM" => Kind::Enum(Arc::from(values)),
         "SET" => Kind::Set(Arc::from(values)),
         "POINT" => Kind::Point,
-        "GEOMETRY" | "LINESTRING" | "POLYGON" | "MULTIPOINT" | "MULTILINESTRING" | "MULTIPOLYGON"
-        | "GEOMETRYCOLLECTION" | "GEOMCOLLECTION" => Kind::Geometry,
+        "GEOMETRY" | "LINESTRING" | "POLYGON" | "MULTIPOINT" | "MULTILINESTRING"
+        | "MULTIPOLYGON" | "GEOMETRYCOLLECTION" | "GEOMCOLLECTION" => Kind::Geometry,
         "UUID" => Kind::Uuid,
         "INET4" => Kind::Inet4,
         "INET6" => Kind::Inet6,
@@ -727,26 +765,58 @@ mod tests {
         let def = t.get("rig", "customers").unwrap();
         assert_eq!(def.primary_key, vec!["customer_id"]);
         assert_eq!(def.columns.len(), 7);
-        assert_eq!(def.columns[3].default, Some(DefaultValue::Literal("1".into())));
-        assert!(matches!(def.columns[4].default, Some(DefaultValue::Expression(_))));
-        assert_eq!(def.columns[6].kind, Kind::Enum(Arc::from(vec!["draft".to_string(), "published".into(), "x'y".into()])));
+        assert_eq!(
+            def.columns[3].default,
+            Some(DefaultValue::Literal("1".into()))
+        );
+        assert!(matches!(
+            def.columns[4].default,
+            Some(DefaultValue::Expression(_))
+        ));
+        assert_eq!(
+            def.columns[6].kind,
+            Kind::Enum(Arc::from(vec![
+                "draft".to_string(),
+                "published".into(),
+                "x'y".into()
+            ]))
+        );
         assert_eq!(def.charset.as_deref(), Some("utf8mb4"));
 
         apply(&mut t, "rig", "ALTER TABLE customers ADD COLUMN loyalty_tier VARCHAR(16) NOT NULL DEFAULT 'basic' AFTER phone").unwrap();
         let def = t.get("rig", "customers").unwrap();
         assert_eq!(def.columns[3].name, "loyalty_tier");
-        apply(&mut t, "rig", "ALTER TABLE customers DROP COLUMN phone, MODIFY active INT NOT NULL").unwrap();
+        apply(
+            &mut t,
+            "rig",
+            "ALTER TABLE customers DROP COLUMN phone, MODIFY active INT NOT NULL",
+        )
+        .unwrap();
         let def = t.get("rig", "customers").unwrap();
         assert_eq!(def.column_index("phone"), None);
-        assert_eq!(def.columns[3].kind, Kind::Int { bytes: 4, unsigned: false });
+        assert_eq!(
+            def.columns[3].kind,
+            Kind::Int {
+                bytes: 4,
+                unsigned: false
+            }
+        );
         apply(&mut t, "rig", "RENAME TABLE customers TO clients").unwrap();
         assert!(t.get("rig", "clients").is_some() && t.get("rig", "customers").is_none());
-        let ch = apply(&mut t, "rig", "DROP TABLE IF EXISTS `rig`.`clients` /* generated by server */").unwrap();
+        let ch = apply(
+            &mut t,
+            "rig",
+            "DROP TABLE IF EXISTS `rig`.`clients` /* generated by server */",
+        )
+        .unwrap();
         assert_eq!(ch[0].kind, ChangeKind::Drop);
-        assert!(apply(&mut t, "rig", "GRANT SELECT ON *.* TO x").unwrap().is_empty());
+        assert!(
+            apply(&mut t, "rig", "GRANT SELECT ON *.* TO x")
+                .unwrap()
+                .is_empty()
+        );
         assert!(apply(&mut t, "rig", "CREATE TABLE (").is_err());
     }
-
 
     /// MariaDB's own SHOW CREATE TABLE of the conformance fixture's wide table.
     const DOCUMENTS: &str = r#"CREATE TABLE `documents` (
@@ -798,7 +868,13 @@ mod tests {
         let def = t.get("rig", "documents").unwrap();
         assert_eq!(def.columns.len(), 38);
         let kind = |n: &str| def.columns[def.column_index(n).unwrap()].kind.clone();
-        assert_eq!(kind("t_big_u"), Kind::Int { bytes: 8, unsigned: true });
+        assert_eq!(
+            kind("t_big_u"),
+            Kind::Int {
+                bytes: 8,
+                unsigned: true
+            }
+        );
         assert_eq!(kind("mask"), Kind::Bit(64));
         assert_eq!(kind("bin_fixed"), Kind::Binary { fixed: Some(8) });
         assert_eq!(kind("yr"), Kind::Year);
@@ -807,17 +883,38 @@ mod tests {
         assert_eq!(kind("created_at"), Kind::Timestamp { fsp: 6 });
         let event_ts0 = &def.columns[def.column_index("event_ts0").unwrap()];
         assert!(event_ts0.nullable);
-        assert_eq!(def.columns[def.column_index("version").unwrap()].default, Some(DefaultValue::Literal("1".into())));
+        assert_eq!(
+            def.columns[def.column_index("version").unwrap()].default,
+            Some(DefaultValue::Literal("1".into()))
+        );
     }
 
     #[test]
     fn types_from_their_text() {
         let p = parse_type("bigint(20) unsigned").unwrap();
-        assert_eq!(p.kind, Kind::Int { bytes: 8, unsigned: true });
+        assert_eq!(
+            p.kind,
+            Kind::Int {
+                bytes: 8,
+                unsigned: true
+            }
+        );
         assert_eq!(p.name, "BIGINT UNSIGNED");
-        assert_eq!(parse_type("decimal(38,18)").unwrap().kind, Kind::Decimal { precision: 38, scale: 18 });
-        assert_eq!(parse_type("set('red','x y')").unwrap().kind, Kind::Set(Arc::from(vec!["red".to_string(), "x y".into()])));
+        assert_eq!(
+            parse_type("decimal(38,18)").unwrap().kind,
+            Kind::Decimal {
+                precision: 38,
+                scale: 18
+            }
+        );
+        assert_eq!(
+            parse_type("set('red','x y')").unwrap().kind,
+            Kind::Set(Arc::from(vec!["red".to_string(), "x y".into()]))
+        );
         assert_eq!(parse_type("inet6").unwrap().kind, Kind::Inet6);
-        assert_eq!(parse_type("timestamp(6)").unwrap().kind, Kind::Timestamp { fsp: 6 });
+        assert_eq!(
+            parse_type("timestamp(6)").unwrap().kind,
+            Kind::Timestamp { fsp: 6 }
+        );
     }
 }

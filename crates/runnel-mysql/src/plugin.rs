@@ -47,7 +47,10 @@ fn partition(config: &ConnectorConfig) -> Value {
     offset_partition(config.get("topic.prefix").unwrap_or(&config.name))
 }
 
-fn alter_offsets(config: &ConnectorConfig, items: &[(Value, Value)]) -> Result<Option<SourceOffset>> {
+fn alter_offsets(
+    config: &ConnectorConfig,
+    items: &[(Value, Value)],
+) -> Result<Option<SourceOffset>> {
     let ours = partition(config);
     let mut result = None;
     for (p, offset) in items {
@@ -58,7 +61,10 @@ fn alter_offsets(config: &ConnectorConfig, items: &[(Value, Value)]) -> Result<O
         }
         result = match offset {
             Value::Null => None,
-            Value::Object(o) if o.get("file").is_some_and(Value::is_string) && o.get("pos").is_some_and(Value::is_u64) => {
+            Value::Object(o)
+                if o.get("file").is_some_and(Value::is_string)
+                    && o.get("pos").is_some_and(Value::is_u64) =>
+            {
                 Some(SourceOffset(o.clone()))
             }
             _ => {

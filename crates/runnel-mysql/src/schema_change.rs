@@ -5,8 +5,8 @@
 use std::sync::{Arc, OnceLock};
 
 use runnel_core::{
-    Batch, Column, Datum, Encoding, Event, EventSource, Payload, Record, Schema,
-    SourceBlock, TableId,
+    Batch, Column, Datum, Encoding, Event, EventSource, Payload, Record, Schema, SourceBlock,
+    TableId,
 };
 
 use crate::ddl::{ChangeKind, TableChange};
@@ -30,10 +30,18 @@ fn string_array(optional: bool) -> Encoding {
 }
 
 fn schemas(connector: &str, source: &Arc<Schema>) -> (Arc<Schema>, Arc<Schema>) {
-    let ns = if connector == "mariadb" { "io.debezium.connector.mariadb" } else { "io.debezium.connector.mysql" };
+    let ns = if connector == "mariadb" {
+        "io.debezium.connector.mariadb"
+    } else {
+        "io.debezium.connector.mysql"
+    };
     let req = |n: &str, e: Encoding| Column::new(n, e, false);
     let opt = |n: &str, e: Encoding| Column::new(n, e, true);
-    let key = struct_schema(&format!("{ns}.SchemaChangeKey"), vec![req("databaseName", Encoding::String)], false);
+    let key = struct_schema(
+        &format!("{ns}.SchemaChangeKey"),
+        vec![req("databaseName", Encoding::String)],
+        false,
+    );
     let column = struct_schema(
         "io.debezium.connector.schema.Column",
         vec![
@@ -67,7 +75,11 @@ fn schemas(connector: &str, source: &Arc<Schema>) -> (Arc<Schema>, Arc<Schema>) 
     );
     let change = struct_schema(
         "io.debezium.connector.schema.Change",
-        vec![req("type", Encoding::String), req("id", Encoding::String), Column::of("table", &table)],
+        vec![
+            req("type", Encoding::String),
+            req("id", Encoding::String),
+            Column::of("table", &table),
+        ],
         false,
     );
     let value = struct_schema(
@@ -131,7 +143,10 @@ impl SchemaChanges {
         let all = SCHEMAS.get_or_init(|| {
             let mysql = BinlogSourceBlock::new("mysql", "");
             let maria = BinlogSourceBlock::new("mariadb", "");
-            [schemas("mysql", mysql.schema()), schemas("mariadb", maria.schema())]
+            [
+                schemas("mysql", mysql.schema()),
+                schemas("mariadb", maria.schema()),
+            ]
         });
         let (key, value) = all[usize::from(block.connector() == "mariadb")].clone();
         Self {
@@ -145,19 +160,30 @@ impl SchemaChanges {
     fn push_column(batch: &mut Batch, c: &ColumnDef, position: usize) -> Datum {
         let enum_values = match &c.kind {
             Kind::Enum(v) | Kind::Set(v) => Datum::Array(
-                v.iter().map(|s| Datum::text(&format!("'{}'", s.replace('\'', "''")))).collect(),
+                v.iter()
+                    .map(|s| Datum::text(&format!("'{}'", s.replace('\'', "''"))))
+                    .collect(),
             ),
             _ => Datum::Null,
         };
         let default = match &c.default {
             Some(DefaultValue::Literal(l)) => Datum::text(l),
-            Some(DefaultValue::Expression(_)) if matches!(c.kind, Kind::Timestamp { .. }) && !c.nullable => {
+            Some(DefaultValue::Expression(_))
+                if matches!(c.kind, Kind::Timestamp { .. }) && !c.nullable =>
+            {
                 Datum::text("1970-01-01 00:00:00")
             }
             _ => Datum::Null,
         };
-        let textual = matches!(c.kind, Kind::Text | Kind::Json | Kind::Enum(_) | Kind::Set(_));
-        let charset = if textual { opt_text(c.charset.as_deref()) } else { Datum::Null };
+        let textual = matches!(
+            c.kind,
+            Kind::Text | Kind::Json | Kind::Enum(_) | Kind::Set(_)
+        );
+        let charset = if textual {
+            opt_text(c.charset.as_deref())
+        } else {
+            Datum::Null
+        };
         let range = batch.push_row([
             Datum::text(&c.name),
             Datum::Int(i64::from(jdbc_type(c))),
@@ -206,8 +232,11 @@ impl SchemaChanges {
         changes: &[(ChangeKind, &str, &str, Option<&TableDef>)],
     ) {
         let source_start = batch.datums.len() as u32;
-        self.block
-            .push_values(&mut batch.datums, source, &TableId::new(db, table.unwrap_or("")));
+        self.block.push_values(
+            &mut batch.datums,
+            source,
+            &TableId::new(db, table.unwrap_or("")),
+        );
         let source_range = source_start..batch.datums.len() as u32;
         let items: Box<[Datum]> = changes
             .iter()
@@ -254,7 +283,9 @@ impl SchemaChanges {
         let items: Vec<(ChangeKind, &str, &str, Option<&TableDef>)> = changes
             .iter()
             .map(|c| {
-                let def = (c.kind != ChangeKind::Drop).then(|| tables.get(&c.db, &c.table)).flatten();
+                let def = (c.kind != ChangeKind::Drop)
+                    .then(|| tables.get(&c.db, &c.table))
+                    .flatten();
                 (c.kind.clone(), c.db.as_str(), c.table.as_str(), def)
             })
             .collect();

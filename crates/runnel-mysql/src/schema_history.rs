@@ -114,7 +114,8 @@ mod tests {
             db: "rig".into(),
             ddl: ddl.into(),
         };
-        h.record(&e(10, "CREATE TABLE t (id INT PRIMARY KEY, a INT)")).unwrap();
+        h.record(&e(10, "CREATE TABLE t (id INT PRIMARY KEY, a INT)"))
+            .unwrap();
         h.record(&e(20, "ALTER TABLE t ADD COLUMN b INT")).unwrap();
         h.record(&e(30, "ALTER TABLE t DROP COLUMN a")).unwrap();
         let t = h.replay((1, 25), false).unwrap().unwrap();

@@ -46,15 +46,25 @@ pub async fn open(
     let ts_sec = now_sec();
     if mariadb && readers == 1 {
         let mut conn = connection::connect(cfg, "snapshot").await?;
-        conn.query_drop(isolation).await.map_err(|e| error(cfg, "snapshot", e))?;
-        conn.query_drop(begin).await.map_err(|e| error(cfg, "starting the snapshot", e))?;
+        conn.query_drop(isolation)
+            .await
+            .map_err(|e| error(cfg, "snapshot", e))?;
+        conn.query_drop(begin)
+            .await
+            .map_err(|e| error(cfg, "starting the snapshot", e))?;
         let rows: Vec<(String, String)> = conn
             .query("SHOW STATUS LIKE 'binlog_snapshot_%'")
             .await
             .map_err(|e| error(cfg, "reading the snapshot's binlog position", e))?;
-        let get = |n: &str| rows.iter().find(|(k, _)| k.eq_ignore_ascii_case(n)).map(|(_, v)| v.clone());
+        let get = |n: &str| {
+            rows.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(n))
+                .map(|(_, v)| v.clone())
+        };
         let file = get("binlog_snapshot_file").unwrap_or_default();
-        let pos: u64 = get("binlog_snapshot_position").and_then(|p| p.parse().ok()).unwrap_or(4);
+        let pos: u64 = get("binlog_snapshot_position")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(4);
         if file.is_empty() {
             return Err(Error::prerequisite(
                 "the server reports no binlog position for the snapshot: its binary log is off; start it with --log-bin",
@@ -66,7 +76,15 @@ pub async fn open(
             .map_err(|e| error(cfg, "reading the snapshot's GTID position", e))?
             .flatten()
             .filter(|g| !g.is_empty());
-        return Ok((vec![conn], SnapshotPoint { file, pos, gtids, ts_sec }));
+        return Ok((
+            vec![conn],
+            SnapshotPoint {
+                file,
+                pos,
+                gtids,
+                ts_sec,
+            },
+        ));
     }
     let mut lock = connection::connect(cfg, "snapshot lock").await?;
     if cfg.snapshot_lock {
@@ -80,8 +98,12 @@ pub async fn open(
     let result = async {
         for _ in 0..readers {
             let mut c = connection::connect(cfg, "snapshot reader").await?;
-            c.query_drop(isolation).await.map_err(|e| error(cfg, "snapshot", e))?;
-            c.query_drop(begin).await.map_err(|e| error(cfg, "starting the snapshot", e))?;
+            c.query_drop(isolation)
+                .await
+                .map_err(|e| error(cfg, "snapshot", e))?;
+            c.query_drop(begin)
+                .await
+                .map_err(|e| error(cfg, "starting the snapshot", e))?;
             conns.push(c);
         }
         connection::binlog_end(&mut lock, cfg, mariadb).await
@@ -91,7 +113,15 @@ pub async fn open(
         let _ = lock.query_drop("UNLOCK TABLES").await;
     }
     let (file, pos, gtids) = result?;
-    Ok((conns, SnapshotPoint { file, pos, gtids, ts_sec }))
+    Ok((
+        conns,
+        SnapshotPoint {
+            file,
+            pos,
+            gtids,
+            ts_sec,
+        },
+    ))
 }
 
 fn now_sec() -> i64 {
@@ -115,9 +145,18 @@ pub struct Reading<'a> {
 
 /// Reads every table (in order; the first event of all is `first`, the last `last`) with the
 /// readers, and returns the rows read.
-pub async fn read_tables(r: &Reading<'_>, conns: Vec<Conn>, tables: Vec<Arc<Captured>>) -> Result<u64> {
+pub async fn read_tables(
+    r: &Reading<'_>,
+    conns: Vec<Conn>,
+    tables: Vec<Arc<Captured>>,
+) -> Result<u64> {
     let n = tables.len();
-    let queue = Arc::new(std::sync::Mutex::new(tables.into_iter().enumerate().collect::<std::collections::VecDeque<_>>()));
+    let queue = Arc::new(std::sync::Mutex::new(
+        tables
+            .into_iter()
+            .enumerate()
+            .collect::<std::collections::VecDeque<_>>(),
+    ));
     let mut readers = Vec::new();
     for conn in conns {
         let queue = queue.clone();
@@ -158,18 +197,29 @@ async fn read_table(
     let list: Vec<String> = cols.iter().map(|c| quote(&c.name)).collect();
     let sql = format!(
         "SELECT {} FROM {}.{}",
-        if list.is_empty() { "1".to_string() } else { list.join(", ") },
+        if list.is_empty() {
+            "1".to_string()
+        } else {
+            list.join(", ")
+        },
         quote(&def.db),
         quote(&def.name)
     );
     let what = format!("reading {}.{} for the snapshot", def.db, def.name);
-    let mut result = conn.query_iter(sql).await.map_err(|e| error(cfg, &what, e))?;
+    let mut result = conn
+        .query_iter(sql)
+        .await
+        .map_err(|e| error(cfg, &what, e))?;
     let rows_per_batch = Batch::rows_per_batch(cfg.max_batch_size, cols.len().max(1));
     let mut batch = Batch::with_capacity(rows_per_batch, rows_per_batch * cols.len());
     let source = |marker: SnapshotMarker| EventSource {
         ts_us: r.point.ts_sec * 1_000_000,
         snapshot: marker,
-        coords: [Some(r.point.pos), Some(0), Some(r.block.file_number(&r.point.file))],
+        coords: [
+            Some(r.point.pos),
+            Some(0),
+            Some(r.block.file_number(&r.point.file)),
+        ],
     };
     let mut count = 0u64;
     while let Some(row) = result.next().await.map_err(|e| error(cfg, &what, e))? {
@@ -178,9 +228,8 @@ async fn read_table(
             let enc = &schema.columns[i].encoding;
             let d = match row.as_ref(i) {
                 None | Some(mysql_async::Value::NULL) => Datum::Null,
-                Some(mysql_async::Value::Bytes(b)) => parse_text(c, enc, b, false).map_err(|e| {
-                    Error::conversion(format!("{what}: {e}"))
-                })?,
+                Some(mysql_async::Value::Bytes(b)) => parse_text(c, enc, b, false)
+                    .map_err(|e| Error::conversion(format!("{what}: {e}")))?,
                 Some(other) => {
                     let text = other.as_sql(true);
                     parse_text(c, enc, text.trim_matches('\'').as_bytes(), false)
@@ -214,8 +263,17 @@ async fn read_table(
             };
             let tail = batch.split_off(keep, at);
             let full = std::mem::replace(&mut batch, tail);
-            r.stats.snapshot_rows.fetch_add(full.events.len() as u64, Ordering::Relaxed);
-            if r.out.send(Emitted { batch: full, position: None }).await.is_err() {
+            r.stats
+                .snapshot_rows
+                .fetch_add(full.events.len() as u64, Ordering::Relaxed);
+            if r.out
+                .send(Emitted {
+                    batch: full,
+                    position: None,
+                })
+                .await
+                .is_err()
+            {
                 return Err(Error::internal("pipeline closed"));
             }
         }
@@ -230,8 +288,18 @@ async fn read_table(
             SnapshotMarker::LastInDataCollection
         };
     }
-    r.stats.snapshot_rows.fetch_add(batch.events.len() as u64, Ordering::Relaxed);
-    if !batch.events.is_empty() && r.out.send(Emitted { batch, position: None }).await.is_err() {
+    r.stats
+        .snapshot_rows
+        .fetch_add(batch.events.len() as u64, Ordering::Relaxed);
+    if !batch.events.is_empty()
+        && r.out
+            .send(Emitted {
+                batch,
+                position: None,
+            })
+            .await
+            .is_err()
+    {
         return Err(Error::internal("pipeline closed"));
     }
     Ok(count)

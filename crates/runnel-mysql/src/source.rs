@@ -12,8 +12,8 @@ use runnel_core::{Batch, Envelope, Error, Result, RunEnd, Source, SourceContext}
 use crate::config::{MySqlConfig, SnapshotMode};
 use crate::connection::{self, error};
 use crate::ddl;
-use crate::schema_history::{Entry, History};
 use crate::schema_change::SchemaChanges;
+use crate::schema_history::{Entry, History};
 use crate::schemas::Schemas;
 use crate::snapshot::{self, Reading, SnapshotPoint};
 use crate::source_block::{BinlogPosition, BinlogSourceBlock};
@@ -104,7 +104,11 @@ impl Source for MySqlSource {
 
         if start.is_none() || tables.is_none() || read_data {
             // A snapshot: of the schema always, of the data when the mode says so.
-            let readers = if read_data { cfg.snapshot_max_threads } else { 1 };
+            let readers = if read_data {
+                cfg.snapshot_max_threads
+            } else {
+                1
+            };
             let (conns, point) = snapshot::open(&cfg, facts.mariadb, readers).await?;
             let mut conns = conns;
             let (schema_tables, names) = schema_snapshot(&cfg, &mut conns[0]).await?;
@@ -112,7 +116,14 @@ impl Source for MySqlSource {
             record_snapshot_history(&history, &point, &names)?;
             let mut schemas = Schemas::new(cfg.clone(), schema_tables);
             if cfg.include_schema_changes {
-                let batch = snapshot_schema_events(&cfg, &self.block, &changes, &point, &schemas.tables, &names);
+                let batch = snapshot_schema_events(
+                    &cfg,
+                    &self.block,
+                    &changes,
+                    &point,
+                    &schemas.tables,
+                    &names,
+                );
                 if !ctx.emit(batch, None).await {
                     return Err(Error::internal("pipeline closed"));
                 }
@@ -160,12 +171,15 @@ impl Source for MySqlSource {
             let from = start.unwrap_or_else(|| position(true));
             schemas.invalidate();
             drop(conn);
-            return self.stream(&mut ctx, schemas, history, changes, facts.mariadb, from).await;
+            return self
+                .stream(&mut ctx, schemas, history, changes, facts.mariadb, from)
+                .await;
         }
         drop(conn);
         let schemas = Schemas::new(cfg.clone(), tables.unwrap_or_default());
         let from = start.ok_or_else(|| Error::internal("no start position"))?;
-        self.stream(&mut ctx, schemas, history, changes, facts.mariadb, from).await
+        self.stream(&mut ctx, schemas, history, changes, facts.mariadb, from)
+            .await
     }
 }
 
@@ -195,10 +209,13 @@ impl MySqlSource {
 
 /// Whether the server still has the binlog file of a position.
 async fn binlog_available(conn: &mut Conn, cfg: &MySqlConfig, p: &BinlogPosition) -> Result<bool> {
-    let rows: Vec<mysql_async::Row> = conn
-        .query("SHOW BINARY LOGS")
-        .await
-        .map_err(|e| error(cfg, "listing the binlogs (SHOW BINARY LOGS, needs REPLICATION CLIENT)", e))?;
+    let rows: Vec<mysql_async::Row> = conn.query("SHOW BINARY LOGS").await.map_err(|e| {
+        error(
+            cfg,
+            "listing the binlogs (SHOW BINARY LOGS, needs REPLICATION CLIENT)",
+            e,
+        )
+    })?;
     Ok(rows.iter().any(|r| match r.as_ref(0) {
         Some(mysql_async::Value::Bytes(b)) => b.as_slice() == p.file.as_bytes(),
         _ => false,
@@ -207,7 +224,10 @@ async fn binlog_available(conn: &mut Conn, cfg: &MySqlConfig, p: &BinlogPosition
 
 /// The databases and tables the history records: every base table of the included
 /// databases, as `SHOW CREATE TABLE` gives it, applied to a fresh history.
-async fn schema_snapshot(cfg: &MySqlConfig, conn: &mut Conn) -> Result<(Tables, Vec<(String, String, String)>)> {
+async fn schema_snapshot(
+    cfg: &MySqlConfig,
+    conn: &mut Conn,
+) -> Result<(Tables, Vec<(String, String, String)>)> {
     let mut rows: Vec<(String, String)> = conn
         .query(
             "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE' \
@@ -227,7 +247,11 @@ async fn schema_snapshot(cfg: &MySqlConfig, conn: &mut Conn) -> Result<(Tables, 
             continue;
         }
         let row: Option<(String, String)> = conn
-            .query_first(format!("SHOW CREATE TABLE `{}`.`{}`", db.replace('`', "``"), table.replace('`', "``")))
+            .query_first(format!(
+                "SHOW CREATE TABLE `{}`.`{}`",
+                db.replace('`', "``"),
+                table.replace('`', "``")
+            ))
             .await
             .map_err(|e| error(cfg, &format!("reading the structure of {db}.{table}"), e))?;
         let Some((_, ddl)) = row else { continue };
@@ -314,11 +338,22 @@ fn snapshot_schema_events(
             format!("CREATE DATABASE `{db}` CHARSET utf8mb4 COLLATE utf8mb4_general_ci"),
             format!("USE `{db}`"),
         ] {
-            changes.push(&mut batch, &source(SnapshotMarker::True), db, None, &ddl, &[]);
+            changes.push(
+                &mut batch,
+                &source(SnapshotMarker::True),
+                db,
+                None,
+                &ddl,
+                &[],
+            );
         }
     }
     for (i, (db, table, ddl)) in ddls.iter().enumerate() {
-        let marker = if i + 1 == ddls.len() { SnapshotMarker::Last } else { SnapshotMarker::True };
+        let marker = if i + 1 == ddls.len() {
+            SnapshotMarker::Last
+        } else {
+            SnapshotMarker::True
+        };
         changes.push(
             &mut batch,
             &source(marker),

@@ -243,7 +243,10 @@ impl BinlogPosition {
             )
         })?;
         let pos = o.u64("pos").ok_or_else(|| {
-            Error::invalid("pos", "the stored offset has no \"pos\" (the binlog position)")
+            Error::invalid(
+                "pos",
+                "the stored offset has no \"pos\" (the binlog position)",
+            )
         })?;
         Ok(Self {
             file: file.into(),
@@ -270,7 +273,9 @@ impl Position for BinlogPosition {
         if let Some(g) = &self.gtids {
             o = o.set("gtids", g.to_string());
         }
-        o = o.set("ts_sec", self.ts_sec).set("server_id", u64::from(self.server_id));
+        o = o
+            .set("ts_sec", self.ts_sec)
+            .set("server_id", u64::from(self.server_id));
         if self.snapshot_completed {
             o = o.set("snapshot_completed", true);
         }
@@ -304,8 +309,23 @@ mod tests {
         assert_eq!(
             keys,
             [
-                "version", "connector", "name", "ts_ms", "snapshot", "db", "sequence", "ts_us",
-                "ts_ns", "table", "server_id", "gtid", "file", "pos", "row", "thread", "query"
+                "version",
+                "connector",
+                "name",
+                "ts_ms",
+                "snapshot",
+                "db",
+                "sequence",
+                "ts_us",
+                "ts_ns",
+                "table",
+                "server_id",
+                "gtid",
+                "file",
+                "pos",
+                "row",
+                "thread",
+                "query"
             ]
         );
     }

@@ -16,16 +16,14 @@ use futures_util::{FutureExt, StreamExt};
 use mysql_async::BinlogStreamRequest;
 use mysql_async::prelude::Queryable;
 use runnel_core::fits::FailureMode;
-use runnel_core::{
-    Batch, ChangeEvent, Datum, Error, Event, Op, Result, SourceContext,
-};
+use runnel_core::{Batch, ChangeEvent, Datum, Error, Event, Op, Result, SourceContext};
 
 use crate::binlog::{self, Reader, RowsKind, TableMap, kind};
 use crate::config::MySqlConfig;
 use crate::connection::{self, error};
 use crate::ddl;
-use crate::schema_history::{Entry, History};
 use crate::schema_change::SchemaChanges;
+use crate::schema_history::{Entry, History};
 use crate::schemas::Schemas;
 use crate::source_block::{BinlogPosition, BinlogSourceBlock, streaming_source};
 use crate::tables::Captured;
@@ -61,8 +59,15 @@ impl Streamer {
     pub async fn run(mut self, ctx: &mut SourceContext<BinlogPosition>) -> Result<()> {
         let cfg = self.cfg.clone();
         let mut conn = connection::connect(&cfg, "binlog connection").await?;
-        let heartbeat_ms = if cfg.heartbeat_interval_ms > 0 { cfg.heartbeat_interval_ms } else { 10_000 };
-        let mut setup = vec![format!("SET @master_heartbeat_period = {}", heartbeat_ms * 1_000_000)];
+        let heartbeat_ms = if cfg.heartbeat_interval_ms > 0 {
+            cfg.heartbeat_interval_ms
+        } else {
+            10_000
+        };
+        let mut setup = vec![format!(
+            "SET @master_heartbeat_period = {}",
+            heartbeat_ms * 1_000_000
+        )];
         if self.mariadb {
             // Ask for MariaDB's own events (GTID, GTID list, annotate) rather than the
             // MySQL-compatible substitutes.
@@ -76,10 +81,16 @@ impl Streamer {
             }
         }
         for s in &setup {
-            conn.query_drop(s).await.map_err(|e| error(&cfg, "preparing the binlog connection", e))?;
+            conn.query_drop(s)
+                .await
+                .map_err(|e| error(&cfg, "preparing the binlog connection", e))?;
         }
         let by_gtid = self.mariadb && self.start.gtids.is_some();
-        let file = if by_gtid { String::new() } else { self.start.file.to_string() };
+        let file = if by_gtid {
+            String::new()
+        } else {
+            self.start.file.to_string()
+        };
         let request = BinlogStreamRequest::new(cfg.server_id)
             .with_filename(file.as_bytes())
             .with_pos(if by_gtid { 4 } else { self.start.pos.max(4) });
@@ -93,7 +104,11 @@ impl Streamer {
             file_no: self.block.file_number(&self.start.file),
             maps: HashMap::new(),
             gtids: parse_gtids(self.start.gtids.as_deref()),
-            mysql_gtids: if self.mariadb { None } else { self.start.gtids.as_ref().map(|g| g.to_string()) },
+            mysql_gtids: if self.mariadb {
+                None
+            } else {
+                self.start.gtids.as_ref().map(|g| g.to_string())
+            },
             current_gtid: None,
             in_txn: false,
             batch: Batch::default(),
@@ -216,7 +231,12 @@ impl Streamer {
         };
         let body = ev.data();
         let malformed = |e: binlog::Malformed| {
-            Error::protocol(format!("{e} (type {} at {}:{})", header.kind, st_file(st), header.start()))
+            Error::protocol(format!(
+                "{e} (type {} at {}:{})",
+                header.kind,
+                st_file(st),
+                header.start()
+            ))
         };
         match header.kind {
             kind::ROTATE => {
@@ -238,7 +258,11 @@ impl Streamer {
                 let g = binlog::mysql_gtid(body).map_err(malformed)?;
                 st.in_txn = true;
                 st.server_id = header.server_id;
-                st.mysql_gtids = Some(merge_mysql_gtid(st.mysql_gtids.as_deref(), &g.uuid(), g.gno));
+                st.mysql_gtids = Some(merge_mysql_gtid(
+                    st.mysql_gtids.as_deref(),
+                    &g.uuid(),
+                    g.gno,
+                ));
             }
             kind::XID => self.commit(st, header.log_pos, header.timestamp),
             kind::QUERY => {
@@ -248,7 +272,9 @@ impl Streamer {
                 if trimmed.eq_ignore_ascii_case("BEGIN") {
                     st.in_txn = true;
                     st.server_id = header.server_id;
-                } else if trimmed.eq_ignore_ascii_case("COMMIT") || trimmed.eq_ignore_ascii_case("ROLLBACK") {
+                } else if trimmed.eq_ignore_ascii_case("COMMIT")
+                    || trimmed.eq_ignore_ascii_case("ROLLBACK")
+                {
                     self.commit(st, header.log_pos, header.timestamp);
                 } else {
                     let db = String::from_utf8_lossy(q.schema).into_owned();
@@ -336,9 +362,22 @@ impl Streamer {
             db: db.to_string(),
             ddl: sql.to_string(),
         })?;
-        let source = streaming_source(header.timestamp, header.start(), 0, header.server_id, st.file_no);
+        let source = streaming_source(
+            header.timestamp,
+            header.start(),
+            0,
+            header.server_id,
+            st.file_no,
+        );
         if self.cfg.include_schema_changes && (db.is_empty() || self.cfg.databases.accepts(db)) {
-            self.changes.push_ddl(&mut st.batch, &self.schemas.tables, &source, db, sql, &changes);
+            self.changes.push_ddl(
+                &mut st.batch,
+                &self.schemas.tables,
+                &source,
+                db,
+                sql,
+                &changes,
+            );
         }
         Ok(())
     }
@@ -378,7 +417,13 @@ impl Streamer {
         let mut row = 0u32;
         let result: Result<()> = (|| {
             while r.remaining() > 0 {
-                let source = streaming_source(header.timestamp, header.start(), row, header.server_id, st.file_no);
+                let source = streaming_source(
+                    header.timestamp,
+                    header.start(),
+                    row,
+                    header.server_id,
+                    st.file_no,
+                );
                 let first = self.image(st, &mut r, &data, &cap, &map, ev.present)?;
                 match ev.kind {
                     RowsKind::Write => {
@@ -388,7 +433,15 @@ impl Streamer {
                     }
                     RowsKind::Delete => {
                         if !self.cfg.skip_deletes {
-                            push(st, &cap, Op::Delete, Some(first), None, source, self.cfg.tombstones_on_delete);
+                            push(
+                                st,
+                                &cap,
+                                Op::Delete,
+                                Some(first),
+                                None,
+                                source,
+                                self.cfg.tombstones_on_delete,
+                            );
                         }
                     }
                     RowsKind::Update => {
@@ -396,17 +449,34 @@ impl Streamer {
                         let key = &cap.schema.key;
                         let key_changed = !key.is_empty()
                             && key.iter().any(|&k| {
-                                st.batch.datums[first.start as usize + k] != st.batch.datums[after.start as usize + k]
+                                st.batch.datums[first.start as usize + k]
+                                    != st.batch.datums[after.start as usize + k]
                             });
                         if key_changed {
                             if !self.cfg.skip_deletes {
-                                push(st, &cap, Op::Delete, Some(first), None, source, self.cfg.tombstones_on_delete);
+                                push(
+                                    st,
+                                    &cap,
+                                    Op::Delete,
+                                    Some(first),
+                                    None,
+                                    source,
+                                    self.cfg.tombstones_on_delete,
+                                );
                             }
                             if !self.cfg.skip_creates {
                                 push(st, &cap, Op::Create, None, Some(after), source, false);
                             }
                         } else if !self.cfg.skip_updates {
-                            push(st, &cap, Op::Update, Some(first), Some(after), source, false);
+                            push(
+                                st,
+                                &cap,
+                                Op::Update,
+                                Some(first),
+                                Some(after),
+                                source,
+                                false,
+                            );
                         }
                     }
                 }
@@ -417,7 +487,13 @@ impl Streamer {
         if let Err(e) = result {
             st.batch.events.truncate(events_before);
             st.batch.datums.truncate(datums_before);
-            let e = e.context(format!("{}.{} at {}:{}", cap.def.db, cap.def.name, st.file, header.start()));
+            let e = e.context(format!(
+                "{}.{} at {}:{}",
+                cap.def.db,
+                cap.def.name,
+                st.file,
+                header.start()
+            ));
             if self.cfg.failure_mode != FailureMode::Fail {
                 ctx.stats
                     .skipped_events
@@ -425,8 +501,12 @@ impl Streamer {
             }
             match self.cfg.failure_mode {
                 FailureMode::Fail => return Err(e),
-                FailureMode::Warn => tracing::warn!(connector = %self.cfg.name, "skipping a rows event: {e}"),
-                FailureMode::Skip => tracing::info!(connector = %self.cfg.name, "skipping a rows event: {e}"),
+                FailureMode::Warn => {
+                    tracing::warn!(connector = %self.cfg.name, "skipping a rows event: {e}")
+                }
+                FailureMode::Skip => {
+                    tracing::info!(connector = %self.cfg.name, "skipping a rows event: {e}")
+                }
             }
         }
         Ok(())
@@ -462,9 +542,19 @@ impl Streamer {
             let value = if is_null {
                 Datum::Null
             } else {
-                let enc = slot.map(|s| &cap.schema.columns[s].encoding).unwrap_or(&runnel_core::Encoding::Dynamic);
-                read_binlog(r, data, map.types[i], map.meta[i], &cap.def.columns[i], enc, &mut st.scratch)
-                    .map_err(|e| Error::conversion(e.0))?
+                let enc = slot
+                    .map(|s| &cap.schema.columns[s].encoding)
+                    .unwrap_or(&runnel_core::Encoding::Dynamic);
+                read_binlog(
+                    r,
+                    data,
+                    map.types[i],
+                    map.meta[i],
+                    &cap.def.columns[i],
+                    enc,
+                    &mut st.scratch,
+                )
+                .map_err(|e| Error::conversion(e.0))?
             };
             if slot.is_some() {
                 st.batch.datums.push(value);

@@ -37,18 +37,32 @@ impl Charset {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Kind {
     /// TINYINT (1), SMALLINT (2), MEDIUMINT (3), INT (4), BIGINT (8) bytes.
-    Int { bytes: u8, unsigned: bool },
-    Decimal { precision: u32, scale: u32 },
+    Int {
+        bytes: u8,
+        unsigned: bool,
+    },
+    Decimal {
+        precision: u32,
+        scale: u32,
+    },
     Float,
     Double,
     Bit(u32),
     Text,
     /// BINARY(n) (padded to `fixed`), VARBINARY, BLOB.
-    Binary { fixed: Option<u32> },
+    Binary {
+        fixed: Option<u32>,
+    },
     Date,
-    Time { fsp: u32 },
-    DateTime { fsp: u32 },
-    Timestamp { fsp: u32 },
+    Time {
+        fsp: u32,
+    },
+    DateTime {
+        fsp: u32,
+    },
+    Timestamp {
+        fsp: u32,
+    },
     Year,
     Json,
     Enum(Arc<[String]>),
@@ -94,7 +108,10 @@ impl ColumnDef {
     pub fn charset(&self) -> Charset {
         match &self.kind {
             Kind::Binary { .. } => Charset::Binary,
-            _ => self.charset.as_deref().map_or(Charset::Utf8, Charset::from_name),
+            _ => self
+                .charset
+                .as_deref()
+                .map_or(Charset::Utf8, Charset::from_name),
         }
     }
 }
@@ -252,9 +269,9 @@ fn default_datum(c: &ColumnDef, enc: &Encoding) -> Option<Datum> {
             return match (&c.kind, c.nullable) {
                 // Debezium's default of a NOT NULL TIMESTAMP defaulting to an expression: the
                 // epoch, without fraction digits whatever the column's precision.
-                (Kind::Timestamp { .. }, false) => {
-                    Some(Datum::Text(bytes::Bytes::from_static(b"1970-01-01T00:00:00Z")))
-                }
+                (Kind::Timestamp { .. }, false) => Some(Datum::Text(bytes::Bytes::from_static(
+                    b"1970-01-01T00:00:00Z",
+                ))),
                 _ => None,
             };
         }
@@ -292,7 +309,11 @@ pub fn capture(def: &TableDef, cfg: &MySqlConfig, version: u32) -> Captured {
     };
     let key: Vec<usize> = key_names
         .iter()
-        .filter_map(|k| columns.iter().position(|c: &Column| c.name.eq_ignore_ascii_case(k)))
+        .filter_map(|k| {
+            columns
+                .iter()
+                .position(|c: &Column| c.name.eq_ignore_ascii_case(k))
+        })
         .collect();
     let id = TableId::new(&def.db, &def.name);
     let topic: Arc<str> = cfg.topic_for(&def.db, &def.name).into();

@@ -215,7 +215,12 @@ pub fn read_binlog(
             }
         }
         col::NULL => Datum::Null,
-        other => return Err(bad(c, format!("binlog column type {other} is not supported"))),
+        other => {
+            return Err(bad(
+                c,
+                format!("binlog column type {other} is not supported"),
+            ));
+        }
     })
 }
 
@@ -287,8 +292,8 @@ fn read_time2(r: &mut Reader<'_>, fsp: u32) -> crate::binlog::Decoded<i64> {
     let a = packed.abs();
     let hms = a >> 24;
     let frac = a % (1 << 24);
-    let micros = (((hms >> 12) & 0x3ff) * 3600 + ((hms >> 6) & 63) * 60 + (hms & 63)) * 1_000_000
-        + frac;
+    let micros =
+        (((hms >> 12) & 0x3ff) * 3600 + ((hms >> 6) & 63) * 60 + (hms & 63)) * 1_000_000 + frac;
     Ok(if neg { -micros } else { micros })
 }
 
@@ -319,7 +324,9 @@ fn read_decimal(
     }
     let mut p = 0usize;
     let mut group = |n: usize| -> u32 {
-        let v = buf[p..p + n].iter().fold(0u32, |a, b| (a << 8) | u32::from(*b));
+        let v = buf[p..p + n]
+            .iter()
+            .fold(0u32, |a, b| (a << 8) | u32::from(*b));
         p += n;
         v
     };
@@ -339,7 +346,11 @@ fn read_decimal(
     if negative {
         scratch.put_u8(b'-');
     }
-    scratch.put_slice(if int_part.is_empty() { b"0" } else { int_part.as_bytes() });
+    scratch.put_slice(if int_part.is_empty() {
+        b"0"
+    } else {
+        int_part.as_bytes()
+    });
     if scale > 0 {
         scratch.put_u8(b'.');
         for _ in 0..frac0 {
@@ -402,9 +413,15 @@ fn set_value(c: &ColumnDef, bitsv: u64, scratch: &mut BytesMut) -> Datum {
 fn geometry(c: &ColumnDef, b: &Bytes) -> Res<Datum> {
     // Stored as a 4-byte SRID and the WKB.
     if c.kind == Kind::Geometry {
-        return Ok(Datum::Bytes(if b.len() >= 4 { b.slice(4..) } else { b.clone() }));
+        return Ok(Datum::Bytes(if b.len() >= 4 {
+            b.slice(4..)
+        } else {
+            b.clone()
+        }));
     }
-    let wkb = b.get(4..).ok_or_else(|| bad(c, "geometry value too short"))?;
+    let wkb = b
+        .get(4..)
+        .ok_or_else(|| bad(c, "geometry value too short"))?;
     if wkb.len() < 21 {
         return Err(bad(c, "POINT value too short"));
     }
@@ -431,8 +448,7 @@ fn text_or_bytes(c: &ColumnDef, b: Bytes, scratch: &mut BytesMut) -> Res<Datum> 
         (Kind::Geometry | Kind::Point, _) => geometry(c, &b),
         (Kind::Uuid, _) if b.len() == 16 => Ok(Datum::Text(uuid_text(&b, scratch))),
         (Kind::Inet6, _) if b.len() == 16 => Ok(Datum::text(
-            &std::net::Ipv6Addr::from(<[u8; 16]>::try_from(&b[..]).unwrap_or_default())
-                .to_string(),
+            &std::net::Ipv6Addr::from(<[u8; 16]>::try_from(&b[..]).unwrap_or_default()).to_string(),
         )),
         (Kind::Inet4, _) if b.len() == 4 => Ok(Datum::text(
             &std::net::Ipv4Addr::new(b[0], b[1], b[2], b[3]).to_string(),
@@ -448,7 +464,10 @@ fn text_or_bytes(c: &ColumnDef, b: Bytes, scratch: &mut BytesMut) -> Res<Datum> 
         }
         (_, Charset::Utf8) => {
             if std::str::from_utf8(&b).is_err() {
-                return Err(bad(c, "the value is not valid UTF-8 in the column's character set"));
+                return Err(bad(
+                    c,
+                    "the value is not valid UTF-8 in the column's character set",
+                ));
             }
             Ok(Datum::Text(b))
         }
@@ -489,7 +508,11 @@ fn parse_datetime(s: &str) -> Option<(i64, u32, u32, i64)> {
     let y: i64 = it.next()?.parse().ok()?;
     let mo: u32 = it.next()?.parse().ok()?;
     let d: u32 = it.next()?.parse().ok()?;
-    let micros = if time.is_empty() { 0 } else { parse_time(time)? };
+    let micros = if time.is_empty() {
+        0
+    } else {
+        parse_time(time)?
+    };
     Some((y, mo, d, micros))
 }
 
@@ -529,7 +552,8 @@ pub fn parse_text(c: &ColumnDef, enc: &Encoding, raw: &[u8], _default: bool) -> 
         }
         Kind::Decimal { .. } => {
             let s = text()?.trim();
-            runnel_core::decimal::parse(s.as_bytes()).ok_or_else(|| bad(c, format!("\"{s}\" is not a number")))?;
+            runnel_core::decimal::parse(s.as_bytes())
+                .ok_or_else(|| bad(c, format!("\"{s}\" is not a number")))?;
             Datum::Numeric(Numeric::Finite(Bytes::copy_from_slice(s.as_bytes())))
         }
         Kind::Float => Datum::F32(num(c, text()?)?),
@@ -538,7 +562,13 @@ pub fn parse_text(c: &ColumnDef, enc: &Encoding, raw: &[u8], _default: bool) -> 
             let mut scratch = BytesMut::new();
             bits(c, raw, &mut scratch)
         }
-        Kind::Text | Kind::Json | Kind::Enum(_) | Kind::Set(_) | Kind::Uuid | Kind::Inet4 | Kind::Inet6 => {
+        Kind::Text
+        | Kind::Json
+        | Kind::Enum(_)
+        | Kind::Set(_)
+        | Kind::Uuid
+        | Kind::Inet4
+        | Kind::Inet6 => {
             text()?;
             Datum::Text(Bytes::copy_from_slice(raw))
         }
@@ -553,7 +583,8 @@ pub fn parse_text(c: &ColumnDef, enc: &Encoding, raw: &[u8], _default: bool) -> 
         }
         Kind::Date => {
             let s = text()?;
-            let (y, mo, d, _) = parse_datetime(s).ok_or_else(|| bad(c, format!("\"{s}\" is not a date")))?;
+            let (y, mo, d, _) =
+                parse_datetime(s).ok_or_else(|| bad(c, format!("\"{s}\" is not a date")))?;
             if y == 0 || mo == 0 || d == 0 {
                 zero(c)
             } else {
@@ -612,13 +643,35 @@ mod tests {
 
     #[test]
     fn decimals_from_their_binary_form() {
-        let c = column(Kind::Decimal { precision: 10, scale: 2 }, true);
+        let c = column(
+            Kind::Decimal {
+                precision: 10,
+                scale: 2,
+            },
+            true,
+        );
         // 1234.56 in DECIMAL(10,2): 8 integer digits (4 bytes: 0x800004d2), 2 fraction (1 byte).
-        let d = decode(col::NEWDECIMAL, (10 << 8) | 2, &c, &[0x80, 0x00, 0x04, 0xd2, 0x38]);
-        assert_eq!(d, Datum::Numeric(Numeric::Finite(Bytes::from_static(b"1234.56"))));
+        let d = decode(
+            col::NEWDECIMAL,
+            (10 << 8) | 2,
+            &c,
+            &[0x80, 0x00, 0x04, 0xd2, 0x38],
+        );
+        assert_eq!(
+            d,
+            Datum::Numeric(Numeric::Finite(Bytes::from_static(b"1234.56")))
+        );
         // -1234.56: every byte inverted.
-        let d = decode(col::NEWDECIMAL, (10 << 8) | 2, &c, &[0x7f, 0xff, 0xfb, 0x2d, 0xc7]);
-        assert_eq!(d, Datum::Numeric(Numeric::Finite(Bytes::from_static(b"-1234.56"))));
+        let d = decode(
+            col::NEWDECIMAL,
+            (10 << 8) | 2,
+            &c,
+            &[0x7f, 0xff, 0xfb, 0x2d, 0xc7],
+        );
+        assert_eq!(
+            d,
+            Datum::Numeric(Numeric::Finite(Bytes::from_static(b"-1234.56")))
+        );
     }
 
     #[test]
@@ -629,14 +682,23 @@ mod tests {
         // -838:59:59 in TIME2(0).
         let v: i64 = 0x80_0000 - ((838 << 12) | (59 << 6) | 59);
         let b = (v as u32).to_be_bytes();
-        assert_eq!(decode(col::TIME2, 0, &c, &b[1..]), Datum::Time(-3_020_399_000_000));
+        assert_eq!(
+            decode(col::TIME2, 0, &c, &b[1..]),
+            Datum::Time(-3_020_399_000_000)
+        );
         let c = column(Kind::Date, false);
         assert_eq!(decode(col::DATE, 0, &c, &[0, 0, 0]), Datum::Date(0));
         let c = column(Kind::Date, true);
         assert_eq!(decode(col::DATE, 0, &c, &[0, 0, 0]), Datum::Null);
         let c = column(Kind::DateTime { fsp: 6 }, true);
         assert_eq!(
-            parse_text(&c, &Encoding::MicroTimestamp, b"9999-12-31 23:59:59.999999", false).unwrap(),
+            parse_text(
+                &c,
+                &Encoding::MicroTimestamp,
+                b"9999-12-31 23:59:59.999999",
+                false
+            )
+            .unwrap(),
             Datum::Timestamp(253_402_300_799_999_999)
         );
     }
@@ -644,10 +706,16 @@ mod tests {
     #[test]
     fn bits_are_little_endian_and_full_length() {
         let c = column(Kind::Bit(3), true);
-        assert_eq!(decode(col::BIT, 3 << 8, &c, &[0b101]), Datum::Bytes(Bytes::from_static(&[5])));
+        assert_eq!(
+            decode(col::BIT, 3 << 8, &c, &[0b101]),
+            Datum::Bytes(Bytes::from_static(&[5]))
+        );
         let c = column(Kind::Bit(64), true);
         let d = decode(col::BIT, 8, &c, &[0x80, 0, 0, 0, 0, 0, 0, 3]);
-        assert_eq!(d, Datum::Bytes(Bytes::from_static(&[3, 0, 0, 0, 0, 0, 0, 0x80])));
+        assert_eq!(
+            d,
+            Datum::Bytes(Bytes::from_static(&[3, 0, 0, 0, 0, 0, 0, 0x80]))
+        );
         let c = column(Kind::Bit(1), true);
         assert_eq!(decode(col::BIT, 1 << 8, &c, &[1]), Datum::Bool(true));
     }

@@ -43,7 +43,11 @@ impl MariaDb {
             ])
             .arg(format!("--datadir={}", data.display()))
             .output()
-            .unwrap_or_else(|e| panic!("cannot run mariadb-install-db: {e}; the test command installs it ({INSTALL})"));
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot run mariadb-install-db: {e}; the test command installs it ({INSTALL})"
+                )
+            });
         if !out.status.success() {
             panic!(
                 "mariadb-install-db failed: {}{}",
@@ -122,9 +126,18 @@ impl MariaDb {
 
     fn client(&self) -> Command {
         let mut c = Command::new("mariadb");
-        c.args(["--no-defaults", "--protocol=TCP", "-h", &self.host, "-u", "root", "--batch", "--skip-column-names"])
-            .arg(format!("--port={}", self.port))
-            .arg("--default-character-set=utf8mb4");
+        c.args([
+            "--no-defaults",
+            "--protocol=TCP",
+            "-h",
+            &self.host,
+            "-u",
+            "root",
+            "--batch",
+            "--skip-column-names",
+        ])
+        .arg(format!("--port={}", self.port))
+        .arg("--default-character-set=utf8mb4");
         c
     }
 
@@ -181,6 +194,11 @@ impl MariaDb {
 
     /// One value (first column of the first row), trimmed.
     pub fn value(&self, sql: &str) -> String {
-        self.sql(sql).lines().next().unwrap_or("").trim().to_string()
+        self.sql(sql)
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_string()
     }
 }

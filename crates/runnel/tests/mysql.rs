@@ -76,7 +76,11 @@ fn strip(value: &mut Value) {
 fn normalized(r: &Value) -> (String, Value, Value) {
     let mut value = r.get("value").cloned().unwrap_or(Value::Null);
     strip(&mut value);
-    (topic(r).to_string(), r.get("key").cloned().unwrap_or(Value::Null), value)
+    (
+        topic(r).to_string(),
+        r.get("key").cloned().unwrap_or(Value::Null),
+        value,
+    )
 }
 
 fn rows_only(recs: &[Value]) -> Vec<Value> {
@@ -93,13 +97,18 @@ fn wait_streaming(db: &MariaDb, out: &Path, runnel: &mut Runnel) {
     loop {
         db.sql_in("rig", "INSERT INTO rig_marker(note) VALUES ('streaming?')");
         let seen = wait_for_quietly(Duration::from_secs(1), || {
-            records(out).iter().any(|r| topic(r) == "rig.rig.rig_marker")
+            records(out)
+                .iter()
+                .any(|r| topic(r) == "rig.rig.rig_marker")
         });
         if seen {
             return;
         }
         if let Some(status) = runnel.exited() {
-            panic!("runnel exited ({status}) before streaming; log:\n{}", runnel.log_text());
+            panic!(
+                "runnel exited ({status}) before streaming; log:\n{}",
+                runnel.log_text()
+            );
         }
         assert!(
             std::time::Instant::now() < deadline,
@@ -157,7 +166,12 @@ fn mariadb_streaming_and_schema_changes_match_debezium() {
         };
         let want = expected(file);
         let got: Vec<Value> = got.iter().filter(|r| topic(r) == "rig").cloned().collect();
-        compare_by(&got, &want, &format!("schema changes, {suffix}"), schema_change_normalized);
+        compare_by(
+            &got,
+            &want,
+            &format!("schema changes, {suffix}"),
+            schema_change_normalized,
+        );
     }
 }
 
@@ -184,7 +198,11 @@ fn mariadb_snapshot_matches_debezium() {
     let dir = tempfile::tempdir().unwrap();
     for schemas in [false, true] {
         let db = mariadb_with_rig("CALL rig_seed(3, 3, 3, 3)");
-        let suffix = if schemas { "snapshot-schemas-on" } else { "snapshot" };
+        let suffix = if schemas {
+            "snapshot-schemas-on"
+        } else {
+            "snapshot"
+        };
         let want = expected(&format!("debezium-3.6.3-{suffix}.jsonl"));
         let out = dir.path().join(format!("{suffix}.jsonl"));
         let mut cfg = connector(
@@ -211,10 +229,16 @@ fn mariadb_snapshot_matches_debezium() {
 }
 
 /// The newest state of every key from the change events of `topic` (deletes remove it).
-fn final_state(recs: &[Value], topic_name: &str, cols: &[&str]) -> std::collections::BTreeMap<i64, Vec<String>> {
+fn final_state(
+    recs: &[Value],
+    topic_name: &str,
+    cols: &[&str],
+) -> std::collections::BTreeMap<i64, Vec<String>> {
     let mut state = std::collections::BTreeMap::new();
     for r in recs.iter().filter(|r| topic(r) == topic_name) {
-        let Some(v) = r.get("value").filter(|v| !v.is_null()) else { continue };
+        let Some(v) = r.get("value").filter(|v| !v.is_null()) else {
+            continue;
+        };
         match v["op"].as_str() {
             Some("d") => {
                 state.remove(&v["before"]["id"].as_i64().unwrap());
@@ -238,14 +262,23 @@ fn final_state(recs: &[Value], topic_name: &str, cols: &[&str]) -> std::collecti
 }
 
 /// The table as the database has it, in the same shape.
-fn db_state(db: &MariaDb, table: &str, cols: &[&str]) -> std::collections::BTreeMap<i64, Vec<String>> {
+fn db_state(
+    db: &MariaDb,
+    table: &str,
+    cols: &[&str],
+) -> std::collections::BTreeMap<i64, Vec<String>> {
     let sql = format!("SELECT id, {} FROM {table} ORDER BY id", cols.join(", "));
     db.sql_in("rig", &sql)
         .lines()
         .map(|l| {
             let mut f = l.split('\t');
             let id = f.next().unwrap().parse().unwrap();
-            (id, cols.iter().map(|_| f.next().unwrap_or("NULL").to_string()).collect())
+            (
+                id,
+                cols.iter()
+                    .map(|_| f.next().unwrap_or("NULL").to_string())
+                    .collect(),
+            )
         })
         .collect()
 }
@@ -268,9 +301,18 @@ fn ddl_rotation_and_kill_9_lose_nothing() {
                "key.converter.schemas.enable": "false", "value.converter.schemas.enable": "false"}),
     );
     let mut runnel = Runnel::start(dir.path(), std::slice::from_ref(&cfg));
-    wait_records(&out, "the snapshot", Duration::from_secs(60), &mut runnel, |recs| {
-        recs.iter().filter(|r| value_op(r).as_deref() == Some("r")).count() >= 200
-    });
+    wait_records(
+        &out,
+        "the snapshot",
+        Duration::from_secs(60),
+        &mut runnel,
+        |recs| {
+            recs.iter()
+                .filter(|r| value_op(r).as_deref() == Some("r"))
+                .count()
+                >= 200
+        },
+    );
     // Streaming with DDL in between, and a crash in the middle of it.
     let steps: Vec<String> = vec![
         "INSERT INTO items SELECT seq, seq, 'new' FROM seq_201_to_400".into(),
@@ -299,23 +341,32 @@ fn ddl_rotation_and_kill_9_lose_nothing() {
     db.sql_in("rig", "INSERT INTO rig_marker(note) VALUES ('done')");
     let cols = ["a", "c"];
     let want = db_state(&db, "items2", &cols);
-    let recs = wait_records(&out, "the stream to converge", Duration::from_secs(90), &mut runnel, |recs| {
-        let mut state = final_state(recs, "rig.rig.items", &cols);
-        state.extend(final_state(recs, "rig.rig.items2", &cols));
-        // items2's events take over from items' (the rename).
-        let merged = {
-            let mut m = final_state(recs, "rig.rig.items", &cols);
-            for (k, v) in final_state(recs, "rig.rig.items2", &cols) {
-                m.insert(k, v);
-            }
-            m
-        };
-        let _ = state;
-        merged.len() == want.len() && merged == want
-    });
+    let recs = wait_records(
+        &out,
+        "the stream to converge",
+        Duration::from_secs(90),
+        &mut runnel,
+        |recs| {
+            let mut state = final_state(recs, "rig.rig.items", &cols);
+            state.extend(final_state(recs, "rig.rig.items2", &cols));
+            // items2's events take over from items' (the rename).
+            let merged = {
+                let mut m = final_state(recs, "rig.rig.items", &cols);
+                for (k, v) in final_state(recs, "rig.rig.items2", &cols) {
+                    m.insert(k, v);
+                }
+                m
+            };
+            let _ = state;
+            merged.len() == want.len() && merged == want
+        },
+    );
     // The restart resumed where it was: the first 200 snapshot rows are not read twice, and
     // each insert of the first step appears at least once.
-    let reads = recs.iter().filter(|r| value_op(r).as_deref() == Some("r")).count();
+    let reads = recs
+        .iter()
+        .filter(|r| value_op(r).as_deref() == Some("r"))
+        .count();
     assert_eq!(reads, 200, "the snapshot was taken again after the restart");
     let created: std::collections::BTreeSet<i64> = recs
         .iter()
@@ -323,8 +374,14 @@ fn ddl_rotation_and_kill_9_lose_nothing() {
         .filter_map(|r| r["value"]["after"]["id"].as_i64())
         .collect();
     assert_eq!(created.len(), 401, "every inserted row comes out");
-    let net = recs.iter().find(|r| topic(r) == "rig.rig.net").expect("the net table's row");
-    assert_eq!(net["value"]["after"]["u"], "6ccd780c-baba-1026-9564-5b8c656024db");
+    let net = recs
+        .iter()
+        .find(|r| topic(r) == "rig.rig.net")
+        .expect("the net table's row");
+    assert_eq!(
+        net["value"]["after"]["u"],
+        "6ccd780c-baba-1026-9564-5b8c656024db"
+    );
     assert_eq!(net["value"]["after"]["ip"], "2001:db8::1");
     assert_eq!(net["value"]["after"]["ip4"], "10.1.2.3");
     runnel.stop();
@@ -352,7 +409,13 @@ fn a_restart_resumes_from_its_gtid_across_rotations_and_a_purge_is_a_clear_error
     let mut runnel = Runnel::start(dir.path(), std::slice::from_ref(&cfg));
     wait_streaming(&db, &out, &mut runnel);
     db.sql_in("rig", "INSERT INTO g VALUES (1, 1), (2, 2)");
-    wait_records(&out, "two rows", Duration::from_secs(60), &mut runnel, |recs| ids(recs).len() >= 2);
+    wait_records(
+        &out,
+        "two rows",
+        Duration::from_secs(60),
+        &mut runnel,
+        |recs| ids(recs).len() >= 2,
+    );
     runnel.stop();
     // While it is down: new binlog files and more changes.
     db.sql_in(
@@ -361,23 +424,41 @@ fn a_restart_resumes_from_its_gtid_across_rotations_and_a_purge_is_a_clear_error
          FLUSH BINARY LOGS; INSERT INTO g VALUES (5, 5)",
     );
     let mut runnel = Runnel::start(dir.path(), std::slice::from_ref(&cfg));
-    let recs = wait_records(&out, "rows 3 to 5", Duration::from_secs(60), &mut runnel, |recs| {
-        ids(recs).len() >= 5
-    });
+    let recs = wait_records(
+        &out,
+        "rows 3 to 5",
+        Duration::from_secs(60),
+        &mut runnel,
+        |recs| ids(recs).len() >= 5,
+    );
     runnel.stop();
-    assert_eq!(ids(&recs), vec![1, 2, 3, 4, 5], "resumed exactly after row 2");
-    assert!(runnel.log_text().contains("gtids"), "the stream resumed from a GTID position");
+    assert_eq!(
+        ids(&recs),
+        vec![1, 2, 3, 4, 5],
+        "resumed exactly after row 2"
+    );
+    assert!(
+        runnel.log_text().contains("gtids"),
+        "the stream resumed from a GTID position"
+    );
 
     // A purge of what the connector still needs: a clear error with the ways out.
-    db.sql_in("rig", "INSERT INTO g VALUES (6, 6); FLUSH BINARY LOGS");
-    let current = db.value("SHOW MASTER STATUS");
-    let file = current.split('\t').next().unwrap().to_string();
-    db.sql(&format!("PURGE BINARY LOGS TO '{file}'"));
-    let mut runnel = Runnel::start(dir.path(), std::slice::from_ref(&cfg));
-    wait_for("the purge error", Duration::from_secs(30), || {
-        let log = runnel.log_text();
-        (log.contains("purged") && log.contains("when_needed")).then_some(())
+    db.sql_in("rig", "INSERT INTO g VALUES (6, 6)");
+    // MariaDB keeps a file until its transactions are checkpointed in InnoDB: purge until only
+    // the current file is left.
+    wait_for("the purge", Duration::from_secs(30), || {
+        db.sql("FLUSH BINARY LOGS");
+        let current = db.value("SHOW MASTER STATUS");
+        let file = current.split('\t').next().unwrap().to_string();
+        db.sql(&format!("PURGE BINARY LOGS TO '{file}'"));
+        (db.sql("SHOW BINARY LOGS").lines().count() == 1).then_some(())
     });
+    let mut runnel = Runnel::start(dir.path(), std::slice::from_ref(&cfg));
+    let seen = wait_for_quietly(Duration::from_secs(30), || {
+        let log = runnel.log_text();
+        log.contains("purged") && log.contains("when_needed")
+    });
+    assert!(seen, "no purge error; log:\n{}", runnel.log_text());
     runnel.stop();
 }
 
@@ -417,7 +498,10 @@ fn configuration_and_prerequisite_errors_say_what_to_fix() {
     std::fs::create_dir_all(&run_dir).unwrap();
     let mut runnel = Runnel::start(&run_dir, &[cfg]);
     wait_for("the error in the log", Duration::from_secs(30), || {
-        runnel.log_text().contains("binlog_format is STATEMENT").then_some(())
+        runnel
+            .log_text()
+            .contains("binlog_format is STATEMENT")
+            .then_some(())
     });
     runnel.stop();
 }
