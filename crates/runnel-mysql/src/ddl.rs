@@ -555,13 +555,12 @@ fn column(c: &SqlColumn, table_charset: Option<&str>) -> Result<(ColumnDef, bool
             ColumnOption::CharacterSet(cs) => col.charset = Some(unquote(&cs.to_string())),
             ColumnOption::Comment(s) => col.comment = Some(s.clone()),
             ColumnOption::Generated { .. } => col.generated = true,
-            ColumnOption::DialectSpecific(tokens) => {
+            ColumnOption::DialectSpecific(tokens)
                 if tokens
                     .iter()
-                    .any(|t| t.to_string().eq_ignore_ascii_case("AUTO_INCREMENT"))
-                {
-                    col.auto_increment = true;
-                }
+                    .any(|t| t.to_string().eq_ignore_ascii_case("AUTO_INCREMENT")) =>
+            {
+                col.auto_increment = true;
             }
             _ => {}
         }
@@ -631,13 +630,7 @@ pub fn parse_type(text: &str) -> Option<ParsedType> {
         "DOUBLE" | "REAL" | "FLOAT8" => Kind::Double,
         "BIT" => Kind::Bit(arg(0).unwrap_or(1)),
         "CHAR" | "CHARACTER" | "NCHAR" | "VARCHAR" | "NVARCHAR" | "VARCHARACTER" | "TINYTEXT"
-        | "TEXT" | "MEDIUMTEXT" | "LONGTEXT" | "LONG" => {
-            if lower_rest.contains("binary") && !lower_rest.contains("character set") {
-                Kind::Text
-            } else {
-                Kind::Text
-            }
-        }
+        | "TEXT" | "MEDIUMTEXT" | "LONGTEXT" | "LONG" => Kind::Text,
         "BINARY" => Kind::Binary {
             fixed: Some(arg(0).unwrap_or(1)),
         },

@@ -7,6 +7,10 @@ use std::sync::Arc;
 use crate::config::MySqlConfig;
 use crate::tables::{Captured, Tables, capture};
 
+/// A captured table the schema history has no definition of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unknown;
+
 pub struct Schemas {
     cfg: Arc<MySqlConfig>,
     pub tables: Tables,
@@ -24,9 +28,9 @@ impl Schemas {
         }
     }
 
-    /// The captured table `db.table`: `Ok(None)` when the filters leave it out, `Err(())`
+    /// The captured table `db.table`: `Ok(None)` when the filters leave it out, `Err(Unknown)`
     /// when it is captured but the history does not know it.
-    pub fn captured(&mut self, db: &str, table: &str) -> Result<Option<Arc<Captured>>, ()> {
+    pub fn captured(&mut self, db: &str, table: &str) -> Result<Option<Arc<Captured>>, Unknown> {
         if !self.cfg.table_included(db, table) {
             return Ok(None);
         }
@@ -34,7 +38,7 @@ impl Schemas {
         if let Some(c) = self.captured.get(&key) {
             return Ok(Some(c.clone()));
         }
-        let def = self.tables.get(db, table).ok_or(())?;
+        let def = self.tables.get(db, table).ok_or(Unknown)?;
         self.version += 1;
         let c = Arc::new(capture(def, &self.cfg, self.version));
         self.captured.insert(key, c.clone());

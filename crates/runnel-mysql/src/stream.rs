@@ -289,7 +289,7 @@ impl Streamer {
                 let map = binlog::table_map(body, 6).map_err(malformed)?;
                 let captured = match self.schemas.captured(&map.schema, &map.table) {
                     Ok(c) => c,
-                    Err(()) => {
+                    Err(crate::schemas::Unknown) => {
                         return Err(Error::state(format!(
                             "rows of {}.{} arrive at {}:{} but the schema history does not know the \
                              table; set \"snapshot.mode\": \"recovery\" to rebuild the history from \

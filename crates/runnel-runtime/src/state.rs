@@ -254,41 +254,6 @@ fn now() -> i64 {
         .unwrap_or(0)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn offsets_survive_reopen() {
-        let dir = tempfile::tempdir().unwrap();
-        {
-            let s = StateStore::open(dir.path()).unwrap();
-            assert!(s.offset("a").unwrap().is_none());
-            s.save_offset("a", &SourceOffset::new().set("lsn", 42u64))
-                .unwrap();
-            s.set_status("a", State::Running, None).unwrap();
-        }
-        let s = StateStore::open(dir.path()).unwrap();
-        assert_eq!(s.offset("a").unwrap().unwrap().u64("lsn"), Some(42));
-        assert_eq!(s.status("a").unwrap().unwrap().0, State::Running);
-    }
-
-    #[test]
-    fn an_offset_generation_changes_only_when_the_user_replaces_the_offset() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = StateStore::open(dir.path()).unwrap();
-        let first = s.offset_generation("a").unwrap();
-        s.save_offset("a", &SourceOffset::new().set("lsn", 1u64))
-            .unwrap();
-        assert_eq!(s.offset_generation("a").unwrap(), first);
-        s.replace_offset("a", None).unwrap();
-        let second = s.offset_generation("a").unwrap();
-        assert_ne!(second, first);
-        s.delete_connector("a").unwrap();
-        assert_ne!(s.offset_generation("a").unwrap(), second);
-    }
-}
-
 /// One connector's schema history in the state store (`schema_history`, one row per entry).
 struct StoredHistory {
     store: StateStore,
@@ -327,5 +292,40 @@ impl runnel_core::SchemaHistory for StoredHistory {
                 .map_err(db_err("clearing the schema history"))?;
             Ok(())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_survive_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = StateStore::open(dir.path()).unwrap();
+            assert!(s.offset("a").unwrap().is_none());
+            s.save_offset("a", &SourceOffset::new().set("lsn", 42u64))
+                .unwrap();
+            s.set_status("a", State::Running, None).unwrap();
+        }
+        let s = StateStore::open(dir.path()).unwrap();
+        assert_eq!(s.offset("a").unwrap().unwrap().u64("lsn"), Some(42));
+        assert_eq!(s.status("a").unwrap().unwrap().0, State::Running);
+    }
+
+    #[test]
+    fn an_offset_generation_changes_only_when_the_user_replaces_the_offset() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = StateStore::open(dir.path()).unwrap();
+        let first = s.offset_generation("a").unwrap();
+        s.save_offset("a", &SourceOffset::new().set("lsn", 1u64))
+            .unwrap();
+        assert_eq!(s.offset_generation("a").unwrap(), first);
+        s.replace_offset("a", None).unwrap();
+        let second = s.offset_generation("a").unwrap();
+        assert_ne!(second, first);
+        s.delete_connector("a").unwrap();
+        assert_ne!(s.offset_generation("a").unwrap(), second);
     }
 }
