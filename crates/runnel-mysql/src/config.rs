@@ -99,12 +99,17 @@ const CONNECTION_KEYS: &[ConfigKey] = &[
 ];
 
 const NAMING_KEYS: &[ConfigKey] = &[
+    // Required, or its Debezium 1.x name database.server.name (checked when the config is read).
     ConfigKey::new(
         "topic.prefix",
         T::String,
         "Prefix of every topic name; also source.name.",
-    )
-    .required(),
+    ),
+    ConfigKey::new(
+        "database.server.name",
+        T::String,
+        "Debezium 1.x's name of topic.prefix.",
+    ),
     ConfigKey::new(
         "topic.delimiter",
         T::String,
@@ -177,6 +182,81 @@ const FILTER_KEYS: &[ConfigKey] = &[
         "Operations not to emit: c, u, d, t, or none.",
     )
     .default("t"),
+];
+
+/// Debezium 1.x's names of the filter keys, still in many users' configs (and Confluent Cloud's
+/// managed MySQL CDC connector's): read as their new names.
+const LEGACY_KEYS: &[(&str, &str)] = &[
+    ("database.whitelist", "database.include.list"),
+    ("database.blacklist", "database.exclude.list"),
+    ("table.whitelist", "table.include.list"),
+    ("table.blacklist", "table.exclude.list"),
+    ("column.whitelist", "column.include.list"),
+    ("column.blacklist", "column.exclude.list"),
+    ("database.server.name", "topic.prefix"),
+];
+
+const LEGACY_FILTER_KEYS: &[ConfigKey] = &[
+    ConfigKey::new(
+        "database.whitelist",
+        T::List,
+        "Debezium 1.x's database.include.list.",
+    ),
+    ConfigKey::new(
+        "database.blacklist",
+        T::List,
+        "Debezium 1.x's database.exclude.list.",
+    ),
+    ConfigKey::new(
+        "table.whitelist",
+        T::List,
+        "Debezium 1.x's table.include.list.",
+    ),
+    ConfigKey::new(
+        "table.blacklist",
+        T::List,
+        "Debezium 1.x's table.exclude.list.",
+    ),
+    ConfigKey::new(
+        "column.whitelist",
+        T::List,
+        "Debezium 1.x's column.include.list.",
+    ),
+    ConfigKey::new(
+        "column.blacklist",
+        T::List,
+        "Debezium 1.x's column.exclude.list.",
+    ),
+    // Confluent Cloud's fully managed connector: its Kafka credentials (the worker's Kafka
+    // settings apply here) and output format (JSON; other converters are not implemented).
+    ConfigKey::new(
+        "kafka.api.key",
+        T::String,
+        "Confluent Cloud's Kafka API key (unused: the worker's Kafka settings apply).",
+    )
+    .not_implemented(),
+    ConfigKey::new(
+        "kafka.api.secret",
+        T::Password,
+        "Confluent Cloud's Kafka API secret (unused).",
+    )
+    .not_implemented(),
+    ConfigKey::new(
+        "kafka.auth.mode",
+        T::String,
+        "Confluent Cloud's Kafka authentication mode (unused).",
+    )
+    .not_implemented(),
+    ConfigKey::new(
+        "output.data.format",
+        T::Enum(&["JSON", "AVRO", "JSON_SR", "PROTOBUF"]),
+        "Confluent Cloud's value format: JSON (the JsonConverter) is what runnel writes.",
+    ),
+    ConfigKey::new(
+        "output.key.format",
+        T::Enum(&["JSON", "AVRO", "JSON_SR", "PROTOBUF", "STRING"]),
+        "Confluent Cloud's key format: JSON is what runnel writes.",
+    ),
 ];
 
 const SNAPSHOT_KEYS: &[ConfigKey] = &[
@@ -344,6 +424,10 @@ const MYSQL_GROUPS: &[ConfigGroup] = &[
         keys: FILTER_KEYS,
     },
     ConfigGroup {
+        name: "Legacy",
+        keys: LEGACY_FILTER_KEYS,
+    },
+    ConfigGroup {
         name: "Snapshot",
         keys: SNAPSHOT_KEYS,
     },
@@ -499,6 +583,26 @@ pub struct MySqlConfig {
     pub not_implemented: Vec<String>,
 }
 
+/// The config with Debezium 1.x's key names read as the new ones (a key given under both
+/// names is an error: which one was meant is not clear).
+fn with_new_names(config: &ConnectorConfig) -> Result<ConnectorConfig> {
+    let mut out = config.clone();
+    for (old, new) in LEGACY_KEYS {
+        if let Some(v) = out.props.remove(*old) {
+            if out.props.contains_key(*new) {
+                return Err(Error::invalid(
+                    old,
+                    format!(
+                        "\"{old}\" and \"{new}\" are the same setting (its Debezium 1.x and 2.x names): keep \"{new}\""
+                    ),
+                ));
+            }
+            out.props.insert(new.to_string(), v);
+        }
+    }
+    Ok(out)
+}
+
 fn regexes(props: &Props<'_>, key: &str) -> Result<Vec<Regex>> {
     props
         .list(key)
@@ -528,10 +632,34 @@ impl MySqlConfig {
         if !issues.is_empty() {
             return Err(issues_error(&issues));
         }
+        let config = &with_new_names(config)?;
         let p = Props::new(config, &spec);
+        for format in ["output.data.format", "output.key.format"] {
+            if let Some(f) = p
+                .choice(format)
+                .filter(|f| !f.eq_ignore_ascii_case("JSON") && !f.eq_ignore_ascii_case("STRING"))
+            {
+                return Err(Error::invalid(
+                    format,
+                    format!(
+                        "\"{format}\": \"{f}\" is not supported: runnel writes JSON (Kafka Connect's \
+                         JsonConverter); remove the key or set it to JSON"
+                    ),
+                ));
+            }
+        }
+        if p.string("topic.prefix").is_none() {
+            return Err(Error::invalid(
+                "topic.prefix",
+                "missing required key \"topic.prefix\" (the prefix of every topic name, e.g. the server's \
+                 logical name)",
+            ));
+        }
         let class = p.require("connector.class")?;
         let connector = match class.as_str() {
-            MYSQL_CLASS | "MySqlConnector" | "MySql" => "mysql",
+            MYSQL_CLASS | "MySqlConnector" | "MySql" | "MySqlCdcSource" | "MySqlCdcSourceV2" => {
+                "mysql"
+            }
             MARIADB_CLASS | "MariaDbConnector" | "MariaDb" => "mariadb",
             _ => {
                 return Err(Error::invalid(
@@ -794,6 +922,23 @@ mod tests {
         assert!(!c.table_included("other", "customers"));
         assert_eq!(c.topic_for("rig", "customers"), "rig.rig.customers");
         assert!(c.skip_truncates && !c.skip_deletes);
+    }
+
+    #[test]
+    fn debezium_1_names_and_confluent_clouds_class_work() {
+        let c = config(&[
+            ("connector.class", "MySqlCdcSource"),
+            ("database.whitelist", "employee"),
+            ("table.whitelist", "employee.departments"),
+            ("output.data.format", "JSON"),
+        ])
+        .unwrap();
+        assert!(c.table_included("employee", "departments"));
+        assert!(!c.table_included("employee", "salaries"));
+        let e = config(&[("output.data.format", "AVRO")]).unwrap_err();
+        assert!(e.to_string().contains("output.data.format"), "{e}");
+        let e = config(&[("table.whitelist", "a.b"), ("table.include.list", "a.c")]).unwrap_err();
+        assert!(e.to_string().contains("table.include.list"), "{e}");
     }
 
     #[test]

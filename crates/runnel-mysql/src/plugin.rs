@@ -36,7 +36,16 @@ fn plugin(class: &'static str, aliases: &'static [&'static str]) -> SourcePlugin
 }
 
 pub fn mysql() -> SourcePlugin<MySqlSource> {
-    plugin(MYSQL_CLASS, &["MySqlConnector", "MySql"])
+    // MySqlCdcSource(V2): Confluent Cloud's fully managed name for the same connector.
+    plugin(
+        MYSQL_CLASS,
+        &[
+            "MySqlConnector",
+            "MySql",
+            "MySqlCdcSource",
+            "MySqlCdcSourceV2",
+        ],
+    )
 }
 
 pub fn mariadb() -> SourcePlugin<MySqlSource> {
