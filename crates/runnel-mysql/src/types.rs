@@ -240,14 +240,22 @@ fn datetime(c: &ColumnDef, y: i64, mo: u32, d: u32, micros_of_day: i64) -> Datum
     if y == 0 && mo == 0 && d == 0 {
         return zero(c);
     }
-    if mo == 0 || d == 0 || mo > 12 {
+    // Outside MySQL's range (years 0–9999, a day's microseconds): not a value the column can
+    // hold, treated as the zero date it stands for.
+    if mo == 0
+        || d == 0
+        || mo > 12
+        || d > 31
+        || !(0..=9999).contains(&y)
+        || !(0..86_400_000_000).contains(&micros_of_day)
+    {
         return zero(c);
     }
     Datum::Timestamp(days_from_civil(y, mo, d) * 86_400_000_000 + micros_of_day)
 }
 
 fn timestamp(c: &ColumnDef, secs: i64, frac: i64) -> Datum {
-    if secs == 0 && frac == 0 {
+    if (secs == 0 && frac == 0) || !(0..1_000_000).contains(&frac) {
         return zero(c);
     }
     Datum::TimestampTz(secs * 1_000_000 + frac)
@@ -505,9 +513,9 @@ fn num<T: std::str::FromStr>(c: &ColumnDef, s: &str) -> Res<T> {
 fn parse_datetime(s: &str) -> Option<(i64, u32, u32, i64)> {
     let (date, time) = s.split_once([' ', 'T']).unwrap_or((s, ""));
     let mut it = date.splitn(3, '-');
-    let y: i64 = it.next()?.parse().ok()?;
-    let mo: u32 = it.next()?.parse().ok()?;
-    let d: u32 = it.next()?.parse().ok()?;
+    let y: i64 = it.next()?.parse().ok().filter(|y| (0..=9999).contains(y))?;
+    let mo: u32 = it.next()?.parse().ok().filter(|m| *m <= 12)?;
+    let d: u32 = it.next()?.parse().ok().filter(|d| *d <= 31)?;
     let micros = if time.is_empty() {
         0
     } else {
@@ -521,9 +529,10 @@ fn parse_time(s: &str) -> Option<i64> {
     let (neg, s) = s.strip_prefix('-').map_or((false, s), |r| (true, r));
     let (hms, frac) = s.split_once('.').unwrap_or((s, ""));
     let mut it = hms.splitn(3, ':');
-    let h: i64 = it.next()?.parse().ok()?;
-    let m: i64 = it.next()?.parse().ok()?;
-    let sec: i64 = it.next()?.parse().ok()?;
+    // TIME holds ±838:59:59; anything far beyond is not a time.
+    let h: i64 = it.next()?.parse().ok().filter(|h| *h < 1_000_000)?;
+    let m: i64 = it.next()?.parse().ok().filter(|m| *m < 60)?;
+    let sec: i64 = it.next()?.parse().ok().filter(|s| *s < 60)?;
     let mut f: i64 = 0;
     for (i, ch) in frac.chars().take(6).enumerate() {
         f += i64::from(ch.to_digit(10)?) * 10_i64.pow(5 - i as u32);
@@ -701,6 +710,33 @@ mod tests {
             .unwrap(),
             Datum::Timestamp(253_402_300_799_999_999)
         );
+    }
+
+    proptest::proptest! {
+        /// Any wire type, metadata, declared type and bytes: a value or an error, never a panic.
+        #[test]
+        fn row_values_never_panic(
+            t in proptest::prelude::any::<u8>(),
+            meta in proptest::prelude::any::<u16>(),
+            k in 0usize..16,
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+        ) {
+            let kinds = [
+                Kind::Int { bytes: 8, unsigned: true }, Kind::Int { bytes: 3, unsigned: false },
+                Kind::Decimal { precision: 65, scale: 30 }, Kind::Bit(64), Kind::Text,
+                Kind::Binary { fixed: Some(8) }, Kind::Date, Kind::Time { fsp: 6 },
+                Kind::DateTime { fsp: 3 }, Kind::Timestamp { fsp: 6 }, Kind::Year,
+                Kind::Enum(std::sync::Arc::from(vec!["a".to_string()])),
+                Kind::Set(std::sync::Arc::from(vec!["a".to_string(), "b".into()])),
+                Kind::Point, Kind::Uuid, Kind::Inet6,
+            ];
+            let c = column(kinds[k].clone(), k % 2 == 0);
+            let data = Bytes::from(bytes);
+            let mut r = Reader::new(&data);
+            let mut scratch = BytesMut::new();
+            let _ = read_binlog(&mut r, &data, t, meta, &c, &Encoding::Int64, &mut scratch);
+            let _ = parse_text(&c, &Encoding::Int64, &data, false);
+        }
     }
 
     #[test]
