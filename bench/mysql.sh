@@ -23,7 +23,11 @@ WORK=$(mktemp -d /tmp/runnel-bench-mysql.XXXXXX)
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 PORT=$(free_port)
 MPID=""
-cleanup() { [ -n "$MPID" ] && kill -9 "$MPID" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"; }
+cleanup() {
+  local rc=$?
+  [ "$rc" -ne 0 ] && for f in "$WORK"/*.log; do echo "--- $f"; tail -20 "$f"; done
+  [ -n "$MPID" ] && kill -9 "$MPID" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"
+}
 trap cleanup EXIT
 
 echo "==> starting a private MariaDB on port $PORT"

@@ -53,6 +53,8 @@ struct State {
     /// The position after the last transaction in `batch`.
     committed: Option<BinlogPosition>,
     server_id: u32,
+    /// The server writes a CRC32 after every event (`binlog_checksum`).
+    crc: bool,
 }
 
 impl Streamer {
@@ -85,6 +87,9 @@ impl Streamer {
                 .await
                 .map_err(|e| error(&cfg, "preparing the binlog connection", e))?;
         }
+        let crc = connection::variable(&mut conn, &cfg, "binlog_checksum")
+            .await?
+            .is_some_and(|v| !v.eq_ignore_ascii_case("NONE"));
         let by_gtid = self.mariadb && self.start.gtids.is_some();
         let file = if by_gtid {
             String::new()
@@ -115,6 +120,7 @@ impl Streamer {
             scratch: BytesMut::with_capacity(64 * 1024),
             committed: None,
             server_id: 0,
+            crc,
         };
         let idle_limit = Duration::from_millis(heartbeat_ms * 3 + 5_000);
         let mut shutdown = ctx.shutdown.clone();
@@ -229,7 +235,13 @@ impl Streamer {
             log_pos: h.log_pos(),
             flags: h.flags_raw(),
         };
-        let body = ev.data();
+        // The event reader cuts the CRC32 only when the server's version says it writes one
+        // (5.6.1 and later): a server announcing an older version (MariaDB's `5.5.5-` prefix,
+        // set for Debezium's sake) leaves it on the body.
+        let mut body = ev.data();
+        if st.crc && body.len() + 19 == header.event_size as usize && body.len() >= 4 {
+            body = &body[..body.len() - 4];
+        }
         let malformed = |e: binlog::Malformed| {
             Error::protocol(format!(
                 "{e} (type {} at {}:{})",
