@@ -83,14 +83,15 @@ impl SnapshotMarker {
 /// What Debezium's `source` block says about one event beyond the connector and the table:
 /// when, whether it is a snapshot read, and where in the source's log it is. The meaning of
 /// `coords` is the source's own, and its [`crate::source::SourceBlock`] writes them
-/// (PostgreSQL: `[lsn, last commit lsn, txId]`; a binlog source: `[pos, row, server_id]`): the
+/// (PostgreSQL: `[lsn, last commit lsn, txId]`; a binlog source: position, row, server, file and
+/// GTID): the
 /// event stays a small `Copy` value whatever the source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EventSource {
     /// Commit (or snapshot start) time, microseconds since the epoch.
     pub ts_us: i64,
     pub snapshot: SnapshotMarker,
-    pub coords: [Option<u64>; 3],
+    pub coords: [Option<u64>; 4],
 }
 
 /// One row change.
@@ -354,7 +355,7 @@ mod tests {
         let source = EventSource {
             ts_us: 0,
             snapshot: SnapshotMarker::False,
-            coords: [None; 3],
+            coords: [None; 4],
         };
         for id in 1..=3 {
             let row = batch.push_row([Datum::Int(id), Datum::text("x")]);

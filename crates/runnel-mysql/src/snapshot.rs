@@ -219,6 +219,7 @@ async fn read_table(
             Some(r.point.pos),
             Some(0),
             Some(r.block.file_number(&r.point.file)),
+            None,
         ],
     };
     let mut count = 0u64;

@@ -309,7 +309,7 @@ fn snapshot_schema_events(
     let source = |marker: SnapshotMarker| EventSource {
         ts_us: now_us,
         snapshot: marker,
-        coords: [Some(point.pos), Some(0), Some(file)],
+        coords: [Some(point.pos), Some(0), Some(file), None],
     };
     let mut batch = Batch::default();
     changes.push(

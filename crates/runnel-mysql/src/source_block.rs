@@ -2,9 +2,10 @@
 //! connector's shape) and the connector's typed position (Debezium's binlog offset:
 //! `file`, `pos`, `gtids`, `ts_sec`, `server_id`).
 //!
-//! An event's [`EventSource::coords`] are `[pos, row << 32 | server_id, file number]`: the
-//! event's start in its binlog file, its row within the ROWS event and the server that wrote
-//! it, and the binlog file's numeric suffix (the base name is the server's, one per block).
+//! An event's [`EventSource::coords`] are `[pos, row << 32 | server_id, domain << 32 | file
+//! number, GTID sequence]`: the event's start in its binlog file, its row within the ROWS event
+//! and the server that wrote it, the binlog file's numeric suffix (the base name is the
+//! server's, one per block) and, on MariaDB, the transaction's GTID domain and sequence number.
 
 use std::sync::{Arc, OnceLock};
 
@@ -17,6 +18,7 @@ use runnel_core::{
 pub const POS: usize = 0;
 pub const ROW_SERVER: usize = 1;
 pub const FILE: usize = 2;
+pub const GTID_SEQ: usize = 3;
 
 const SNAPSHOT_VALUES: &str =
     "true,first,first_in_data_collection,last_in_data_collection,last,false,incremental";
@@ -135,16 +137,38 @@ pub fn split_file(file: &str) -> (&str, u64) {
     }
 }
 
-/// The per-event source of a streamed row.
-pub fn streaming_source(ts_sec: u32, pos: u64, row: u32, server_id: u32, file: u64) -> EventSource {
+/// The per-event source of a streamed row (`gtid`: MariaDB's, of the row's transaction).
+pub fn streaming_source(
+    ts_sec: u32,
+    pos: u64,
+    row: u32,
+    server_id: u32,
+    file: u64,
+    gtid: Option<crate::binlog::MariaGtid>,
+) -> EventSource {
     EventSource {
         ts_us: i64::from(ts_sec) * 1_000_000,
         snapshot: SnapshotMarker::False,
         coords: [
             Some(pos),
             Some((u64::from(row) << 32) | u64::from(server_id)),
-            Some(file),
+            Some((file & 0xffff_ffff) | gtid.map_or(0, |g| u64::from(g.domain) << 32)),
+            gtid.map(|g| g.seq),
         ],
+    }
+}
+
+impl BinlogSourceBlock {
+    /// Debezium's MariaDB connector names the row's transaction (`domain-server-sequence`);
+    /// the MySQL connector on MariaDB does not.
+    fn gtid(&self, ev: &EventSource) -> Option<String> {
+        if self.connector != "mariadb" {
+            return None;
+        }
+        let seq = ev.coords[GTID_SEQ]?;
+        let server = ev.coords[ROW_SERVER].unwrap_or(0) & 0xffff_ffff;
+        let domain = ev.coords[FILE].unwrap_or(0) >> 32;
+        Some(format!("{domain}-{server}-{seq}"))
     }
 }
 
@@ -182,8 +206,13 @@ impl SourceBlock for BinlogSourceBlock {
         let rs = ev.coords[ROW_SERVER].unwrap_or(0);
         buf.extend_from_slice(b",\"server_id\":");
         w::uint(buf, rs & 0xffff_ffff);
-        buf.extend_from_slice(b",\"gtid\":null,\"file\":");
-        self.write_file(buf, ev.coords[FILE].unwrap_or(0));
+        buf.extend_from_slice(b",\"gtid\":");
+        match self.gtid(ev) {
+            Some(g) => w::str(buf, &g),
+            None => buf.extend_from_slice(b"null"),
+        }
+        buf.extend_from_slice(b",\"file\":");
+        self.write_file(buf, ev.coords[FILE].unwrap_or(0) & 0xffff_ffff);
         buf.extend_from_slice(b",\"pos\":");
         w::uint(buf, ev.coords[POS].unwrap_or(0));
         buf.extend_from_slice(b",\"row\":");
@@ -209,8 +238,8 @@ impl SourceBlock for BinlogSourceBlock {
                 Datum::text(&table.table)
             },
             Datum::Int((rs & 0xffff_ffff) as i64),
-            Datum::Null,
-            Datum::text(&self.file_name(ev.coords[FILE].unwrap_or(0))),
+            self.gtid(ev).map_or(Datum::Null, |g| Datum::text(&g)),
+            Datum::text(&self.file_name(ev.coords[FILE].unwrap_or(0) & 0xffff_ffff)),
             Datum::Int(ev.coords[POS].unwrap_or(0) as i64),
             Datum::Int((rs >> 32) as i64),
             Datum::Null,
@@ -294,7 +323,7 @@ mod tests {
     fn block_json_is_debeziums_shape() {
         let block = BinlogSourceBlock::new("mysql", "rig");
         let n = block.file_number("rig-bin.000025");
-        let ev = streaming_source(1_795_321_144, 222_839, 0, 1, n);
+        let ev = streaming_source(1_795_321_144, 222_839, 0, 1, n, None);
         let tj = block.table_json(&TableId::new("rig", "customers"));
         let mut out = Vec::new();
         block.write_json(&mut out, &ev, &tj);
@@ -328,6 +357,29 @@ mod tests {
                 "query"
             ]
         );
+    }
+
+    #[test]
+    fn the_mariadb_connector_names_the_gtid() {
+        let block = BinlogSourceBlock::new("mariadb", "rig");
+        let n = block.file_number("rig-bin.000007");
+        let g = crate::binlog::MariaGtid {
+            domain: 2,
+            server: 1,
+            seq: 99,
+        };
+        let ev = streaming_source(1, 100, 0, 1, n, Some(g));
+        let tj = block.table_json(&TableId::new("rig", "t"));
+        let mut out = Vec::new();
+        block.write_json(&mut out, &ev, &tj);
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["gtid"], "2-1-99");
+        assert_eq!(v["file"], "rig-bin.000007");
+        let mysql = BinlogSourceBlock::new("mysql", "rig");
+        let mut out = Vec::new();
+        mysql.write_json(&mut out, &ev, &tj);
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert!(v["gtid"].is_null());
     }
 
     #[test]

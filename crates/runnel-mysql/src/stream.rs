@@ -96,9 +96,22 @@ impl Streamer {
         } else {
             self.start.file.to_string()
         };
-        let request = BinlogStreamRequest::new(cfg.server_id)
+        let mut request = BinlogStreamRequest::new(cfg.server_id)
             .with_filename(file.as_bytes())
             .with_pos(if by_gtid { 4 } else { self.start.pos.max(4) });
+        // MySQL with GTIDs: COM_BINLOG_DUMP_GTID from the executed set, so that the server finds
+        // the next transaction in whichever file holds it.
+        if !self.mariadb
+            && let Some(set) = &self.start.gtids
+        {
+            let sids = mysql_gtid_set(set).map_err(|e| {
+                Error::invalid(
+                    "gtids",
+                    format!("the stored offset's GTID set {set:?} is not one: {e}"),
+                )
+            })?;
+            request = request.with_gtid().with_gtid_set(sids);
+        }
         let mut stream = conn
             .get_binlog_stream(request)
             .await
@@ -380,6 +393,7 @@ impl Streamer {
             0,
             header.server_id,
             st.file_no,
+            st.current_gtid,
         );
         if self.cfg.include_schema_changes && (db.is_empty() || self.cfg.databases.accepts(db)) {
             self.changes.push_ddl(
@@ -435,6 +449,7 @@ impl Streamer {
                     row,
                     header.server_id,
                     st.file_no,
+                    st.current_gtid,
                 );
                 let first = self.image(st, &mut r, &data, &cap, &map, ev.present)?;
                 match ev.kind {
@@ -601,6 +616,18 @@ fn push(
     }
 }
 
+/// A MySQL GTID set (`uuid:1-5:7,uuid2:1-3`) as the binlog dump request takes it.
+pub fn mysql_gtid_set(text: &str) -> std::result::Result<Vec<mysql_async::Sid<'static>>, String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<mysql_async::Sid<'static>>()
+                .map_err(|e| format!("{s:?}: {e}"))
+        })
+        .collect()
+}
+
 /// A MariaDB GTID position (`0-1-42,1-2-7`) by domain.
 pub fn parse_gtids(text: Option<&str>) -> BTreeMap<u32, binlog::MariaGtid> {
     text.unwrap_or("")
@@ -649,5 +676,11 @@ mod tests {
         let s = merge_mysql_gtid(Some(&s), "3e11fa47-71ca-11e1-9e33-c80aa9429562", 6);
         assert_eq!(s, "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-6");
         assert_eq!(parse_gtids(Some("0-1-42,1-2-7")).len(), 2);
+        let sids = mysql_gtid_set(
+            "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-6, 4e11fa47-71ca-11e1-9e33-c80aa9429562:1-3:5",
+        )
+        .unwrap();
+        assert_eq!(sids.len(), 2);
+        assert!(mysql_gtid_set("not a gtid").is_err());
     }
 }

@@ -98,6 +98,7 @@ fn batch(table: &Arc<TableSchema>) -> Batch {
                     Some(0x1_0000_0000 + i as u64),
                     Some(0x1_0000_0000),
                     Some(1234),
+                    None,
                 ],
             },
         }));

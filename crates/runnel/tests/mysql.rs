@@ -398,6 +398,7 @@ fn a_restart_resumes_from_its_gtid_across_rotations_and_a_purge_is_a_clear_error
         "g",
         &out,
         json!({"table.include.list": "rig.g,rig.rig_marker", "snapshot.mode": "no_data",
+               "connector.class": "io.debezium.connector.mariadb.MariaDbConnector",
                "key.converter.schemas.enable": "false", "value.converter.schemas.enable": "false"}),
     );
     let ids = |recs: &[Value]| -> Vec<i64> {
@@ -437,6 +438,11 @@ fn a_restart_resumes_from_its_gtid_across_rotations_and_a_purge_is_a_clear_error
         vec![1, 2, 3, 4, 5],
         "resumed exactly after row 2"
     );
+    // The MariaDB connector's source block names the connector and each row's GTID.
+    let source = &recs.iter().rfind(|r| topic(r) == "rig.rig.g").unwrap()["value"]["source"];
+    assert_eq!(source["connector"], "mariadb");
+    let gtid = source["gtid"].as_str().unwrap_or_default();
+    assert!(gtid.starts_with("0-1-"), "{source}");
     assert!(
         runnel.log_text().contains("gtids"),
         "the stream resumed from a GTID position"

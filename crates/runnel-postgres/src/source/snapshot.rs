@@ -147,7 +147,7 @@ pub async fn run(
     let position = EventSource {
         ts_us: point.ts_us,
         snapshot: SnapshotMarker::True,
-        coords: [Some(point.lsn), None, point.tx_id],
+        coords: [Some(point.lsn), None, point.tx_id, None],
     };
     let max_batch = cfg.max_batch_size;
     let failure_mode = cfg.failure_mode;

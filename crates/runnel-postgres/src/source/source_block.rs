@@ -337,7 +337,7 @@ pub fn streaming_source(
     EventSource {
         ts_us,
         snapshot: SnapshotMarker::False,
-        coords: [Some(lsn), last_commit, tx],
+        coords: [Some(lsn), last_commit, tx, None],
     }
 }
 
