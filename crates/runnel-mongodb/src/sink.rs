@@ -24,6 +24,9 @@ const WRITES_PER_COMMAND: usize = 1000;
 /// Bytes of documents per command, well under MongoDB's 48 MB message.
 const BYTES_PER_COMMAND: usize = 8 * 1024 * 1024;
 
+/// How long one write command may wait for the server's answer.
+const WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
 pub struct MongoSink {
     cfg: Arc<MongoSinkConfig>,
     rt: tokio::runtime::Handle,
@@ -321,10 +324,20 @@ impl MongoSink {
                 if let Some(wc) = &self.write_concern {
                     command.insert("writeConcern", wc.clone());
                 }
-                let reply = self
-                    .rt
-                    .block_on(async { database.run_command(command).await })
-                    .map_err(|e| mongo_error(&format!("writing to {db}.{coll}"), &e))?;
+                // A server that takes the command and never answers must not stall the
+                // connector: the write fails as transient, and the retry uses a new client.
+                let reply = match self.rt.block_on(async {
+                    tokio::time::timeout(WRITE_TIMEOUT, database.run_command(command)).await
+                }) {
+                    Ok(r) => r.map_err(|e| mongo_error(&format!("writing to {db}.{coll}"), &e))?,
+                    Err(_) => {
+                        self.client = None;
+                        return Err(Error::sink_transient(format!(
+                            "writing to {db}.{coll}: no answer from the server within {} s",
+                            WRITE_TIMEOUT.as_secs()
+                        )));
+                    }
+                };
                 if let Ok(wce) = reply.get_document("writeConcernError") {
                     return Err(Error::sink_transient(format!(
                         "writing to {db}.{coll}: the write concern was not satisfied: {}",

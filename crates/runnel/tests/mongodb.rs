@@ -105,11 +105,15 @@ fn wait_collection_equals(
                 .take(3)
                 .map(|(k, row)| (row.clone(), got.get(k).cloned()))
                 .collect();
+            let server_log = mongo.log_text();
+            let tail: Vec<&str> = server_log.lines().rev().take(30).collect();
             panic!(
-                "{db}.{coll}: {} documents for {} rows; first differences {wrong:#?}; log:\n{}",
+                "{db}.{coll}: {} documents for {} rows; first differences {wrong:#?}; log:\n{}\n\
+                 SecantusDB's log (last lines, newest first):\n{}",
                 got.len(),
                 want.len(),
-                runnel.log_text()
+                runnel.log_text(),
+                tail.join("\n")
             );
         }
         std::thread::sleep(Duration::from_millis(300));

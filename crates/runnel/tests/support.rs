@@ -79,7 +79,11 @@ impl Runnel {
             .arg("--state-dir")
             .arg(dir.join("state"))
             .args(extra)
-            .env("RUNNEL_LOG", "info")
+            // RUNNEL_TEST_LOG=debug (or any filter) for a closer look at one test's runnel.
+            .env(
+                "RUNNEL_LOG",
+                std::env::var("RUNNEL_TEST_LOG").unwrap_or_else(|_| "info".into()),
+            )
             .stdout(Stdio::null())
             .stderr(log_file)
             .spawn()
