@@ -15,7 +15,7 @@ trap 'rm -f "$log"' EXIT
 # Integration tests share two cores with their PostgreSQL servers: two at a time.
 status=0
 # Benches (criterion, harness = false) are built above but not run here: `cargo bench` runs them.
-cargo test --workspace --lib --bins --tests --locked -- --test-threads=2 2>&1 | tee "$log" || status=$?
+cargo test --workspace --lib --bins --tests --locked --no-fail-fast -- --test-threads=2 2>&1 | tee "$log" || status=$?
 # One closing line for the whole run (cargo prints one per test binary).
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
      END { printf "%d passed, %d failed\n", p, f }' "$log"

@@ -484,6 +484,25 @@ mod tests {
         assert_eq!(t.meta, vec![0, 400, (10 << 8) | 2, 6]);
     }
 
+    /// A MySQL 8 GTID event body as MySQL writes it (flags, source UUID, transaction number,
+    /// then logical timestamps the source does not read).
+    #[test]
+    fn mysql_gtid_event() {
+        let mut b = vec![1u8];
+        b.extend([
+            0x3e, 0x11, 0xfa, 0x47, 0x71, 0xca, 0x11, 0xe1, 0x9e, 0x33, 0xc8, 0x0a, 0xa9, 0x42,
+            0x95, 0x62,
+        ]);
+        b.extend(23u64.to_le_bytes());
+        b.push(2); // LOGICAL_TIMESTAMP_TYPECODE
+        b.extend(7u64.to_le_bytes());
+        b.extend(8u64.to_le_bytes());
+        let g = mysql_gtid(&b).unwrap();
+        assert_eq!(g.uuid(), "3e11fa47-71ca-11e1-9e33-c80aa9429562");
+        assert_eq!(g.gno, 23);
+        assert!(mysql_gtid(&b[..20]).is_err());
+    }
+
     #[test]
     fn rotate_names_lose_a_trailing_checksum() {
         let mut b = 4u64.to_le_bytes().to_vec();
