@@ -106,7 +106,12 @@ fn wait_collection_equals(
                 .map(|(k, row)| (row.clone(), got.get(k).cloned()))
                 .collect();
             let server_log = mongo.log_text();
-            let tail: Vec<&str> = server_log.lines().rev().take(30).collect();
+            let tail: Vec<&str> = server_log
+                .lines()
+                .rev()
+                .filter(|l| !l.ends_with("disconnected") && !l.contains(" connected from "))
+                .take(30)
+                .collect();
             panic!(
                 "{db}.{coll}: {} documents for {} rows; first differences {wrong:#?}; log:\n{}\n\
                  SecantusDB's log (last lines, newest first):\n{}",
