@@ -15,7 +15,10 @@
 #             replication (CREATE SUBSCRIPTION), $N changes, on a second private instance
 #             (bench/pgsink.sh, appended to the results);
 #   s3        PostgreSQL → S3 (SeaweedFS): runnel's object storage sink, JSON and Parquet, beside
-#             boto3 uploading the same bytes in objects of the same sizes (bench/s3.sh, appended).
+#             boto3 uploading the same bytes in objects of the same sizes (bench/s3.sh, appended);
+#   mysql     MariaDB → JSON lines: runnel's MySQL/MariaDB source beside mariadb-binlog (raw and
+#             decoded) and Debezium's MySQL connector, binlog drain and snapshot of $MYSQL_N rows
+#             (bench/mysql.sh, appended).
 # Writes bench/results/<date>.md. Defaults are the issue's; N=100000 SNAP_N=100000 LAT_SECS=10
 # make a quick run; WORKLOADS picks some of "drain snapshot latency" (the 10,000,000-row snapshot,
 # outside CI: WORKLOADS=snapshot SNAP_N=10000000, written to <date>-snapshot-10000000.md).
@@ -27,7 +30,7 @@ N=${N:-1000000}
 SNAP_N=${SNAP_N:-1000000}
 LAT_RATE=${LAT_RATE:-1000}
 LAT_SECS=${LAT_SECS:-60}
-WORKLOADS=${WORKLOADS:-drain snapshot latency pgsink s3}
+WORKLOADS=${WORKLOADS:-drain snapshot latency pgsink s3 mysql}
 want() { [[ " $WORKLOADS " == *" $1 "* ]]; }
 PGSINK_N=${PGSINK_N:-$N}
 want drain || N=0
@@ -42,7 +45,7 @@ SLOTS="raw runnel runnel_n runnel_s runnel_t dbz dbz_s dbz_t"
 source bench/common.sh
 bench_backlog
 RESULTS="$ROOT/bench/results/$(date +%F).md"
-[ "$WORKLOADS" = "drain snapshot latency pgsink s3" ] || RESULTS="$ROOT/bench/results/$(date +%F)-${WORKLOADS// /-}-$SNAP_N.md"
+[ "$WORKLOADS" = "drain snapshot latency pgsink s3 mysql" ] || RESULTS="$ROOT/bench/results/$(date +%F)-${WORKLOADS// /-}-$SNAP_N.md"
 mkdir -p "$ROOT/bench/results"
 ROWS=()   # one markdown table row per measurement
 
@@ -292,5 +295,9 @@ fi
 if want s3; then
   echo "==> PostgreSQL → S3 (bench/s3.sh)"
   { echo; echo "## PostgreSQL → S3"; echo; N=${S3_N:-1000000} bash bench/s3.sh | sed -n '/^| workload/,$p'; } >> "$RESULTS"
+fi
+if want mysql; then
+  echo "==> MariaDB source (bench/mysql.sh)"
+  { echo; echo "## MariaDB source"; echo; N=${MYSQL_N:-1000000} SNAP_N=${MYSQL_N:-1000000} bash bench/mysql.sh | sed -n '/^| workload/,$p'; } >> "$RESULTS"
 fi
 cat "$RESULTS"
