@@ -25,7 +25,7 @@ const WRITES_PER_COMMAND: usize = 1000;
 const BYTES_PER_COMMAND: usize = 8 * 1024 * 1024;
 
 /// How long one write command may wait for the server's answer.
-const WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+const WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 pub struct MongoSink {
     cfg: Arc<MongoSinkConfig>,
