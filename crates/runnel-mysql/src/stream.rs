@@ -454,22 +454,10 @@ impl Streamer {
                 let first = self.image(st, &mut r, &data, &cap, &map, ev.present)?;
                 match ev.kind {
                     RowsKind::Write => {
-                        if !self.cfg.skip_creates {
-                            push(st, &cap, Op::Create, None, Some(first), source, false);
-                        }
+                        emit(&self.cfg, st, &cap, Op::Create, None, Some(first), source);
                     }
                     RowsKind::Delete => {
-                        if !self.cfg.skip_deletes {
-                            push(
-                                st,
-                                &cap,
-                                Op::Delete,
-                                Some(first),
-                                None,
-                                source,
-                                self.cfg.tombstones_on_delete,
-                            );
-                        }
+                        emit(&self.cfg, st, &cap, Op::Delete, Some(first), None, source);
                     }
                     RowsKind::Update => {
                         let after = self.image(st, &mut r, &data, &cap, &map, ev.present_after)?;
@@ -480,29 +468,17 @@ impl Streamer {
                                     != st.batch.datums[after.start as usize + k]
                             });
                         if key_changed {
-                            if !self.cfg.skip_deletes {
-                                push(
-                                    st,
-                                    &cap,
-                                    Op::Delete,
-                                    Some(first),
-                                    None,
-                                    source,
-                                    self.cfg.tombstones_on_delete,
-                                );
-                            }
-                            if !self.cfg.skip_creates {
-                                push(st, &cap, Op::Create, None, Some(after), source, false);
-                            }
-                        } else if !self.cfg.skip_updates {
-                            push(
+                            emit(&self.cfg, st, &cap, Op::Delete, Some(first), None, source);
+                            emit(&self.cfg, st, &cap, Op::Create, None, Some(after), source);
+                        } else {
+                            emit(
+                                &self.cfg,
                                 st,
                                 &cap,
                                 Op::Update,
                                 Some(first),
                                 Some(after),
                                 source,
-                                false,
                             );
                         }
                     }
@@ -595,15 +571,26 @@ fn st_file(st: &State) -> &str {
     &st.file
 }
 
-fn push(
+/// Appends a change unless `skipped.operations` leaves its op out; a delete is followed by a
+/// tombstone of its key when `tombstones.on.delete` says so.
+fn emit(
+    cfg: &MySqlConfig,
     st: &mut State,
     cap: &Captured,
     op: Op,
     before: Option<std::ops::Range<u32>>,
     after: Option<std::ops::Range<u32>>,
     source: runnel_core::EventSource,
-    tombstone: bool,
 ) {
+    let (skipped, tombstone) = match op {
+        Op::Create => (cfg.skip_creates, false),
+        Op::Update => (cfg.skip_updates, false),
+        Op::Delete => (cfg.skip_deletes, cfg.tombstones_on_delete),
+        _ => (false, false),
+    };
+    if skipped {
+        return;
+    }
     st.batch.events.push(Event::Change(ChangeEvent {
         table: cap.schema.clone(),
         op,
