@@ -36,6 +36,13 @@ pub trait Position: Clone + Send + Sync + fmt::Debug + 'static {
     /// The offset the state store keeps, in the shape Debezium (or Kafka Connect) gives it, so
     /// it reads the same as Kafka Connect's offsets and can be set through the offsets API.
     fn to_offset(&self) -> SourceOffset;
+
+    /// Where an event is in the source's log, for a message about a record that has no
+    /// position of its own (one inside a transaction), in the offset's own terms.
+    fn event_at(source: &EventSource) -> Option<String> {
+        let _ = source;
+        None
+    }
 }
 
 /// A batch and the position reached once it is durable (`None`: the batch completes no

@@ -295,6 +295,17 @@ impl BinlogPosition {
 }
 
 impl Position for BinlogPosition {
+    /// The event's position in its binlog file and its row in the event (the file's number is
+    /// in the coordinates, its base name is not).
+    fn event_at(source: &runnel_core::EventSource) -> Option<String> {
+        let pos = source.coords[0]?;
+        let row = source.coords[1].map_or(0, |c| c >> 32);
+        let file = source.coords[2].map_or(0, |c| c & 0xffff_ffff);
+        Some(format!(
+            "{{\"file_number\":{file},\"pos\":{pos},\"row\":{row}}}"
+        ))
+    }
+
     fn to_offset(&self) -> SourceOffset {
         let mut o = SourceOffset::new()
             .set("file", self.file.to_string())

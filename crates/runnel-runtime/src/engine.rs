@@ -431,11 +431,13 @@ fn transform_failed<P: Position>(
         // A batch inside a source transaction has no position of its own: the event's log
         // position says where it is.
         None => {
-            let lsn = match &f.event {
-                runnel_core::Event::Change(c) => c.source.coords[0],
-                runnel_core::Event::Record(r) => r.source.and_then(|s| s.coords[0]),
+            let source = match &f.event {
+                runnel_core::Event::Change(c) => Some(&c.source),
+                runnel_core::Event::Record(r) => r.source.as_ref(),
             };
-            lsn.map_or_else(String::new, |l| format!(" (position {{\"lsn\":{l}}})"))
+            source
+                .and_then(P::event_at)
+                .map_or_else(String::new, |at| format!(" (position {at})"))
         }
     };
     let key = f

@@ -236,6 +236,10 @@ impl PgPosition {
 }
 
 impl Position for PgPosition {
+    fn event_at(source: &runnel_core::EventSource) -> Option<String> {
+        source.coords[0].map(|lsn| format!("{{\"lsn\":{lsn}}}"))
+    }
+
     fn to_offset(&self) -> SourceOffset {
         let mut o = SourceOffset::new()
             .set("lsn", self.lsn)
