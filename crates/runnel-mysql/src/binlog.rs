@@ -172,6 +172,95 @@ impl Header {
     }
 }
 
+/// A TRANSACTION_PAYLOAD's compression: zstd, or none.
+pub const PAYLOAD_ZSTD: u64 = 0;
+pub const PAYLOAD_NONE: u64 = 255;
+
+/// A TRANSACTION_PAYLOAD event (MySQL 8's compressed transaction): its header fields, then
+/// the (compressed) events of one transaction.
+#[derive(Debug, PartialEq, Eq)]
+pub struct TransactionPayload<'a> {
+    pub compression: u64,
+    pub data: &'a [u8],
+}
+
+/// A MySQL length-encoded integer.
+fn lenenc(r: &mut Reader<'_>, what: &'static str) -> Decoded<u64> {
+    match r.u8(what)? {
+        x @ 0..=0xfa => Ok(u64::from(x)),
+        0xfc => r.uint_le(2, what),
+        0xfd => r.uint_le(3, what),
+        0xfe => r.uint_le(8, what),
+        _ => Err(Malformed(what)),
+    }
+}
+
+/// TRANSACTION_PAYLOAD: fields (type, length, value; each a length-encoded integer) up to
+/// the end mark, then the payload of the size field says.
+pub fn transaction_payload(body: &[u8]) -> Decoded<TransactionPayload<'_>> {
+    let mut r = Reader::new(body);
+    let (mut size, mut compression) = (None, None);
+    loop {
+        match lenenc(&mut r, "payload field type")? {
+            0 => break,
+            field @ 1..=3 => {
+                let _length = lenenc(&mut r, "payload field length")?;
+                let v = lenenc(&mut r, "payload field")?;
+                match field {
+                    1 => size = Some(v),
+                    2 => compression = Some(v),
+                    _ => {}
+                }
+            }
+            _ => {
+                let length = lenenc(&mut r, "payload field length")?;
+                r.take(
+                    usize::try_from(length).unwrap_or(usize::MAX),
+                    "payload field",
+                )?;
+            }
+        }
+    }
+    let size = size.ok_or(Malformed("payload size"))?;
+    let compression = compression.ok_or(Malformed("payload compression type"))?;
+    let data = r.take(usize::try_from(size).unwrap_or(usize::MAX), "payload")?;
+    Ok(TransactionPayload { compression, data })
+}
+
+/// The events inside a TRANSACTION_PAYLOAD, one at a time (a large transaction is never held
+/// decompressed as a whole).
+pub struct PayloadEvents<'a> {
+    input: mysql_async::binlog::events::TransactionPayloadReader<'a>,
+    reader: mysql_common::binlog::EventStreamReader,
+}
+
+impl<'a> PayloadEvents<'a> {
+    pub fn new(body: &'a [u8]) -> std::result::Result<Self, String> {
+        use mysql_async::binlog::events::TransactionPayloadReader;
+        let p = transaction_payload(body).map_err(|e| e.to_string())?;
+        let input = match p.compression {
+            PAYLOAD_ZSTD => {
+                TransactionPayloadReader::new_zstd(p.data).map_err(|e| e.to_string())?
+            }
+            PAYLOAD_NONE => TransactionPayloadReader::new_uncompressed(p.data),
+            other => return Err(format!("compression type {other} is not known")),
+        };
+        let reader = mysql_common::binlog::EventStreamReader::new(
+            mysql_common::binlog::consts::BinlogVersion::Version4,
+        );
+        Ok(Self { input, reader })
+    }
+
+    /// The next inner event (without a checksum), or None at the end.
+    pub fn next_event(
+        &mut self,
+    ) -> std::result::Result<Option<mysql_async::binlog::events::Event>, String> {
+        self.reader
+            .read_decompressed(&mut self.input)
+            .map_err(|e| e.to_string())
+    }
+}
+
 /// ROTATE: the next binlog file and the position in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rotate<'a> {
@@ -527,6 +616,76 @@ mod tests {
         assert_eq!(mariadb_gtid_list(&l).unwrap()[0].to_string(), "0-1-9");
     }
 
+    /// An event as the server writes it: the 19-byte header, then the body.
+    fn event(kind: u8, log_pos: u32, body: &[u8]) -> Vec<u8> {
+        let mut e = 1_765_000_000u32.to_le_bytes().to_vec();
+        e.push(kind);
+        e.extend(1u32.to_le_bytes());
+        e.extend((19 + body.len() as u32).to_le_bytes());
+        e.extend(log_pos.to_le_bytes());
+        e.extend(0u16.to_le_bytes());
+        e.extend_from_slice(body);
+        e
+    }
+
+    /// A TRANSACTION_PAYLOAD body as MySQL 8 writes it: compression type, uncompressed size,
+    /// payload size, end mark, then the zstd frame of the transaction's events.
+    fn payload_body(events: &[u8], compression: u64) -> Vec<u8> {
+        let data = if compression == PAYLOAD_ZSTD {
+            zstd::encode_all(events, 3).unwrap()
+        } else {
+            events.to_vec()
+        };
+        let lenenc = |v: u64| -> Vec<u8> {
+            if v < 251 {
+                vec![v as u8]
+            } else {
+                let mut b = vec![0xfc];
+                b.extend((v as u16).to_le_bytes());
+                b
+            }
+        };
+        let mut b = Vec::new();
+        for (field, v) in [
+            (2u64, compression),
+            (3, events.len() as u64),
+            (1, data.len() as u64),
+        ] {
+            b.extend(lenenc(field));
+            b.extend(lenenc(lenenc(v).len() as u64));
+            b.extend(lenenc(v));
+        }
+        b.push(0);
+        b.extend(data);
+        b
+    }
+
+    #[test]
+    fn a_compressed_transaction_gives_its_events() {
+        // BEGIN (QUERY: thread, time, db length, error, status length, db, NUL, text), then XID.
+        let mut begin = vec![0u8; 13];
+        begin[8] = 3;
+        begin.extend_from_slice(b"rig\0BEGIN");
+        let mut inner = event(kind::QUERY, 0, &begin);
+        inner.extend(event(kind::XID, 0, &77u64.to_le_bytes()));
+        for compression in [PAYLOAD_ZSTD, PAYLOAD_NONE] {
+            let body = payload_body(&inner, compression);
+            let p = transaction_payload(&body).unwrap();
+            assert_eq!(p.compression, compression);
+            let mut events = PayloadEvents::new(&body).unwrap();
+            let first = events.next_event().unwrap().unwrap();
+            assert_eq!(first.header().event_type_raw(), kind::QUERY);
+            assert_eq!(query(first.data()).unwrap().sql, b"BEGIN");
+            let second = events.next_event().unwrap().unwrap();
+            assert_eq!(second.header().event_type_raw(), kind::XID);
+            assert_eq!(xid(second.data()).unwrap(), 77);
+            assert!(events.next_event().unwrap().is_none());
+        }
+        let body = payload_body(&inner, 7);
+        assert!(PayloadEvents::new(&body).is_err_and(|e| e.contains("compression type 7")));
+        assert!(transaction_payload(&body[..3]).is_err());
+    }
+
     proptest! {
         /// Any bytes decode or fail, never panic.
         #[test]
@@ -540,6 +699,9 @@ mod tests {
             let _ = mariadb_gtid(&body, 1);
             let _ = mariadb_gtid_list(&body);
             let _ = xid(&body);
+            if let Ok(mut events) = PayloadEvents::new(&body) {
+                while let Ok(Some(_)) = events.next_event() {}
+            }
         }
     }
 }

@@ -353,8 +353,10 @@ const TYPE_KEYS: &[ConfigKey] = &[
     ConfigKey::new(
         "heartbeat.interval.ms",
         T::Int,
-        "How often the binlog connection asks the server for a heartbeat when idle; 0 leaves it \
-         to the default (half of the server's slave_net_timeout).",
+        "How often a heartbeat record goes to <topic.heartbeat.prefix>.<topic.prefix>, carrying \
+         the latest binlog position (so the offset moves while the captured tables are quiet), \
+         and how often the server sends a binlog heartbeat when idle; 0: no heartbeat records, \
+         a server heartbeat every 10 s.",
     )
     .default("0"),
     ConfigKey::new(
@@ -574,6 +576,8 @@ pub struct MySqlConfig {
     pub tombstones_on_delete: bool,
     pub failure_mode: runnel_core::fits::FailureMode,
     pub heartbeat_interval_ms: u64,
+    /// `<topic.heartbeat.prefix>.<topic.prefix>`.
+    pub heartbeat_topic: std::sync::Arc<str>,
     pub max_batch_size: usize,
     pub max_queue_size: usize,
     pub poll_interval_ms: u64,
@@ -825,6 +829,15 @@ impl MySqlConfig {
                     .as_deref(),
             ),
             heartbeat_interval_ms: non_negative(&p, "heartbeat.interval.ms", 0)?,
+            // Debezium's topic naming strategies join the two with topic.delimiter.
+            heartbeat_topic: format!(
+                "{}{}{}",
+                p.string("topic.heartbeat.prefix")
+                    .unwrap_or_else(|| "__debezium-heartbeat".into()),
+                p.string("topic.delimiter").unwrap_or_else(|| ".".into()),
+                p.require("topic.prefix")?
+            )
+            .into(),
             max_batch_size: non_negative(&p, "max.batch.size", 2048)?.max(1) as usize,
             max_queue_size: non_negative(&p, "max.queue.size", 8192)?.max(1) as usize,
             poll_interval_ms: non_negative(&p, "poll.interval.ms", 500)?,

@@ -7,6 +7,7 @@ pub mod check;
 pub mod config;
 pub mod connection;
 pub mod ddl;
+pub mod json;
 pub mod plugin;
 pub mod schema_change;
 pub mod schema_history;

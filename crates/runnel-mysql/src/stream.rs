@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use futures_util::{FutureExt, StreamExt};
@@ -55,6 +55,9 @@ struct State {
     server_id: u32,
     /// The server writes a CRC32 after every event (`binlog_checksum`).
     crc: bool,
+    /// The position of the last batch handed over (a heartbeat's, when nothing is new).
+    emitted: BinlogPosition,
+    last_heartbeat: Instant,
 }
 
 impl Streamer {
@@ -134,6 +137,8 @@ impl Streamer {
             committed: None,
             server_id: 0,
             crc,
+            emitted: self.start.clone(),
+            last_heartbeat: Instant::now(),
         };
         let idle_limit = Duration::from_millis(heartbeat_ms * 3 + 5_000);
         let mut shutdown = ctx.shutdown.clone();
@@ -167,7 +172,8 @@ impl Streamer {
                 )));
             };
             let ev = ev.map_err(|e| error(&cfg, "reading the binlog", e))?;
-            self.handle(&mut st, &ev, ctx).await?;
+            self.handle(&mut st, &ev, ctx)?;
+            self.heartbeat(&mut st);
             if !st.in_txn
                 && (st.batch.events.len() >= cfg.max_batch_size
                     || st.batch.datums.len() >= Batch::FULL_DATUMS)
@@ -194,10 +200,34 @@ impl Streamer {
             return Ok(());
         };
         let batch = std::mem::take(&mut st.batch);
+        st.emitted = pos.clone();
         if !ctx.emit(batch, Some(pos)).await {
             return Err(Error::internal("pipeline closed"));
         }
         Ok(())
+    }
+
+    /// Every `heartbeat.interval.ms` between transactions, a heartbeat record with the latest
+    /// position: when only tables that are not captured change, the committed offset still
+    /// follows the binlog, so the server may purge old files without stranding the connector.
+    fn heartbeat(&self, st: &mut State) {
+        let every = self.cfg.heartbeat_interval_ms;
+        if every == 0 || st.in_txn || st.last_heartbeat.elapsed() < Duration::from_millis(every) {
+            return;
+        }
+        st.last_heartbeat = Instant::now();
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        runnel_core::debezium::push_heartbeat(
+            &mut st.batch,
+            &self.cfg.heartbeat_topic,
+            &self.cfg.topic_prefix,
+            now_ms,
+        );
+        if st.committed.is_none() {
+            st.committed = Some(st.emitted.clone());
+        }
     }
 
     fn position_after(&self, st: &State, log_pos: u32, ts: u32) -> BinlogPosition {
@@ -233,7 +263,7 @@ impl Streamer {
         }
     }
 
-    async fn handle(
+    fn handle(
         &mut self,
         st: &mut State,
         ev: &mysql_async::binlog::events::Event,
@@ -334,6 +364,7 @@ impl Streamer {
             | kind::WRITE_ROWS
             | kind::UPDATE_ROWS
             | kind::DELETE_ROWS => self.rows(st, &header, body, ctx)?,
+            kind::TRANSACTION_PAYLOAD => self.payload(st, body, &header, ctx)?,
             kind::PARTIAL_UPDATE_ROWS => {
                 return Err(Error::prerequisite(
                     "the binlog has partial JSON updates (binlog_row_value_options=PARTIAL_JSON); \
@@ -349,6 +380,40 @@ impl Streamer {
             // FORMAT_DESCRIPTION, heartbeats, GTID lists, annotate rows, checkpoints,
             // previous GTIDs: nothing to emit.
             _ => {}
+        }
+        Ok(())
+    }
+
+    /// A MySQL 8 compressed transaction (`binlog_transaction_compression=ON`): its events,
+    /// decompressed, handled as if they had come one by one; the position after it is the
+    /// payload event's own end (the inner events have none of their own, nor checksums).
+    fn payload(
+        &mut self,
+        st: &mut State,
+        body: &[u8],
+        header: &binlog::Header,
+        ctx: &SourceContext<BinlogPosition>,
+    ) -> Result<()> {
+        let at = format!("{}:{}", st_file(st), header.start());
+        let broken = |e: String| {
+            Error::protocol(format!(
+                "the compressed transaction at {at} could not be read: {e}"
+            ))
+        };
+        let mut events = binlog::PayloadEvents::new(body).map_err(broken)?;
+        let crc = std::mem::replace(&mut st.crc, false);
+        let mut result = Ok(());
+        while result.is_ok() {
+            match events.next_event() {
+                Ok(Some(inner)) => result = self.handle(st, &inner, ctx),
+                Ok(None) => break,
+                Err(e) => result = Err(broken(e)),
+            }
+        }
+        st.crc = crc;
+        result?;
+        if !st.in_txn {
+            self.commit(st, header.log_pos, header.timestamp);
         }
         Ok(())
     }

@@ -203,11 +203,7 @@ pub fn read_binlog(
             let n = r.uint_le(meta as usize, "blob length").map_err(m)? as usize;
             let b = slice(r, n)?;
             if t == col::JSON {
-                return Err(bad(
-                    c,
-                    "MySQL's binary JSON is not decoded by this version of runnel (MariaDB's \
-                     JSON, stored as text, is)",
-                ));
+                return mysql_json(c, &b, scratch);
             }
             match c.kind {
                 Kind::Point | Kind::Geometry => geometry(c, &b)?,
@@ -222,6 +218,22 @@ pub fn read_binlog(
             ));
         }
     })
+}
+
+/// MySQL's binary JSON as its text; an empty value (MySQL writes one for a JSON column a
+/// statement could not fill) is null, or `{}` where the column is NOT NULL, as Debezium.
+fn mysql_json(c: &ColumnDef, b: &[u8], scratch: &mut BytesMut) -> Res<Datum> {
+    if b.is_empty() {
+        return Ok(if c.nullable {
+            Datum::Null
+        } else {
+            Datum::Text(Bytes::from_static(b"{}"))
+        });
+    }
+    let mut out = Vec::with_capacity(b.len() + 16);
+    crate::json::to_text(b, &mut out).map_err(|e| bad(c, format!("binary JSON: {e}")))?;
+    scratch.put_slice(&out);
+    Ok(Datum::Text(scratch.split().freeze()))
 }
 
 /// A zero date in a NOT NULL column is the epoch; in a nullable one null.
@@ -306,7 +318,7 @@ fn read_time2(r: &mut Reader<'_>, fsp: u32) -> crate::binlog::Decoded<i64> {
 }
 
 /// DECIMAL's binary form (groups of nine digits in four bytes, sign in the top bit) as text.
-fn read_decimal(
+pub(crate) fn read_decimal(
     r: &mut Reader<'_>,
     precision: usize,
     scale: usize,

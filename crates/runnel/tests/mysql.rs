@@ -399,6 +399,7 @@ fn a_restart_resumes_from_its_gtid_across_rotations_and_a_purge_is_a_clear_error
         &out,
         json!({"table.include.list": "rig.g,rig.rig_marker", "snapshot.mode": "no_data",
                "connector.class": "io.debezium.connector.mariadb.MariaDbConnector",
+               "heartbeat.interval.ms": "300",
                "key.converter.schemas.enable": "false", "value.converter.schemas.enable": "false"}),
     );
     let ids = |recs: &[Value]| -> Vec<i64> {
@@ -417,6 +418,30 @@ fn a_restart_resumes_from_its_gtid_across_rotations_and_a_purge_is_a_clear_error
         &mut runnel,
         |recs| ids(recs).len() >= 2,
     );
+    // Heartbeats, as Debezium's: on __debezium-heartbeat.<topic.prefix>, also while only a
+    // table that is not captured changes.
+    db.sql_in(
+        "rig",
+        "CREATE TABLE not_captured (id INT PRIMARY KEY); INSERT INTO not_captured VALUES (1)",
+    );
+    let recs = wait_records(
+        &out,
+        "heartbeats",
+        Duration::from_secs(30),
+        &mut runnel,
+        |recs| {
+            recs.iter()
+                .filter(|r| topic(r) == "__debezium-heartbeat.rig")
+                .count()
+                >= 2
+        },
+    );
+    let beat = recs
+        .iter()
+        .find(|r| topic(r) == "__debezium-heartbeat.rig")
+        .unwrap();
+    assert_eq!(beat["key"], json!({"serverName": "rig"}));
+    assert!(beat["value"]["ts_ms"].as_i64().unwrap() > 1_700_000_000_000);
     runnel.stop();
     // While it is down: new binlog files and more changes.
     db.sql_in(
