@@ -280,6 +280,14 @@ const SNAPSHOT_KEYS: &[ConfigKey] = &[
     )
     .default("1"),
     ConfigKey::new(
+        "snapshot.part.rows",
+        T::Int,
+        "runnel only: with snapshot.max.threads > 1, a table with an integer primary key and more \
+         rows than this (the server's estimate) is read in ranges of its key of about this many \
+         rows, by several readers at once.",
+    )
+    .default("200000"),
+    ConfigKey::new(
         "snapshot.include.collection.list",
         T::List,
         "Regular expressions of the tables (database.table) to snapshot; all captured ones when \
@@ -570,6 +578,7 @@ pub struct MySqlConfig {
     pub snapshot_mode: SnapshotMode,
     pub snapshot_lock: bool,
     pub snapshot_max_threads: usize,
+    pub snapshot_part_rows: u64,
     pub snapshot_include: Filter,
     pub modes: TypeModes,
     pub include_schema_changes: bool,
@@ -817,6 +826,7 @@ impl MySqlConfig {
             snapshot_mode,
             snapshot_lock: p.choice("snapshot.locking.mode").as_deref() != Some("none"),
             snapshot_max_threads: non_negative(&p, "snapshot.max.threads", 1)?.max(1) as usize,
+            snapshot_part_rows: non_negative(&p, "snapshot.part.rows", 200_000)?.max(1),
             snapshot_include: Filter {
                 include: regexes(&p, "snapshot.include.collection.list")?,
                 exclude: Vec::new(),

@@ -143,48 +143,149 @@ pub struct Reading<'a> {
     pub stats: &'a SourceStats,
 }
 
+/// What a reader reads at once: a whole table, or a range of its integer primary key.
+struct Part {
+    table: Arc<Captured>,
+    /// `column >= from AND column < to`, either bound open.
+    range: Option<(String, Option<i128>, Option<i128>)>,
+    /// The table's first and last parts carry its first and last snapshot markers.
+    first: bool,
+    last: bool,
+}
+
+/// Most parts one table is cut into.
+const MAX_PARTS: u64 = 1024;
+
+/// A table's parts: several ranges of its key when readers can share it (more than one
+/// reader, one integer key column, more rows than `snapshot.part.rows` by the server's
+/// estimate); the bounds come from `MIN`/`MAX` read in the snapshot itself, so the first part
+/// holds the smallest key and the last the largest.
+async fn parts(
+    r: &Reading<'_>,
+    conn: &mut Conn,
+    table: Arc<Captured>,
+    readers: usize,
+) -> Result<Vec<Part>> {
+    let whole = |table| {
+        Ok(vec![Part {
+            table,
+            range: None,
+            first: true,
+            last: true,
+        }])
+    };
+    let def = &table.def;
+    let key = match def.primary_key.as_slice() {
+        [k] if readers > 1 => k.clone(),
+        _ => return whole(table),
+    };
+    if !def
+        .column_index(&key)
+        .is_some_and(|i| matches!(def.columns[i].kind, crate::tables::Kind::Int { .. }))
+    {
+        return whole(table);
+    }
+    let what = format!("planning the snapshot of {}.{}", def.db, def.name);
+    let estimate: Option<u64> = conn
+        .exec_first(
+            "SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+            (def.db.as_str(), def.name.as_str()),
+        )
+        .await
+        .map_err(|e| error(r.cfg, &what, e))?
+        .flatten();
+    let estimate = estimate.unwrap_or(0);
+    if estimate <= r.cfg.snapshot_part_rows {
+        return whole(table);
+    }
+    let bounds: Option<(Option<String>, Option<String>)> = conn
+        .query_first(format!(
+            "SELECT CAST(MIN({k}) AS CHAR), CAST(MAX({k}) AS CHAR) FROM {}.{}",
+            quote(&def.db),
+            quote(&def.name),
+            k = quote(&key)
+        ))
+        .await
+        .map_err(|e| error(r.cfg, &what, e))?;
+    let (Some(lo), Some(hi)) = bounds
+        .map(|(lo, hi)| {
+            (
+                lo.and_then(|v| v.parse::<i128>().ok()),
+                hi.and_then(|v| v.parse::<i128>().ok()),
+            )
+        })
+        .unwrap_or_default()
+    else {
+        return whole(table);
+    };
+    let n = estimate.div_ceil(r.cfg.snapshot_part_rows).min(MAX_PARTS) as i128;
+    let step = (hi - lo) / n + 1;
+    let mut cuts: Vec<i128> = (1..n).map(|k| lo + k * step).filter(|c| *c <= hi).collect();
+    cuts.dedup();
+    let mut from = None;
+    let mut out = Vec::with_capacity(cuts.len() + 1);
+    for (i, to) in cuts.iter().map(|c| Some(*c)).chain([None]).enumerate() {
+        out.push(Part {
+            table: table.clone(),
+            range: Some((key.clone(), from, to)),
+            first: i == 0,
+            last: to.is_none(),
+        });
+        from = to;
+    }
+    tracing::info!(connector = %r.cfg.name, table = %format!("{}.{}", def.db, def.name), parts = out.len(), estimate, "reading the table in ranges of its key");
+    Ok(out)
+}
+
 /// Reads every table (in order; the first event of all is `first`, the last `last`) with the
-/// readers, and returns the rows read.
+/// readers, big tables in parts, and returns the rows read.
 pub async fn read_tables(
     r: &Reading<'_>,
-    conns: Vec<Conn>,
+    mut conns: Vec<Conn>,
     tables: Vec<Arc<Captured>>,
 ) -> Result<u64> {
-    let n = tables.len();
+    let readers = conns.len();
+    let mut all = Vec::new();
+    for table in tables {
+        all.extend(parts(r, &mut conns[0], table, readers).await?);
+    }
+    let n = all.len();
     let queue = Arc::new(std::sync::Mutex::new(
-        tables
-            .into_iter()
+        all.into_iter()
             .enumerate()
             .collect::<std::collections::VecDeque<_>>(),
     ));
-    let mut readers = Vec::new();
+    let mut tasks = Vec::new();
     for conn in conns {
         let queue = queue.clone();
-        readers.push(async move {
+        tasks.push(async move {
             let mut conn = conn;
             let mut rows = 0u64;
             loop {
                 let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
-                let Some((i, table)) = next else { break };
-                rows += read_table(r, &mut conn, &table, i == 0, i + 1 == n).await?;
-                r.stats.snapshot_tables_done.fetch_add(1, Ordering::Relaxed);
+                let Some((i, part)) = next else { break };
+                rows += read_table(r, &mut conn, &part, i == 0, i + 1 == n).await?;
+                if part.last {
+                    r.stats.snapshot_tables_done.fetch_add(1, Ordering::Relaxed);
+                }
             }
             let _ = conn.query_drop("COMMIT").await;
             Ok::<u64, Error>(rows)
         });
     }
-    let counts = futures_util::future::try_join_all(readers).await?;
+    let counts = futures_util::future::try_join_all(tasks).await?;
     Ok(counts.into_iter().sum())
 }
 
 async fn read_table(
     r: &Reading<'_>,
     conn: &mut Conn,
-    table: &Captured,
+    part: &Part,
     first_table: bool,
     last_table: bool,
 ) -> Result<u64> {
     let cfg = r.cfg;
+    let table = &part.table;
     let schema = &table.snapshot_schema;
     let def = &table.def;
     let cols: Vec<&crate::tables::ColumnDef> = def
@@ -195,7 +296,7 @@ async fn read_table(
         .map(|(c, _)| c)
         .collect();
     let list: Vec<String> = cols.iter().map(|c| quote(&c.name)).collect();
-    let sql = format!(
+    let mut sql = format!(
         "SELECT {} FROM {}.{}",
         if list.is_empty() {
             "1".to_string()
@@ -205,6 +306,16 @@ async fn read_table(
         quote(&def.db),
         quote(&def.name)
     );
+    if let Some((key, from, to)) = &part.range {
+        let bounds: Vec<String> = [(from, ">="), (to, "<")]
+            .into_iter()
+            .filter_map(|(b, op)| b.map(|b| format!("{} {op} {b}", quote(key))))
+            .collect();
+        if !bounds.is_empty() {
+            sql.push_str(" WHERE ");
+            sql.push_str(&bounds.join(" AND "));
+        }
+    }
     let what = format!("reading {}.{} for the snapshot", def.db, def.name);
     let mut result = conn
         .query_iter(sql)
@@ -242,7 +353,7 @@ async fn read_table(
         let after = start..batch.datums.len() as u32;
         let marker = if count == 0 && first_table {
             SnapshotMarker::First
-        } else if count == 0 {
+        } else if count == 0 && part.first {
             SnapshotMarker::FirstInDataCollection
         } else {
             SnapshotMarker::True
@@ -279,7 +390,7 @@ async fn read_table(
             }
         }
     }
-    if let Some(Event::Change(last)) = batch.events.last_mut() {
+    if let Some(Event::Change(last)) = batch.events.last_mut().filter(|_| part.last) {
         let is_first_of_all = count == 1 && first_table;
         last.source.snapshot = if last_table {
             SnapshotMarker::Last

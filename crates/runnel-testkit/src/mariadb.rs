@@ -33,27 +33,46 @@ impl MariaDb {
             .tempdir()
             .expect("create temp dir");
         let data = dir.path().join("data");
-        let out = Command::new("mariadb-install-db")
-            .args([
-                "--no-defaults",
-                "--user=root",
-                "--auth-root-authentication-method=normal",
-                "--skip-test-db",
-                "--skip-name-resolve",
-            ])
-            .arg(format!("--datadir={}", data.display()))
-            .output()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot run mariadb-install-db: {e}; the test command installs it ({INSTALL})"
-                )
-            });
-        if !out.status.success() {
-            panic!(
-                "mariadb-install-db failed: {}{}",
+        // mariadb-install-db bootstraps a server of its own; seen failing once when six tests
+        // started servers at the same moment, so a failure is tried again on a fresh directory
+        // before the test fails with what it printed.
+        let mut failure = String::new();
+        for attempt in 0..3 {
+            if attempt > 0 {
+                let _ = std::fs::remove_dir_all(&data);
+                std::thread::sleep(Duration::from_millis(500));
+            }
+            let out = Command::new("mariadb-install-db")
+                .args([
+                    "--no-defaults",
+                    "--user=root",
+                    "--auth-root-authentication-method=normal",
+                    "--skip-test-db",
+                    "--skip-name-resolve",
+                ])
+                .arg(format!("--datadir={}", data.display()))
+                .output()
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "cannot run mariadb-install-db: {e}; the test command installs it ({INSTALL})"
+                    )
+                });
+            if out.status.success() {
+                failure.clear();
+                break;
+            }
+            failure = format!(
+                "{}{}",
                 String::from_utf8_lossy(&out.stdout),
                 String::from_utf8_lossy(&out.stderr)
             );
+            eprintln!(
+                "mariadb-install-db failed (attempt {}): {failure}",
+                attempt + 1
+            );
+        }
+        if !failure.is_empty() {
+            panic!("mariadb-install-db failed three times: {failure}");
         }
         let log = dir.path().join("mariadb.log");
         let mut db = Self {

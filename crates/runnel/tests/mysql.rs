@@ -493,6 +493,68 @@ fn a_restart_resumes_from_its_gtid_across_rotations_and_a_purge_is_a_clear_error
     runnel.stop();
 }
 
+/// A big table read by two readers in ranges of its key: every row once, the table's first
+/// and last markers once each, then streaming from the snapshot's point.
+#[test]
+fn a_big_table_is_read_in_key_ranges_by_several_readers() {
+    let db = mariadb_with_rig("SELECT 1");
+    db.sql_in(
+        "rig",
+        "CREATE TABLE big (id BIGINT UNSIGNED PRIMARY KEY, v VARCHAR(20)); \
+         INSERT INTO big SELECT seq * 7, CONCAT('v', seq) FROM seq_1_to_3000; ANALYZE TABLE big",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("big.jsonl");
+    let cfg = connector(
+        &db,
+        "big",
+        &out,
+        json!({"table.include.list": "rig.big,rig.rig_marker", "snapshot.max.threads": "2",
+               "snapshot.part.rows": "500",
+               "key.converter.schemas.enable": "false", "value.converter.schemas.enable": "false"}),
+    );
+    let mut runnel = Runnel::start(dir.path(), &[cfg]);
+    wait_streaming(&db, &out, &mut runnel);
+    db.sql_in("rig", "INSERT INTO big VALUES (5, 'streamed')");
+    let big = |recs: &[Value]| -> Vec<Value> {
+        recs.iter()
+            .filter(|r| topic(r) == "rig.rig.big")
+            .map(|r| r["value"].clone())
+            .collect()
+    };
+    let recs = wait_records(
+        &out,
+        "the streamed row",
+        Duration::from_secs(60),
+        &mut runnel,
+        |recs| big(recs).iter().any(|v| v["op"] == "c"),
+    );
+    runnel.stop();
+    let values = big(&recs);
+    let mut ids: Vec<i64> = values
+        .iter()
+        .filter(|v| v["op"] == "r")
+        .map(|v| v["after"]["id"].as_i64().unwrap())
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids, (1..=3000).map(|i| i * 7).collect::<Vec<_>>());
+    let markers = |m: &str| {
+        values
+            .iter()
+            .filter(|v| v["source"]["snapshot"] == m)
+            .count()
+    };
+    assert_eq!(markers("first_in_data_collection") + markers("first"), 1);
+    assert_eq!(markers("last_in_data_collection") + markers("last"), 1);
+    assert!(
+        runnel
+            .log_text()
+            .contains("reading the table in ranges of its key"),
+        "{}",
+        runnel.log_text()
+    );
+}
+
 #[test]
 fn configuration_and_prerequisite_errors_say_what_to_fix() {
     let db = MariaDb::start_with(&["--binlog-format=STATEMENT"]);
