@@ -7,7 +7,8 @@
 #             binlog: `mariadb-binlog --read-from-remote-server` raw (to /dev/null) and decoded
 #             (`-v`, to /dev/null); runnel and Debezium (schemas off) to a JSON-lines file;
 #   snapshot  the $SNAP_N-row `orders` table: `mariadb -e 'SELECT * …'` to /dev/null, runnel
-#             (`snapshot.mode=initial_only`) and Debezium (`snapshot.mode=initial`) to a file.
+#             (`snapshot.mode=initial_only`, one reader, then two reading ranges of the key)
+#             and Debezium (`snapshot.mode=initial`) to a file.
 # Peak RSS and CPU of every contender (GNU time). Writes bench/results/<date>-mysql-<N>.md.
 # N=100000 SNAP_N=100000 make a quick run.
 set -euo pipefail
@@ -135,6 +136,13 @@ sed -i 's/"rig.orders,rig.order_details"/"rig.orders"/' "$WORK/snap.json"
 measure runnel_snap "$RUNNEL" run "$WORK/snap.json" --state-dir "$WORK/state-snap"
 row snapshot runnel "$SNAP_N" "$ELAPSED"
 rm -f "$WORK/snap.jsonl"
+echo "==> snapshot: runnel, two readers in key ranges (snapshot.max.threads=2)"
+runnel_config snap2 "$WORK/snap2.jsonl" initial_only
+sed -i 's/"rig.orders,rig.order_details"/"rig.orders", "snapshot.max.threads": "2"/' "$WORK/snap2.json"
+"${M[@]}" rig -e 'ANALYZE TABLE orders' > /dev/null
+measure runnel_snap2 "$RUNNEL" run "$WORK/snap2.json" --state-dir "$WORK/state-snap2"
+row snapshot "runnel, 2 readers" "$SNAP_N" "$ELAPSED"
+rm -f "$WORK/snap2.jsonl"
 echo "==> snapshot: Debezium"
 dbz_props dbz_snap "$WORK/dbz_snap.jsonl" initial
 sed -i 's/^table.include.list=.*/table.include.list=rig.orders/' "$WORK/dbz_snap.properties"
