@@ -3,6 +3,7 @@
 //! parsed into a typed struct.
 
 use regex::Regex;
+use runnel_core::config::tables::{KeyColumns, Skipped, regexes, topic_name};
 use runnel_core::config::{
     CONNECT_SOURCE_GROUPS, CONNECT_SOURCE_PREFIXES, ConfigGroup, ConfigKey, ConfigSpec,
     ConnectorConfig, Props, ValueType as T, issues_error,
@@ -569,7 +570,7 @@ pub struct MySqlConfig {
     pub databases: Filter,
     pub tables: Filter,
     pub columns: Filter,
-    pub message_key_columns: Vec<(Regex, Vec<String>)>,
+    pub message_key_columns: KeyColumns,
     pub gtid_sources: Filter,
     pub skip_creates: bool,
     pub skip_updates: bool,
@@ -614,21 +615,6 @@ fn with_new_names(config: &ConnectorConfig) -> Result<ConnectorConfig> {
         }
     }
     Ok(out)
-}
-
-fn regexes(props: &Props<'_>, key: &str) -> Result<Vec<Regex>> {
-    props
-        .list(key)
-        .iter()
-        .map(|p| {
-            Regex::new(&format!("(?i)^(?:{p})$")).map_err(|e| {
-                Error::invalid(
-                    key,
-                    format!("invalid regular expression \"{p}\" in \"{key}\": {e}"),
-                )
-            })
-        })
-        .collect()
 }
 
 fn non_negative(p: &Props<'_>, key: &str, default: i64) -> Result<u64> {
@@ -724,49 +710,8 @@ impl MySqlConfig {
                 _ => BinaryMode::Bytes,
             },
         };
-        let skipped: Vec<String> = p
-            .list("skipped.operations")
-            .into_iter()
-            .map(|s| s.to_ascii_lowercase())
-            .collect();
-        for op in &skipped {
-            if !["c", "u", "d", "t", "none"].contains(&op.as_str()) {
-                return Err(Error::invalid(
-                    "skipped.operations",
-                    format!(
-                        "invalid value \"{op}\" in \"skipped.operations\": expected c, u, d, t or none"
-                    ),
-                ));
-            }
-        }
-        let mut message_key_columns = Vec::new();
-        if let Some(spec) = p.string("message.key.columns") {
-            for entry in spec.split(';').map(str::trim).filter(|s| !s.is_empty()) {
-                let (table, cols) = entry.split_once(':').ok_or_else(|| {
-                    Error::invalid(
-                        "message.key.columns",
-                        format!(
-                            "invalid \"message.key.columns\" entry \"{entry}\": expected \
-                             database.table:col1,col2"
-                        ),
-                    )
-                })?;
-                let re = Regex::new(&format!("(?i)^(?:{})$", table.trim())).map_err(|e| {
-                    Error::invalid(
-                        "message.key.columns",
-                        format!("invalid table regex \"{table}\" in \"message.key.columns\": {e}"),
-                    )
-                })?;
-                let cols = runnel_core::config::split_list(cols);
-                if cols.is_empty() {
-                    return Err(Error::invalid(
-                        "message.key.columns",
-                        format!("\"message.key.columns\" entry \"{entry}\" names no columns"),
-                    ));
-                }
-                message_key_columns.push((re, cols));
-            }
-        }
+        let skipped = Skipped::parse(&p)?;
+        let message_key_columns = KeyColumns::parse(&p, "database.table")?;
         let port = p.int("database.port")?.unwrap_or(3306);
         let port = u16::try_from(port).ok().filter(|p| *p > 0).ok_or_else(|| {
             Error::invalid(
@@ -819,10 +764,10 @@ impl MySqlConfig {
             columns: Filter::new(&p, "column.include.list", "column.exclude.list")?,
             message_key_columns,
             gtid_sources: Filter::new(&p, "gtid.source.includes", "gtid.source.excludes")?,
-            skip_creates: skipped.iter().any(|s| s == "c"),
-            skip_updates: skipped.iter().any(|s| s == "u"),
-            skip_deletes: skipped.iter().any(|s| s == "d"),
-            skip_truncates: skipped.iter().any(|s| s == "t"),
+            skip_creates: skipped.creates,
+            skip_updates: skipped.updates,
+            skip_deletes: skipped.deletes,
+            skip_truncates: skipped.truncates,
             snapshot_mode,
             snapshot_lock: p.choice("snapshot.locking.mode").as_deref() != Some("none"),
             snapshot_max_threads: non_negative(&p, "snapshot.max.threads", 1)?.max(1) as usize,
@@ -880,32 +825,15 @@ impl MySqlConfig {
 
     /// `message.key.columns` for a table, if configured.
     pub fn key_columns_for(&self, db: &str, table: &str) -> Option<&[String]> {
-        let fq = format!("{db}.{table}");
-        self.message_key_columns
-            .iter()
-            .find(|(r, _)| r.is_match(&fq))
-            .map(|(_, c)| c.as_slice())
+        self.message_key_columns.for_table(&format!("{db}.{table}"))
     }
 
     /// `<topic.prefix>.<database>.<table>`, with every character Kafka does not allow in a
     /// topic name replaced by `_`, as Debezium's topic naming strategy does.
     pub fn topic_for(&self, db: &str, table: &str) -> String {
         let d = &self.topic_delimiter;
-        sanitize(&format!("{}{d}{db}{d}{table}", self.topic_prefix))
+        topic_name(&format!("{}{d}{db}{d}{table}", self.topic_prefix))
     }
-}
-
-/// Kafka's topic name characters; anything else becomes `_`.
-pub fn sanitize(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -150,7 +150,7 @@ impl SchemaChanges {
         });
         let (key, value) = all[usize::from(block.connector() == "mariadb")].clone();
         Self {
-            topic: crate::config::sanitize(topic_prefix).into(),
+            topic: runnel_core::config::tables::topic_name(topic_prefix).into(),
             block,
             key,
             value,

@@ -2,6 +2,9 @@
 //! a [`ConfigSpec`] so that unknown or misspelled keys, missing keys and invalid values each get
 //! one clear line that says what is wrong and how to fix it.
 
+#[cfg(feature = "tables")]
+pub mod tables;
+
 use std::collections::BTreeMap;
 
 use crate::error::{Error, Result};

@@ -2,6 +2,7 @@
 //! (`io.debezium.connector.postgresql.PostgresConnector`), parsed into a typed struct.
 
 use regex::Regex;
+use runnel_core::config::tables::{KeyColumns, Skipped, regexes, topic_name};
 use runnel_core::config::{
     CONNECT_SOURCE_GROUPS, CONNECT_SOURCE_PREFIXES, ConfigGroup, ConfigKey, ConfigSpec,
     ConnectorConfig, Props, ValueType as T, issues_error,
@@ -639,7 +640,7 @@ pub struct PostgresConfig {
     pub table_exclude: Vec<Regex>,
     pub column_include: Vec<Regex>,
     pub column_exclude: Vec<Regex>,
-    pub message_key_columns: Vec<(Regex, Vec<String>)>,
+    pub message_key_columns: KeyColumns,
     pub snapshot_mode: SnapshotMode,
     pub snapshot_max_threads: usize,
     pub snapshot_part_blocks: i64,
@@ -662,21 +663,6 @@ pub struct PostgresConfig {
     pub message_prefix_exclude: Vec<Regex>,
     /// Keys accepted but not acted on, for a warning at start.
     pub not_implemented: Vec<String>,
-}
-
-fn regexes(props: &Props<'_>, key: &str) -> Result<Vec<Regex>> {
-    props
-        .list(key)
-        .iter()
-        .map(|p| {
-            Regex::new(&format!("(?i)^(?:{p})$")).map_err(|e| {
-                Error::invalid(
-                    key,
-                    format!("invalid regular expression \"{p}\" in \"{key}\": {e}"),
-                )
-            })
-        })
-        .collect()
 }
 
 impl PostgresConfig {
@@ -763,45 +749,8 @@ impl PostgresConfig {
             Some("string") => IntervalMode::String,
             _ => IntervalMode::Numeric,
         };
-        let skipped: Vec<String> = p
-            .list("skipped.operations")
-            .into_iter()
-            .map(|s| s.to_ascii_lowercase())
-            .collect();
-        for op in &skipped {
-            if !["c", "u", "d", "t", "none"].contains(&op.as_str()) {
-                return Err(Error::invalid(
-                    "skipped.operations",
-                    format!(
-                        "invalid value \"{op}\" in \"skipped.operations\": expected c, u, d, t or none"
-                    ),
-                ));
-            }
-        }
-        let mut message_key_columns = Vec::new();
-        if let Some(spec) = p.string("message.key.columns") {
-            for entry in spec.split(';').map(str::trim).filter(|s| !s.is_empty()) {
-                let (table, cols) = entry.split_once(':').ok_or_else(|| {
-                    Error::invalid("message.key.columns", format!(
-                        "invalid \"message.key.columns\" entry \"{entry}\": expected schema.table:col1,col2"
-                    ))
-                })?;
-                let re = Regex::new(&format!("(?i)^(?:{})$", table.trim())).map_err(|e| {
-                    Error::invalid(
-                        "message.key.columns",
-                        format!("invalid table regex \"{table}\" in \"message.key.columns\": {e}"),
-                    )
-                })?;
-                let cols = runnel_core::config::split_list(cols);
-                if cols.is_empty() {
-                    return Err(Error::invalid(
-                        "message.key.columns",
-                        format!("\"message.key.columns\" entry \"{entry}\" names no columns"),
-                    ));
-                }
-                message_key_columns.push((re, cols));
-            }
-        }
+        let skipped = Skipped::parse(&p)?;
+        let message_key_columns = KeyColumns::parse(&p, "schema.table")?;
         let positive = |key: &str, v: i64| -> Result<i64> {
             if v < 0 {
                 Err(Error::invalid(
@@ -891,10 +840,10 @@ impl PostgresConfig {
             placeholder: p
                 .string("unavailable.value.placeholder")
                 .unwrap_or_else(|| "__debezium_unavailable_value".into()),
-            skip_creates: skipped.iter().any(|s| s == "c"),
-            skip_updates: skipped.iter().any(|s| s == "u"),
-            skip_deletes: skipped.iter().any(|s| s == "d"),
-            skip_truncates: skipped.iter().any(|s| s == "t"),
+            skip_creates: skipped.creates,
+            skip_updates: skipped.updates,
+            skip_deletes: skipped.deletes,
+            skip_truncates: skipped.truncates,
             status_interval_ms: positive(
                 "status.update.interval.ms",
                 p.int("status.update.interval.ms")?.unwrap_or(10_000),
@@ -952,27 +901,15 @@ impl PostgresConfig {
 
     /// `message.key.columns` for a table, if configured.
     pub fn key_columns_for(&self, schema: &str, table: &str) -> Option<&[String]> {
-        let fq = format!("{schema}.{table}");
         self.message_key_columns
-            .iter()
-            .find(|(r, _)| r.is_match(&fq))
-            .map(|(_, c)| c.as_slice())
+            .for_table(&format!("{schema}.{table}"))
     }
 
     /// `<topic.prefix>.<schema>.<table>`, with every character Kafka does not allow in a topic
     /// name replaced by `_`, as Debezium's topic naming strategy does (schema names follow).
     pub fn topic_for(&self, schema: &str, table: &str) -> String {
         let d = &self.topic_delimiter;
-        format!("{}{d}{schema}{d}{table}", self.topic_prefix)
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect()
+        topic_name(&format!("{}{d}{schema}{d}{table}", self.topic_prefix))
     }
 
     pub fn message_included(&self, prefix: &str) -> bool {
