@@ -184,7 +184,7 @@ impl Streamer {
                     || st.batch.datums.len() >= Batch::FULL_DATUMS * 4)
             {
                 // A large transaction: its first part goes out without a position.
-                let batch = std::mem::take(&mut st.batch);
+                let batch = next_batch(&mut st.batch);
                 st.committed = None;
                 if !ctx.emit(batch, None).await {
                     return Err(Error::internal("pipeline closed"));
@@ -199,7 +199,7 @@ impl Streamer {
         let Some(pos) = st.committed.take() else {
             return Ok(());
         };
-        let batch = std::mem::take(&mut st.batch);
+        let batch = next_batch(&mut st.batch);
         st.emitted = pos.clone();
         if !ctx.emit(batch, Some(pos)).await {
             return Err(Error::internal("pipeline closed"));
@@ -630,6 +630,13 @@ impl Streamer {
         }
         Ok(start..st.batch.datums.len() as u32)
     }
+}
+
+/// The batch built so far, replaced by an empty one sized like it: the next batch is filled
+/// without growing (and copying) its vectors step by step, which left freed blocks behind.
+fn next_batch(batch: &mut Batch) -> Batch {
+    let sized = Batch::with_capacity(batch.events.len(), batch.datums.len());
+    std::mem::replace(batch, sized)
 }
 
 fn st_file(st: &State) -> &str {
