@@ -60,9 +60,16 @@ pub enum Datum {
         len: u32,
         bits: Bytes,
     },
+    /// A point, with its spatial reference id (none: 0 or unknown).
     Point {
         x: f64,
         y: f64,
+        srid: Option<i32>,
+    },
+    /// A spatial value as WKB, with its spatial reference id (none: 0 or unknown).
+    Geometry {
+        srid: Option<i32>,
+        wkb: Bytes,
     },
     Array(Box<[Datum]>),
     /// A Connect struct: its fields, in schema order, are `batch.datums[range]`.

@@ -74,7 +74,15 @@ pub fn required_fill(column: &crate::schema::Column) -> Datum {
             len: *length,
             bits: bytes::Bytes::from(vec![0u8; (*length as usize).div_ceil(8)]),
         },
-        E::Point => Datum::Point { x: 0.0, y: 0.0 },
+        E::Point => Datum::Point {
+            x: 0.0,
+            y: 0.0,
+            srid: None,
+        },
+        E::Geometry => Datum::Geometry {
+            srid: None,
+            wkb: bytes::Bytes::new(),
+        },
         E::Array(_) => Datum::Array(Box::new([])),
         _ => Datum::text(""),
     }

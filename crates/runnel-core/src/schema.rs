@@ -106,6 +106,8 @@ pub enum Encoding {
     },
     /// `io.debezium.data.geometry.Point`.
     Point,
+    /// `io.debezium.data.geometry.Geometry`: `{wkb, srid}`, any spatial type but a point.
+    Geometry,
     Array(Arc<Schema>),
     /// A Connect map; datums are [`Datum::Map`].
     Map {
@@ -245,6 +247,7 @@ impl Encoding {
             Encoding::Enum { .. } => "io.debezium.data.Enum",
             Encoding::Bits { .. } => "io.debezium.data.Bits",
             Encoding::Point => "io.debezium.data.geometry.Point",
+            Encoding::Geometry => "io.debezium.data.geometry.Geometry",
             _ => return None,
         })
     }

@@ -125,6 +125,19 @@ impl Converter<'_> {
                     bytes: b.to_vec(),
                 })
             }
+            // Debezium's Geometry struct, its WKB as binary (as the Connect struct converts).
+            Datum::Geometry { srid, wkb } => {
+                let mut doc = Document::new();
+                doc.insert(
+                    "wkb",
+                    Bson::Binary(Binary {
+                        subtype: BinarySubtype::Generic,
+                        bytes: wkb.to_vec(),
+                    }),
+                );
+                doc.insert("srid", srid.map_or(Bson::Null, Bson::Int32));
+                Bson::Document(doc)
+            }
             Datum::Date(days) => Bson::DateTime(DateTime::from_millis(
                 days.saturating_mul(MICROS_PER_DAY / 1000),
             )),

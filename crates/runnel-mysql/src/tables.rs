@@ -218,7 +218,8 @@ pub fn encoding(c: &ColumnDef, cfg: &MySqlConfig) -> (Encoding, Option<Arc<Schem
         Kind::Bit(n) => (Encoding::Bits { length: *n }, None),
         Kind::Text | Kind::Uuid | Kind::Inet4 | Kind::Inet6 => (Encoding::String, None),
         Kind::Json => (Encoding::Json, None),
-        Kind::Binary { .. } | Kind::Geometry => (Encoding::Binary(m.binary), None),
+        Kind::Binary { .. } => (Encoding::Binary(m.binary), None),
+        Kind::Geometry => (Encoding::Geometry, None),
         Kind::Date => (
             match m.time {
                 TimeMode::Connect => Encoding::ConnectDate,

@@ -431,17 +431,18 @@ fn set_value(c: &ColumnDef, bitsv: u64, scratch: &mut BytesMut) -> Datum {
 }
 
 fn geometry(c: &ColumnDef, b: &Bytes) -> Res<Datum> {
-    // Stored as a 4-byte SRID and the WKB.
-    if c.kind == Kind::Geometry {
-        return Ok(Datum::Bytes(if b.len() >= 4 {
-            b.slice(4..)
-        } else {
-            b.clone()
-        }));
-    }
+    // Stored as a 4-byte SRID (0: none, which Debezium writes as null) and the WKB.
     let wkb = b
         .get(4..)
         .ok_or_else(|| bad(c, "geometry value too short"))?;
+    let srid = i32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+    let srid = (srid != 0).then_some(srid);
+    if c.kind == Kind::Geometry {
+        return Ok(Datum::Geometry {
+            srid,
+            wkb: b.slice(4..),
+        });
+    }
     if wkb.len() < 21 {
         return Err(bad(c, "POINT value too short"));
     }
@@ -458,6 +459,7 @@ fn geometry(c: &ColumnDef, b: &Bytes) -> Res<Datum> {
     Ok(Datum::Point {
         x: num(&wkb[5..13]),
         y: num(&wkb[13..21]),
+        srid,
     })
 }
 

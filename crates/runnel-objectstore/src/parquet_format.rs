@@ -209,7 +209,9 @@ fn text_of(d: &Datum) -> Option<String> {
             days,
             micros,
         } => format!("P{months}M{days}DT{}S", *micros as f64 / 1e6),
-        Datum::Point { x, y } => format!("({x},{y})"),
+        Datum::Point { x, y, .. } => format!("({x},{y})"),
+        // Hex WKB, as PostGIS prints a geometry.
+        Datum::Geometry { wkb, .. } => wkb.iter().map(|b| format!("{b:02X}")).collect(),
         Datum::TimeTz {
             micros,
             offset_secs,

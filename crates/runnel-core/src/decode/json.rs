@@ -186,6 +186,7 @@ pub fn parse_schema(v: &Value) -> std::result::Result<Schema, String> {
         },
         ("struct", Some("io.debezium.data.VariableScaleDecimal")) => Encoding::VariableScaleDecimal,
         ("struct", Some("io.debezium.data.geometry.Point")) => Encoding::Point,
+        ("struct", Some("io.debezium.data.geometry.Geometry")) => Encoding::Geometry,
         ("struct", _) => {
             let fields = o
                 .get("fields")
@@ -302,7 +303,10 @@ fn type_name(enc: &Encoding) -> &'static str {
         }
         Encoding::Array(_) => "ARRAY",
         Encoding::Map { .. } => "MAP",
-        Encoding::Struct(_) | Encoding::VariableScaleDecimal | Encoding::Point => "STRUCT",
+        Encoding::Struct(_)
+        | Encoding::VariableScaleDecimal
+        | Encoding::Point
+        | Encoding::Geometry => "STRUCT",
         _ => "STRING",
     }
 }
@@ -589,20 +593,43 @@ impl<'de> Visitor<'de> for ValueSeed<'_, '_> {
                 ))))
             }
             Encoding::Point => {
-                let (mut x, mut y) = (None, None);
+                let (mut x, mut y, mut srid) = (None, None, None);
                 while let Some(Key(key)) = map.next_key()? {
                     match &*key {
                         "x" => x = Some(map.next_value::<f64>()?),
                         "y" => y = Some(map.next_value::<f64>()?),
+                        "srid" => srid = map.next_value::<Option<i32>>()?,
                         _ => {
                             map.next_value::<IgnoredAny>()?;
                         }
                     }
                 }
                 match (x, y) {
-                    (Some(x), Some(y)) => Ok(Datum::Point { x, y }),
+                    (Some(x), Some(y)) => Ok(Datum::Point { x, y, srid }),
                     _ => Err(self.mismatch("a Point without x and y")),
                 }
+            }
+            Encoding::Geometry => {
+                let (mut wkb, mut srid) = (None, None);
+                while let Some(Key(key)) = map.next_key()? {
+                    match &*key {
+                        "wkb" => wkb = Some(map.next_value::<String>()?),
+                        "srid" => srid = map.next_value::<Option<i32>>()?,
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                let Some(wkb) = wkb else {
+                    return Err(self.mismatch("a Geometry without wkb"));
+                };
+                let wkb = base64::engine::general_purpose::STANDARD
+                    .decode(wkb)
+                    .map_err(de::Error::custom)?;
+                Ok(Datum::Geometry {
+                    srid,
+                    wkb: Bytes::from(wkb),
+                })
             }
             _ => Err(self.mismatch("an object")),
         }
@@ -741,7 +768,7 @@ mod tests {
 
     #[test]
     fn logical_types_round_trip_with_their_schemas() {
-        let json = r#"{"schema":{"type":"struct","fields":[{"type":"int64","optional":false,"field":"id"},{"type":"bytes","optional":true,"name":"org.apache.kafka.connect.data.Decimal","version":1,"parameters":{"scale":"2","connect.decimal.precision":"10"},"field":"price"},{"type":"int64","optional":true,"name":"io.debezium.time.MicroTimestamp","version":1,"field":"at"},{"type":"struct","fields":[{"type":"int32","optional":false,"field":"scale"},{"type":"bytes","optional":false,"field":"value"}],"optional":true,"name":"io.debezium.data.VariableScaleDecimal","version":1,"doc":"Variable scaled decimal","field":"any"},{"type":"array","items":{"type":"string","optional":true},"optional":true,"field":"tags"},{"type":"map","keys":{"type":"string","optional":false},"values":{"type":"int32","optional":true},"optional":true,"field":"counts"},{"type":"bytes","optional":true,"name":"io.debezium.data.Bits","version":1,"parameters":{"length":"3"},"field":"b"},{"type":"boolean","optional":false,"default":true,"field":"active"}],"optional":false,"name":"rig.public.t.Value"},"payload":{"id":7,"price":"AeJA","at":1718000000123456,"any":{"scale":3,"value":"AeJA"},"tags":["a",null],"counts":{"x":1},"b":"BQ==","active":false}}"#;
+        let json = r#"{"schema":{"type":"struct","fields":[{"type":"int64","optional":false,"field":"id"},{"type":"bytes","optional":true,"name":"org.apache.kafka.connect.data.Decimal","version":1,"parameters":{"scale":"2","connect.decimal.precision":"10"},"field":"price"},{"type":"int64","optional":true,"name":"io.debezium.time.MicroTimestamp","version":1,"field":"at"},{"type":"struct","fields":[{"type":"int32","optional":false,"field":"scale"},{"type":"bytes","optional":false,"field":"value"}],"optional":true,"name":"io.debezium.data.VariableScaleDecimal","version":1,"doc":"Variable scaled decimal","field":"any"},{"type":"array","items":{"type":"string","optional":true},"optional":true,"field":"tags"},{"type":"map","keys":{"type":"string","optional":false},"values":{"type":"int32","optional":true},"optional":true,"field":"counts"},{"type":"bytes","optional":true,"name":"io.debezium.data.Bits","version":1,"parameters":{"length":"3"},"field":"b"},{"type":"boolean","optional":false,"default":true,"field":"active"},{"type":"struct","fields":[{"type":"bytes","optional":false,"field":"wkb"},{"type":"int32","optional":true,"field":"srid"}],"optional":true,"name":"io.debezium.data.geometry.Geometry","version":1,"doc":"Geometry","field":"shape"}],"optional":false,"name":"rig.public.t.Value"},"payload":{"id":7,"price":"AeJA","at":1718000000123456,"any":{"scale":3,"value":"AeJA"},"tags":["a",null],"counts":{"x":1},"b":"BQ==","active":false,"shape":{"wkb":"AQIAAAAA","srid":4326}}}"#;
         assert_eq!(round_trip(json, true), json);
         let mut datums = Vec::new();
         let Payload::Value { datum, .. } = JsonDecoder::new(true)
@@ -757,6 +784,7 @@ mod tests {
         assert_eq!(row[1], Datum::numeric("1234.56"));
         assert_eq!(row[2], Datum::Timestamp(1_718_000_000_123_456));
         assert_eq!(row[3], Datum::numeric("123.456"));
+        assert!(matches!(&row[8], Datum::Geometry { srid: Some(4326), wkb } if wkb.len() == 6));
     }
 
     #[test]

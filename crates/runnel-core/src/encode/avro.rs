@@ -127,7 +127,10 @@ fn base_type(enc: &Encoding, meta: Option<&SchemaMeta>, names: &mut Names) -> J 
     let doc = meta.and_then(|m| m.doc.as_deref().map(str::to_string));
     let mut obj = Map::new();
     match enc {
-        Encoding::Struct(_) | Encoding::VariableScaleDecimal | Encoding::Point => {
+        Encoding::Struct(_)
+        | Encoding::VariableScaleDecimal
+        | Encoding::Point
+        | Encoding::Geometry => {
             let (namespace, rec_name, seen) = names.record(name.as_deref());
             if seen {
                 return J::String(match namespace {
@@ -145,6 +148,10 @@ fn base_type(enc: &Encoding, meta: Option<&SchemaMeta>, names: &mut Names) -> J 
                 Encoding::VariableScaleDecimal => vec![
                     json!({"name": "scale", "type": "int"}),
                     json!({"name": "value", "type": "bytes"}),
+                ],
+                Encoding::Geometry => vec![
+                    json!({"name": "wkb", "type": "bytes"}),
+                    json!({"name": "srid", "type": ["null", "int"], "default": null}),
                 ],
                 _ => vec![
                     json!({"name": "x", "type": "double"}),
@@ -312,6 +319,17 @@ pub fn write_row(
 }
 
 /// Avro's variable-length zig-zag `long` (and `int`).
+/// A spatial reference id: the union `["null", "int"]`.
+fn write_srid(buf: &mut Vec<u8>, srid: Option<i32>) {
+    match srid {
+        Some(s) => {
+            buf.push(2);
+            write_long(buf, i64::from(s));
+        }
+        None => buf.push(0),
+    }
+}
+
 pub fn write_long(buf: &mut Vec<u8>, v: i64) {
     let mut n = ((v << 1) ^ (v >> 63)) as u64;
     while n >= 0x80 {
@@ -552,12 +570,16 @@ impl Datums<'_> {
                 write_bytes(buf, &bits_little_endian(*len, bits))
             }
             (Encoding::Bits { .. }, Datum::Bytes(b)) => write_bytes(buf, b),
-            (Encoding::Point, Datum::Point { x, y }) => {
+            (Encoding::Point, Datum::Point { x, y, srid }) => {
                 buf.extend_from_slice(&x.to_le_bytes());
                 buf.extend_from_slice(&y.to_le_bytes());
                 buf.push(2);
                 write_bytes(buf, &point_wkb(*x, *y));
-                buf.push(0); // srid: null
+                write_srid(buf, *srid);
+            }
+            (Encoding::Geometry, Datum::Geometry { srid, wkb }) => {
+                write_bytes(buf, wkb);
+                write_srid(buf, *srid);
             }
             (Encoding::Array(items), Datum::Array(values)) => {
                 if !values.is_empty() {
@@ -669,6 +691,7 @@ impl Datums<'_> {
                 buf.extend_from_slice(&0f64.to_le_bytes());
                 buf.extend_from_slice(&[0, 0]);
             }
+            Encoding::Geometry => buf.extend_from_slice(&[0, 0]),
             Encoding::Struct(columns) => {
                 for c in columns.iter() {
                     self.write(

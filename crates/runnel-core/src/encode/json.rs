@@ -799,14 +799,19 @@ impl Values<'_> {
             }
             // Already Debezium's bytes (least significant first), as a binlog source gives them.
             (Encoding::Bits { .. }, Datum::Bytes(b)) => w::base64(buf, b),
-            (Encoding::Point, Datum::Point { x, y }) => {
+            (Encoding::Point, Datum::Point { x, y, srid }) => {
                 buf.extend_from_slice(b"{\"x\":");
                 w::f64(buf, *x);
                 buf.extend_from_slice(b",\"y\":");
                 w::f64(buf, *y);
                 buf.extend_from_slice(b",\"wkb\":");
                 w::base64(buf, &point_wkb(*x, *y));
-                buf.extend_from_slice(b",\"srid\":null}");
+                write_srid(buf, *srid);
+            }
+            (Encoding::Geometry, Datum::Geometry { srid, wkb }) => {
+                buf.extend_from_slice(b"{\"wkb\":");
+                w::base64(buf, wkb);
+                write_srid(buf, *srid);
             }
             (Encoding::Array(inner), Datum::Array(items)) => {
                 buf.push(b'[');
@@ -894,6 +899,16 @@ fn finite<'a>(n: &'a Numeric, column: &str) -> Result<&'a [u8]> {
             }
         ))),
     }
+}
+
+/// A spatial value's `srid` field and the struct's end.
+fn write_srid(buf: &mut Vec<u8>, srid: Option<i32>) {
+    buf.extend_from_slice(b",\"srid\":");
+    match srid {
+        Some(s) => w::int(buf, i64::from(s)),
+        None => buf.extend_from_slice(b"null"),
+    }
+    buf.push(b'}');
 }
 
 /// A point as Debezium's `wkb`: little-endian WKB of type 1 (Point).
@@ -1004,6 +1019,7 @@ fn write_zero(buf: &mut Vec<u8>, enc: &Encoding) {
         Encoding::ZonedTime => b"\"00:00:00Z\"",
         Encoding::Binary(_) | Encoding::Bits { .. } => b"\"\"",
         Encoding::Point => b"{\"x\":0.0,\"y\":0.0,\"wkb\":null,\"srid\":null}",
+        Encoding::Geometry => b"{\"wkb\":\"\",\"srid\":null}",
         Encoding::Array(_) => b"[]",
         Encoding::Map { .. } | Encoding::Struct(_) => b"{}",
         Encoding::Dynamic => b"null",
@@ -1051,7 +1067,9 @@ pub(crate) fn type_json(enc: &Encoding) -> TypeJson {
             }
             ("bytes", logical, Some(1), params)
         }
-        Encoding::VariableScaleDecimal | Encoding::Point => versioned("struct"),
+        Encoding::VariableScaleDecimal | Encoding::Point | Encoding::Geometry => {
+            versioned("struct")
+        }
         Encoding::Date | Encoding::ConnectDate | Encoding::MilliTime | Encoding::ConnectTime => {
             versioned("int32")
         }
@@ -1128,6 +1146,9 @@ fn write_schema(
         Encoding::Point => out.extend_from_slice(
             br#","fields":[{"type":"double","optional":false,"field":"x"},{"type":"double","optional":false,"field":"y"},{"type":"bytes","optional":true,"field":"wkb"},{"type":"int32","optional":true,"field":"srid"}]"#,
         ),
+        Encoding::Geometry => out.extend_from_slice(
+            br#","fields":[{"type":"bytes","optional":false,"field":"wkb"},{"type":"int32","optional":true,"field":"srid"}]"#,
+        ),
         _ => {}
     }
     out.extend_from_slice(b",\"optional\":");
@@ -1162,6 +1183,7 @@ fn write_schema(
                     out.extend_from_slice(b",\"doc\":\"Variable scaled decimal\"")
                 }
                 Encoding::Point => out.extend_from_slice(b",\"doc\":\"Geometry (POINT)\""),
+                Encoding::Geometry => out.extend_from_slice(b",\"doc\":\"Geometry\""),
                 _ => {}
             }
             write_parameters(out, params.iter().map(|(k, v)| (*k, v.as_str())));

@@ -302,6 +302,7 @@ fn encoding_type(enc: &Encoding, name: Option<&str>) -> Option<String> {
             }
             Encoding::Bits { .. } => "varbit",
             Encoding::Point => "point",
+            Encoding::Geometry => "bytea",
             Encoding::Array(items) => {
                 let inner = encoding_type(
                     &items.encoding,

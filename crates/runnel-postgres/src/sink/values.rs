@@ -106,7 +106,8 @@ impl<'a> Renderer<'a> {
                 (Kind::Hstore, _) => json_to_hstore(out, t)?,
                 _ => out.extend_from_slice(t),
             },
-            Datum::Bytes(b) => {
+            // A geometry's WKB, as bytea (a PostGIS column takes it too); its SRID is not kept.
+            Datum::Bytes(b) | Datum::Geometry { wkb: b, .. } => {
                 out.extend_from_slice(b"\\x");
                 for byte in b.iter() {
                     out.push(HEX[(byte >> 4) as usize]);
@@ -155,7 +156,7 @@ impl<'a> Renderer<'a> {
                     }
                 }
             }
-            Datum::Point { x, y } => {
+            Datum::Point { x, y, .. } => {
                 out.push(b'(');
                 write_float(out, *x, None);
                 out.push(b',');

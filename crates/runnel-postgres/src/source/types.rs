@@ -382,7 +382,7 @@ pub fn parse(parser: &Parser, raw: Bytes) -> Result<Datum> {
                 .ok_or_else(|| bad("point", s))?;
             let x = parse_float(&inner[..comma]).ok_or_else(|| bad("point", s))?;
             let y = parse_float(&inner[comma + 1..]).ok_or_else(|| bad("point", s))?;
-            Datum::Point { x, y }
+            Datum::Point { x, y, srid: None }
         }
         Parser::Hstore => Datum::Text(Bytes::from(
             hstore_to_json(s).ok_or_else(|| bad("hstore", s))?,

@@ -130,26 +130,30 @@ impl Names {
                         Part::DecimalValue,
                     );
                 }
-                Encoding::Point => {
-                    leaf(
-                        columns,
-                        leaves,
-                        Column::new(&self.name(&name, "x"), Encoding::Float64, opt),
-                        Part::PointX,
-                    );
-                    leaf(
-                        columns,
-                        leaves,
-                        Column::new(&self.name(&name, "y"), Encoding::Float64, opt),
-                        Part::PointY,
-                    );
+                Encoding::Point | Encoding::Geometry => {
+                    let point = matches!(c.encoding, Encoding::Point);
+                    if point {
+                        leaf(
+                            columns,
+                            leaves,
+                            Column::new(&self.name(&name, "x"), Encoding::Float64, opt),
+                            Part::PointX,
+                        );
+                        leaf(
+                            columns,
+                            leaves,
+                            Column::new(&self.name(&name, "y"), Encoding::Float64, opt),
+                            Part::PointY,
+                        );
+                    }
+                    // A Point's wkb is optional in its schema, a Geometry's is not.
                     leaf(
                         columns,
                         leaves,
                         Column::new(
                             &self.name(&name, "wkb"),
                             Encoding::Binary(runnel_core::BinaryMode::Bytes),
-                            true,
+                            point || opt,
                         ),
                         Part::PointWkb,
                     );
@@ -233,13 +237,17 @@ fn leaf_value(datums: &[Datum], root: &Datum, leaf: &Leaf) -> Datum {
         }
         (Part::PointX, Datum::Point { x, .. }) => Datum::F64(x),
         (Part::PointY, Datum::Point { y, .. }) => Datum::F64(y),
-        (Part::PointWkb, Datum::Point { x, y }) => {
+        (Part::PointWkb, Datum::Point { x, y, .. }) => {
             let mut wkb = Vec::with_capacity(21);
             wkb.push(1);
             wkb.extend_from_slice(&1u32.to_le_bytes());
             wkb.extend_from_slice(&x.to_le_bytes());
             wkb.extend_from_slice(&y.to_le_bytes());
             Datum::Bytes(Bytes::from(wkb))
+        }
+        (Part::PointWkb, Datum::Geometry { wkb, .. }) => Datum::Bytes(wkb),
+        (Part::PointSrid, Datum::Geometry { srid, .. } | Datum::Point { srid, .. }) => {
+            srid.map_or(Datum::Null, |s| Datum::Int(i64::from(s)))
         }
         _ => Datum::Null,
     }
