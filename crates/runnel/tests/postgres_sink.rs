@@ -613,12 +613,61 @@ fn through_kafka_with_the_jdbc_sink_connector_config_upserts_converge() {
         }
         assert!(
             Instant::now() < deadline,
-            "the target did not converge: source {want:?}, target {got:?}; log:\n{}",
+            "the target did not converge: source {want:?}, target {got:?}; {}; log:\n{}",
+            customers_in_kafka(&broker, &source, &target),
             runnel.log_text()
         );
         std::thread::sleep(Duration::from_millis(500));
     }
     runnel.stop();
+}
+
+/// For a failure: the customers the target has and the source does not, and what the topic
+/// holds for them — whether the delete reached Kafka (then the consumer or sink lost it) or not
+/// (then the source or broker did).
+fn customers_in_kafka(broker: &KafkaBroker, source: &PgInstance, target: &PgInstance) -> String {
+    let ids = |pg: &PgInstance, db: &str| -> std::collections::BTreeSet<i64> {
+        pg.query_value(
+            db,
+            "SELECT coalesce(string_agg(id::text, ','), '') FROM customers",
+        )
+        .split(',')
+        .filter_map(|v| v.parse().ok())
+        .collect()
+    };
+    let extra: Vec<i64> = ids(target, "dst")
+        .difference(&ids(source, "src"))
+        .copied()
+        .collect();
+    if extra.is_empty() {
+        return "no extra customers in the target".into();
+    }
+    let records = crate::kafka::kafka_records(broker, r"src\.public\.customers", 0);
+    let mut deletes_seen = 0;
+    let mut last_ops = std::collections::BTreeMap::new();
+    for r in &records {
+        let key: Value =
+            serde_json::from_str(r["key_raw"].as_str().unwrap_or("null")).unwrap_or_default();
+        let id = key["payload"]["id"].as_i64().or(key["id"].as_i64());
+        let Some(id) = id.filter(|id| extra.contains(id)) else {
+            continue;
+        };
+        let value: Value =
+            serde_json::from_str(r["value_raw"].as_str().unwrap_or("null")).unwrap_or_default();
+        let op = value["payload"]["op"]
+            .as_str()
+            .unwrap_or("tombstone")
+            .to_string();
+        if op == "d" {
+            deletes_seen += 1;
+        }
+        last_ops.insert(id, format!("{op}@{}:{}", r["partition"], r["offset"]));
+    }
+    format!(
+        "{} customers only in the target, {deletes_seen} of their deletes in the topic; last record of the first: {:?}",
+        extra.len(),
+        last_ops.iter().take(5).collect::<Vec<_>>()
+    )
 }
 
 #[test]
