@@ -4,6 +4,7 @@
 
 pub mod config_providers;
 pub mod engine;
+pub mod history;
 pub mod job;
 pub mod metrics;
 pub mod registry;

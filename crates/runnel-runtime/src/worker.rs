@@ -129,6 +129,8 @@ struct Entry {
     /// state FAILED with this trace.
     start_error: Option<String>,
     metrics: Arc<ConnectorMetrics>,
+    /// The last hour of its metrics (see `history.rs`).
+    history: crate::history::History,
 }
 
 struct Task {
@@ -216,6 +218,7 @@ impl Worker {
             task: None,
             start_error: None,
             metrics: Arc::default(),
+            history: Default::default(),
         }
     }
 
@@ -626,6 +629,30 @@ impl Worker {
                 (e.config.name.clone(), e.kind, state, e.metrics.clone())
             })
             .collect()
+    }
+
+    /// `GET /connectors/{name}/history`: the connector's sampled metrics, oldest first.
+    pub async fn history(&self, name: &str) -> WorkerResult<Value> {
+        self.with_entry(name, |e| e.history.to_json()).await
+    }
+
+    /// Samples every connector's metrics each [`crate::history::INTERVAL`] into its history,
+    /// until the worker is gone.
+    pub fn spawn_history(self: &Arc<Self>) -> JoinHandle<()> {
+        let worker = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(crate::history::INTERVAL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(w) = worker.upgrade() else { return };
+                let now = crate::metrics::now_ms();
+                let mut map = w.connectors.lock().await;
+                for e in map.values_mut() {
+                    e.history.record(&e.metrics, now);
+                }
+            }
+        })
     }
 
     /// `GET /connectors/{name}/offsets` (KIP-875): (partition, offset) pairs.

@@ -202,6 +202,15 @@ pub(crate) async fn status(
     Ok(Json(status_json(&app.worker.status(&name).await?)))
 }
 
+/// `GET /connectors/{name}/history` (runnel's own): the last hour of the connector's metrics,
+/// one array per measure, sampled every 5 s.
+pub(crate) async fn history(
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(app.worker.history(&name).await?))
+}
+
 /// `GET /connectors/{name}/tasks`: each task and its config.
 pub(crate) async fn tasks(
     State(app): State<AppState>,

@@ -70,6 +70,7 @@ pub fn router(worker: Arc<Worker>, options: ServerOptions) -> Router {
                 .patch(connectors::patch_config),
         )
         .route(&format!("{c}/status"), get(connectors::status))
+        .route(&format!("{c}/history"), get(connectors::history))
         .route(&format!("{c}/tasks"), get(connectors::tasks))
         .route(
             &format!("{c}/tasks/{{task}}/status"),

@@ -353,6 +353,7 @@ pub(crate) async fn run(args: WorkerArgs, logs: Arc<Loggers>) -> Result<(), Erro
     .await
     .map_err(|e| Error::state(e.to_string()))?;
     let monitor = worker.spawn_watches(s.slot_check_interval);
+    let sampler = worker.spawn_history();
     let router = runnel_server::router(
         worker.clone(),
         ServerOptions {
@@ -369,6 +370,7 @@ pub(crate) async fn run(args: WorkerArgs, logs: Arc<Loggers>) -> Result<(), Erro
         .map_err(|e| Error::internal(format!("HTTP server: {e}")))?;
     tracing::info!("stopping connectors: committing what is durable");
     monitor.abort();
+    sampler.abort();
     worker.shutdown().await;
     Ok(())
 }

@@ -557,6 +557,26 @@ fn a_slot_holding_too_much_wal_warns_or_is_dropped_by_policy() {
         .unwrap_or_else(|| panic!("no retained-WAL metric:\n{metrics}"));
     let bytes: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
     assert!(bytes > 1_048_576.0, "{line}");
+    // The history a console charts (a sample every 5 s): the retained WAL among its samples.
+    let history = wait_for(
+        "a history sample of the retained WAL",
+        Duration::from_secs(30),
+        || {
+            let h = w.ok("GET", "/connectors/warned/history", None, 200);
+            h["retained_wal_bytes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|v| v.as_u64().is_some_and(|b| b > 1_048_576))
+                .then_some(h)
+        },
+    );
+    assert_eq!(history["interval_ms"], 5000);
+    assert_eq!(
+        history["at_ms"].as_array().unwrap().len(),
+        history["records_per_s"].as_array().unwrap().len()
+    );
+    w.ok("GET", "/connectors/nope/history", None, 404);
     assert!(
         metrics
             .lines()
