@@ -3,6 +3,13 @@
 pub const MICROS_PER_SECOND: i64 = 1_000_000;
 pub const MICROS_PER_DAY: i64 = 86_400 * MICROS_PER_SECOND;
 
+/// The wall clock in microseconds since 1970-01-01 (0 before it).
+pub fn now_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
+}
+
 /// An interval as Debezium's `MicroDuration` counts it (a month is 365.25 / 12 = 30.4375 days
 /// = 2 629 800 s), or `None` past what microseconds in 64 bits hold (±292,000 years), where
 /// Debezium wraps around.

@@ -97,12 +97,6 @@ fn schemas(connector: &str, source: &Arc<Schema>) -> (Arc<Schema>, Arc<Schema>) 
     (Arc::new(key), Arc::new(value))
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
 /// JDBC's `java.sql.Types` code Debezium reports for a column.
 fn jdbc_type(c: &ColumnDef) -> i32 {
     match &c.kind {
@@ -256,7 +250,7 @@ impl SchemaChanges {
             .collect();
         let value = batch.push_row([
             Datum::Struct(source_range),
-            Datum::Int(now_ms()),
+            Datum::Int(runnel_core::temporal::now_micros() / 1000),
             Datum::text(db),
             Datum::Null,
             Datum::text(ddl),

@@ -43,7 +43,7 @@ pub async fn open(
 ) -> Result<(Vec<Conn>, SnapshotPoint)> {
     let begin = "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY";
     let isolation = "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ";
-    let ts_sec = now_sec();
+    let ts_sec = runnel_core::temporal::now_micros() / 1_000_000;
     if mariadb && readers == 1 {
         let mut conn = connection::connect(cfg, "snapshot").await?;
         conn.query_drop(isolation)
@@ -122,12 +122,6 @@ pub async fn open(
             ts_sec,
         },
     ))
-}
-
-fn now_sec() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 fn quote(name: &str) -> String {

@@ -303,9 +303,7 @@ fn snapshot_schema_events(
     use runnel_core::{EventSource, SnapshotMarker};
     let _ = cfg;
     let file = block.file_number(&point.file);
-    let now_us = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as i64);
+    let now_us = runnel_core::temporal::now_micros();
     let source = |marker: SnapshotMarker| EventSource {
         ts_us: now_us,
         snapshot: marker,

@@ -216,14 +216,11 @@ impl Streamer {
             return;
         }
         st.last_heartbeat = Instant::now();
-        let now_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64);
         runnel_core::debezium::push_heartbeat(
             &mut st.batch,
             &self.cfg.heartbeat_topic,
             &self.cfg.topic_prefix,
-            now_ms,
+            runnel_core::temporal::now_micros() / 1000,
         );
         if st.committed.is_none() {
             st.committed = Some(st.emitted.clone());

@@ -8,6 +8,7 @@
 //! epoch otherwise, as Debezium.
 
 use bytes::{BufMut, Bytes, BytesMut};
+use runnel_core::temporal::days_from_civil;
 use runnel_core::{Datum, Encoding, Numeric};
 
 use crate::binlog::{Reader, col};
@@ -30,17 +31,6 @@ fn bad(c: &ColumnDef, what: impl std::fmt::Display) -> ValueError {
 }
 
 const DIG2BYTES: [usize; 10] = [0, 1, 1, 2, 2, 3, 3, 4, 4, 4];
-
-/// Days from 1970-01-01 to a proleptic Gregorian date.
-pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
 
 /// Reads one value of column `c` (wire type `t`, metadata `meta`) from a row image. `data`
 /// is the whole event body the reader reads, so text and bytes are slices of it.

@@ -525,10 +525,7 @@ impl<'a> Streamer<'a> {
 }
 
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    runnel_core::temporal::now_micros() / 1000
 }
 
 /// The SQLSTATE of a server error (pgwire-replication writes it as `(SQLSTATE xxxxx)`).
