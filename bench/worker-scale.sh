@@ -2,7 +2,8 @@
 # Many connectors in one worker: $N (default 200) databases on one private PostgreSQL, each with
 # its own slot and a PostgreSQL source connector POSTed to one `runnel worker` (file sinks).
 # Reports the time from the first POST until every task is RUNNING and every slot is streaming,
-# peak RSS, CPU while idle, and checks that a change in every database reaches its file.
+# peak RSS, CPU while idle, the web console's overview load time in headless Chromium and the
+# worker's metric history memory, and checks that a change in every database reaches its file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-200}
@@ -57,10 +58,18 @@ until [ "$(grep -l '"op":"c"' "$WORK"/out/*.jsonl 2>/dev/null | wc -l)" -eq "$N"
   sleep 0.5
 done
 RSS=$(awk '/VmHWM/ {print $2}' "/proc/$WPID/status")
+CONSOLE="(console not measured: RUNNEL_WITH_BROWSER=1 installs Chromium and Playwright)"
+if python3 -c 'import playwright' 2>/dev/null && command -v chromium >/dev/null; then
+  echo "==> the console's overview in headless Chromium"
+  CONSOLE=$(python3 bench/console_load.py "http://127.0.0.1:$APORT" "$N")
+fi
+HISTORY=$(curl -sf "127.0.0.1:$APORT/ui/api/overview" | python3 -c 'import json,sys; print(json.load(sys.stdin)["worker"]["history_bytes"])')
 curl -sf "127.0.0.1:$APORT/metrics" | grep -c '^runnel_connector_events_written_total' > "$WORK/metric-lines"
 
 printf "\nconnectors: %d (one worker, one PostgreSQL, %d slots)\n" "$N" "$N"
 printf "POST of all %d: %.1f s; POST → all RUNNING and streaming: %.1f s\n" "$N" "$(echo "$t_posted - $t0" | bc -l)" "$(echo "$t1 - $t0" | bc -l)"
 printf "peak RSS: %d kB (%.0f kB per connector)\n" "$RSS" "$(echo "$RSS / $N" | bc -l)"
 printf "idle CPU: %.2f%% of one core\n" "$IDLE_CPU"
+printf "%s\n" "$CONSOLE"
+printf "metric history held by the worker after the run: %d bytes for %d connectors\n" "$HISTORY" "$N"
 printf "a change in each database reached all %d files; /metrics series: %s\n" "$N" "$(cat "$WORK/metric-lines")"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # runnel's main job end to end, on the embedded defaults: a private PostgreSQL with a small shop
-# schema, runnel streaming its changes to stdout (Debezium JSON), and a workload of inserts,
-# updates and deletes while you watch. Everything lives in a temp dir and is removed at the end.
+# schema, a runnel worker streaming its changes to stdout (Debezium JSON) with its web console
+# open at the address printed, and a workload of inserts, updates and deletes while you watch.
+# Everything lives in a temp dir and is removed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/install-deps.sh
@@ -60,9 +61,18 @@ JSON
 
 echo "==> runnel check"
 "$RUNNEL" check "$WORK/shop.json"
-echo "==> runnel run: snapshot, then live changes for ${SECONDS_TO_RUN}s (one JSON record per line)"
-"$RUNNEL" run "$WORK/shop.json" --state-dir "$WORK/state" &
+API_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo 58083)
+echo "==> runnel worker on 127.0.0.1:$API_PORT (Kafka Connect's REST API and the web console)"
+"$RUNNEL" worker --listen "127.0.0.1:$API_PORT" --state-dir "$WORK/state" &
 RUNNEL_PID=$!
+for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$API_PORT/health" >/dev/null && break; sleep 0.1; done
+echo "==> POST /connectors: snapshot, then live changes for ${SECONDS_TO_RUN}s (one JSON record per line)"
+curl -fsS -X POST -H 'Content-Type: application/json' --data @"$WORK/shop.json" \
+  "http://127.0.0.1:$API_PORT/connectors" >/dev/null
+echo
+echo "    console: http://127.0.0.1:$API_PORT/ui/   (open it now: the connector, its events/s,"
+echo "             its slot and the database update live; DEMO_SECONDS=300 gives you longer)"
+echo
 sleep 2
 for i in $(seq 1 "$SECONDS_TO_RUN"); do
   "${PSQL[@]}" -d shop -c "INSERT INTO orders (customer_id, total) VALUES ($(( (i % 2) + 1 )), $i.50)" >/dev/null
@@ -71,4 +81,4 @@ for i in $(seq 1 "$SECONDS_TO_RUN"); do
   sleep 1
 done
 kill -TERM "$RUNNEL_PID"; wait "$RUNNEL_PID" || true; RUNNEL_PID=""
-echo "==> done: runnel stopped cleanly; its offsets were in $WORK/state/runnel.db"
+echo "==> done: the worker stopped cleanly; its connector and offsets were in $WORK/state/runnel.db"

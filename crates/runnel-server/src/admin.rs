@@ -3,6 +3,8 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::{Map, Value, json};
 
 use crate::AppState;
@@ -17,12 +19,26 @@ pub trait LogControl: Send + Sync {
     fn set(&self, logger: &str, level: &str) -> Result<Vec<String>, String>;
 }
 
-pub(crate) async fn root() -> Json<Value> {
+/// Whether a request comes from a browser navigating (it accepts HTML).
+pub(crate) fn wants_html(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"))
+}
+
+/// `GET /`: Kafka Connect's version JSON; a browser (`Accept: text/html`) is sent to the
+/// console instead.
+pub(crate) async fn root(headers: HeaderMap) -> Response {
+    if wants_html(&headers) {
+        return Redirect::to("/ui/").into_response();
+    }
     Json(json!({
         "version": runnel_core::VERSION,
         "commit": option_env!("RUNNEL_GIT_COMMIT").unwrap_or("unknown"),
         "kafka_cluster_id": null,
     }))
+    .into_response()
 }
 
 /// KIP-1017's health check.

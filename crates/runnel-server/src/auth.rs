@@ -1,5 +1,7 @@
 //! Optional authentication for the API (Kafka Connect leaves it to JAAS extensions; runnel has
-//! it built in): a bearer token or HTTP basic credentials. `/health` stays open for probes.
+//! it built in): a bearer token or HTTP basic credentials. `/health` stays open for probes, and
+//! the console's files (no data in them) for the page that asks for the credentials, and a
+//! browser's `GET /` for its redirect there.
 
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
@@ -10,13 +12,21 @@ use base64::Engine;
 use crate::error::ApiError;
 use crate::{AppState, Auth};
 
+/// The header the console sends with its requests.
+const CONSOLE_HEADER: &str = "x-runnel-console";
+
 pub(crate) async fn check(State(app): State<AppState>, request: Request, next: Next) -> Response {
     let Some(auth) = &app.options.auth else {
         return next.run(request).await;
     };
-    if request.uri().path() == "/health" {
+    let path = request.uri().path();
+    let to_console = path == "/" && crate::admin::wants_html(request.headers());
+    if path == "/health" || to_console || crate::console::is_public(path) {
         return next.run(request).await;
     }
+    // The console asks for credentials in its own form: a basic challenge in its requests'
+    // answers would open the browser's dialog instead, so it goes under a header of its own.
+    let from_console = request.headers().contains_key(CONSOLE_HEADER);
     let given = request
         .headers()
         .get(header::AUTHORIZATION)
@@ -46,8 +56,13 @@ pub(crate) async fn check(State(app): State<AppState>, request: Request, next: N
         Auth::Bearer(_) => "Bearer",
         Auth::Basic { .. } => "Basic realm=\"runnel\"",
     };
+    let name = if from_console {
+        header::HeaderName::from_static("x-runnel-authenticate")
+    } else {
+        header::WWW_AUTHENTICATE
+    };
     if let Ok(v) = challenge.parse() {
-        response.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+        response.headers_mut().insert(name, v);
     }
     response
 }

@@ -14,7 +14,7 @@ use crate::AppState;
 use crate::error::{ApiError, ApiResult, parse_body};
 
 /// Kafka Connect's `type` of a connector (`unknown` for a class this build lacks).
-fn kind(k: Option<runnel_runtime::ConnectorKind>) -> &'static str {
+pub(crate) fn kind(k: Option<runnel_runtime::ConnectorKind>) -> &'static str {
     k.map_or("unknown", |k| k.as_str())
 }
 

@@ -1,10 +1,11 @@
 //! The worker's HTTP API: Kafka Connect's REST paths, status codes and JSON shapes (so curl
-//! scripts, Kafka Connect UIs and operators work unchanged), plus `/metrics` (Prometheus) and
-//! `/health`.
+//! scripts, Kafka Connect UIs and operators work unchanged), plus `/metrics` (Prometheus),
+//! `/health` and the web console under `/ui/`.
 
 mod admin;
 mod auth;
 mod connectors;
+mod console;
 mod error;
 mod metrics;
 mod plugins;
@@ -39,6 +40,31 @@ pub struct ServerOptions {
     /// Serve only GET requests.
     pub read_only: bool,
     pub logs: Arc<dyn LogControl>,
+    /// The worker's Kafka cluster, for the console's topic browser (none without Kafka).
+    pub topics: Option<Arc<dyn TopicBrowser>>,
+}
+
+/// What the console's topic browser reads (the Kafka client lives in its own crate, behind
+/// its feature): JSON as `/ui/api/topics…` answers it, or a message saying what failed.
+pub trait TopicBrowser: Send + Sync {
+    /// `[{"name", "partitions": [{"partition", "low", "high"}], "messages"}]`.
+    fn topics(&self) -> runnel_core::plugin::BoxFuture<Result<serde_json::Value, String>>;
+    /// `{"messages": [{"partition", "offset", "timestamp", "key", "value", "headers"}]}`.
+    fn messages(
+        &self,
+        query: TopicQuery,
+    ) -> runnel_core::plugin::BoxFuture<Result<serde_json::Value, String>>;
+}
+
+/// A page of one topic's messages: a partition or all, from an offset or the newest, those
+/// whose key contains a text.
+#[derive(Debug, Clone, Default)]
+pub struct TopicQuery {
+    pub topic: String,
+    pub partition: Option<i32>,
+    pub offset: Option<i64>,
+    pub limit: usize,
+    pub key: Option<String>,
 }
 
 #[derive(Clone)]
@@ -106,6 +132,7 @@ pub fn router(worker: Arc<Worker>, options: ServerOptions) -> Router {
             "/admin/loggers/{logger}",
             get(admin::logger).put(admin::set_logger),
         )
+        .merge(console::routes())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "HTTP 404 Not Found") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

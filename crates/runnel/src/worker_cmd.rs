@@ -12,6 +12,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use runnel_core::Error;
+#[cfg(feature = "kafka")]
+use runnel_core::plugin::BoxFuture;
 use runnel_runtime::config_providers::ConfigProviders;
 use runnel_runtime::{StateStore, Worker, WorkerSettings};
 use runnel_server::{Auth, LogControl, ServerOptions};
@@ -360,6 +362,7 @@ pub(crate) async fn run(args: WorkerArgs, logs: Arc<Loggers>) -> Result<(), Erro
             auth: s.auth,
             read_only: s.read_only,
             logs,
+            topics: topic_browser(worker.settings().bootstrap_servers.clone()),
         },
     );
     // Printed (not only logged) so scripts and tests can find a port chosen by the OS.
@@ -373,4 +376,47 @@ pub(crate) async fn run(args: WorkerArgs, logs: Arc<Loggers>) -> Result<(), Erro
     sampler.abort();
     worker.shutdown().await;
     Ok(())
+}
+
+/// The console's topic browser over the worker's Kafka cluster.
+#[cfg(feature = "kafka")]
+fn topic_browser(bootstrap: Option<String>) -> Option<Arc<dyn runnel_server::TopicBrowser>> {
+    struct Browser(String);
+    impl runnel_server::TopicBrowser for Browser {
+        fn topics(&self) -> BoxFuture<Result<serde_json::Value, String>> {
+            let bootstrap = self.0.clone();
+            Box::pin(blocking(move || runnel_kafka::browse::topics(&bootstrap)))
+        }
+        fn messages(
+            &self,
+            q: runnel_server::TopicQuery,
+        ) -> BoxFuture<Result<serde_json::Value, String>> {
+            let bootstrap = self.0.clone();
+            let q = runnel_kafka::browse::MessageQuery {
+                topic: q.topic,
+                partition: q.partition,
+                offset: q.offset,
+                limit: q.limit,
+                key: q.key,
+            };
+            Box::pin(blocking(move || {
+                runnel_kafka::browse::messages(&bootstrap, &q)
+            }))
+        }
+    }
+    /// rdkafka's calls block: off the async threads.
+    async fn blocking(
+        f: impl FnOnce() -> runnel_core::Result<serde_json::Value> + Send + 'static,
+    ) -> Result<serde_json::Value, String> {
+        match tokio::task::spawn_blocking(f).await {
+            Ok(r) => r.map_err(|e| e.message().to_string()),
+            Err(e) => Err(format!("the topic browser stopped: {e}")),
+        }
+    }
+    Some(Arc::new(Browser(bootstrap?)))
+}
+
+#[cfg(not(feature = "kafka"))]
+fn topic_browser(_bootstrap: Option<String>) -> Option<Arc<dyn runnel_server::TopicBrowser>> {
+    None
 }

@@ -5,6 +5,7 @@ mod support;
 
 mod cli;
 mod conformance;
+mod console;
 mod kafka;
 mod mongodb;
 mod mysql;

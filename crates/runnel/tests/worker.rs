@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::support::*;
 
 /// A running `runnel worker`; killed and reaped on drop.
-struct WorkerProcess {
+pub(crate) struct WorkerProcess {
     child: Option<Child>,
     base: String,
     log: std::path::PathBuf,
@@ -19,7 +19,7 @@ struct WorkerProcess {
 }
 
 impl WorkerProcess {
-    fn start(dir: &Path, port: u16, args: &[&str]) -> Self {
+    pub(crate) fn start(dir: &Path, port: u16, args: &[&str]) -> Self {
         let log = dir.join("worker.log");
         let log_file = std::fs::OpenOptions::new()
             .create(true)
@@ -55,7 +55,7 @@ impl WorkerProcess {
         w
     }
 
-    fn log_text(&self) -> String {
+    pub(crate) fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
@@ -99,7 +99,7 @@ impl WorkerProcess {
         (status, json)
     }
 
-    fn ok(&self, method: &str, path: &str, body: Option<&Value>, want: u16) -> Value {
+    pub(crate) fn ok(&self, method: &str, path: &str, body: Option<&Value>, want: u16) -> Value {
         let (status, json) = self.call(method, path, body);
         assert_eq!(
             status,
@@ -126,7 +126,7 @@ impl WorkerProcess {
         );
     }
 
-    fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = Command::new("kill")
                 .args(["-TERM", &c.id().to_string()])

@@ -489,13 +489,17 @@ pub struct SlotInfo {
     pub database: Option<String>,
     pub active: bool,
     pub confirmed_flush_lsn: Option<u64>,
+    /// The `application_name` of the session streaming from the slot, when active (runnel's
+    /// are `runnel-<connector>`).
+    pub holder: Option<String>,
 }
 
 pub async fn slot_info(client: &Client, slot: &str) -> Result<Option<SlotInfo>> {
     let row = client
         .query_opt(
             "SELECT plugin::text, database::text, active, \
-                    (confirmed_flush_lsn - '0/0'::pg_lsn)::int8 \
+                    (confirmed_flush_lsn - '0/0'::pg_lsn)::int8, \
+                    (SELECT application_name::text FROM pg_stat_activity WHERE pid = active_pid) \
              FROM pg_replication_slots WHERE slot_name = $1",
             &[&slot],
         )
@@ -506,6 +510,7 @@ pub async fn slot_info(client: &Client, slot: &str) -> Result<Option<SlotInfo>> 
         database: r.get(1),
         active: r.get(2),
         confirmed_flush_lsn: r.get::<_, Option<i64>>(3).map(|v| v as u64),
+        holder: r.get(4),
     }))
 }
 

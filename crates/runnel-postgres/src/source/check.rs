@@ -129,7 +129,14 @@ async fn run_checks(client: &Client, cfg: &PostgresConfig, r: &mut CheckReport) 
     let max_slots: String = one(client, "SHOW max_replication_slots").await?;
     let used_slots: i64 = one(client, "SELECT count(*) FROM pg_replication_slots").await?;
     let max_slots: i64 = max_slots.parse().unwrap_or(0);
+    let own = format!("runnel-{}", cfg.name);
     match &slot {
+        // Streaming to a connector of this name: this one, when the worker checks it running.
+        Some(s) if s.active && s.holder.as_deref() == Some(own.as_str()) => r.warnings.push(format!(
+            "replication slot \"{}\" is streaming to {own} (a connector of this name): if this \
+             connector is not running, another process runs one with its name",
+            cfg.slot_name
+        )),
         Some(s) if s.active => r.problem(None, format!(
             "replication slot \"{}\" is in use by another connection: stop it or choose another slot.name",
             cfg.slot_name

@@ -3,8 +3,9 @@
 //! its disk fills. One short query per database server per check (`pg_replication_slots` is
 //! cluster-wide), whatever the number of connectors.
 //!
-//! For each slot: WAL retained (current position − `restart_lsn`) and the confirmed position's
-//! lag (current − `confirmed_flush_lsn`) go to the connector's metrics. Past the connector's
+//! For each slot: WAL retained (current position − `restart_lsn`), the confirmed position's
+//! lag (current − `confirmed_flush_lsn`) and whether it is active go to the connector's
+//! metrics (and from there to `/metrics` and the console's database page). Past the connector's
 //! `slot.max.retained.wal.bytes` its status carries a warning; with
 //! `slot.retained.wal.policy=drop` the worker stops the connector and the slot is dropped.
 
@@ -56,7 +57,7 @@ async fn check(watched: Vec<Watched>) -> Vec<WatchOutcome> {
             }
         };
         for (w, pg) in group {
-            let Some(&(retained, lag)) = rows.get(&pg.slot_name) else {
+            let Some(&(retained, lag, active)) = rows.get(&pg.slot_name) else {
                 continue;
             };
             let limit = pg.slot_max_retained_wal_bytes;
@@ -70,6 +71,11 @@ async fn check(watched: Vec<Watched>) -> Vec<WatchOutcome> {
                 "slot_flush_lag_bytes",
                 "Current WAL position minus the slot's confirmed_flush_lsn",
                 lag as f64,
+            );
+            w.stats.set_gauge(
+                "slot_active",
+                "1 while a connection streams from the connector's replication slot",
+                f64::from(u8::from(active)),
             );
             w.stats.set_gauge(
                 "slot_wal_warning",
@@ -120,17 +126,18 @@ async fn check(watched: Vec<Watched>) -> Vec<WatchOutcome> {
     outcomes
 }
 
-/// `slot name → (retained WAL bytes, confirmed-position lag bytes)`.
+/// `slot name → (retained WAL bytes, confirmed-position lag bytes, active)`.
 async fn query(
     pg: &PostgresConfig,
     slots: &[String],
-) -> runnel_core::Result<BTreeMap<String, (u64, u64)>> {
+) -> runnel_core::Result<BTreeMap<String, (u64, u64, bool)>> {
     let client = catalog::connect(pg, "runnel-slot-monitor").await?;
     let rows = client
         .query(
             "SELECT slot_name::text,
                     COALESCE((pg_current_wal_lsn() - restart_lsn)::int8, 0),
-                    COALESCE((pg_current_wal_lsn() - confirmed_flush_lsn)::int8, 0)
+                    COALESCE((pg_current_wal_lsn() - confirmed_flush_lsn)::int8, 0),
+                    active
                FROM pg_replication_slots WHERE slot_name = ANY($1)",
             &[&slots],
         )
@@ -141,7 +148,10 @@ async fn query(
         .map(|r| {
             let retained: i64 = r.get(1);
             let lag: i64 = r.get(2);
-            (r.get(0), (retained.max(0) as u64, lag.max(0) as u64))
+            (
+                r.get(0),
+                (retained.max(0) as u64, lag.max(0) as u64, r.get(3)),
+            )
         })
         .collect())
 }
