@@ -180,6 +180,13 @@ pub enum WatchOutcome {
         connector: String,
         finish: BoxFuture<String>,
     },
+    /// What the watch saw on one server (`host:port`), whoever it belongs to (PostgreSQL:
+    /// every replication slot, the ones no connector of this worker uses included), for the
+    /// console's database page.
+    Server {
+        server: String,
+        report: serde_json::Value,
+    },
 }
 
 /// Periodic checks of a source's external state that matter whether or not its connectors run

@@ -168,6 +168,8 @@ pub struct Worker {
     registry: Arc<Registry>,
     worker_id: String,
     connectors: Mutex<BTreeMap<String, Entry>>,
+    /// What the watches last saw on each server: when (ms since the epoch) and what.
+    servers: std::sync::Mutex<BTreeMap<String, (u64, Value)>>,
 }
 
 fn invalid(issues: &[ConfigIssue]) -> WorkerError {
@@ -197,6 +199,7 @@ impl Worker {
             registry,
             worker_id,
             connectors: Mutex::new(BTreeMap::new()),
+            servers: Default::default(),
         });
         let stored = worker.store.configs()?;
         let mut map = worker.connectors.lock().await;
@@ -654,6 +657,15 @@ impl Worker {
             .collect()
     }
 
+    /// What the watches last saw on each server (`host:port`): when (ms since the epoch) and
+    /// the report.
+    pub fn servers(&self) -> BTreeMap<String, (u64, Value)> {
+        self.servers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     /// Heap bytes every connector's metric history holds.
     pub async fn history_bytes(&self) -> usize {
         let map = self.connectors.lock().await;
@@ -808,6 +820,10 @@ impl Worker {
                         None => tracing::info!(connector = %connector, "warning cleared"),
                     }
                 }
+            }
+            WatchOutcome::Server { server, report } => {
+                let mut servers = self.servers.lock().unwrap_or_else(|p| p.into_inner());
+                servers.insert(server, (crate::metrics::now_ms(), report));
             }
             WatchOutcome::Stop { connector, finish } => {
                 let mut map = self.connectors.lock().await;

@@ -601,6 +601,20 @@ async function editorPage(name) {
 
 // ----- databases
 
+// Every replication slot of a server, as the worker's slot watch last saw it.
+function slotsHtml(s) {
+  const slots = s.report && s.report.slots;
+  if (!slots) return '';
+  const ours = new Set(s.connectors.filter((c) => c.slot).map((c) => c.slot.name));
+  return `<h3>All replication slots on this server <span class="muted">(seen ${fmtAgo(s.seen_ms)})</span></h3>
+    <table><caption class="sr-only">Replication slots on ${esc(s.server)}</caption><thead><tr><th scope="col">Slot</th><th scope="col">Database</th><th scope="col">Plugin</th>
+    <th scope="col">Active</th><th scope="col">Held by</th><th scope="col" class="num">Retained WAL</th><th scope="col" class="num">Confirmed lag</th><th scope="col">Used by this worker</th></tr></thead>
+    <tbody>${slots.map((x) => `<tr><td class="mono">${esc(x.slot)}</td><td>${esc(x.database)}</td><td>${esc(x.plugin)}</td>
+      <td>${x.active ? 'yes' : '<span class="warn">no</span>'}</td><td class="mono">${esc(x.held_by || '–')}</td>
+      <td class="num">${fmtBytes(x.retained_wal_bytes)}</td><td class="num">${fmtBytes(x.flush_lag_bytes)}</td>
+      <td>${ours.has(x.slot) ? 'yes' : '<span class="warn">no: if nothing will read it, drop it</span>'}</td></tr>`).join('') || '<tr><td colspan="8">No slots.</td></tr>'}</tbody></table>`;
+}
+
 async function databasesPage() {
   setPage('Databases', 'databases');
   const d = await api('GET', '/ui/api/databases');
@@ -618,7 +632,7 @@ async function databasesPage() {
         <td class="num">${c.slot ? fmtBytes(c.slot.retained_wal_bytes) : '–'}</td><td class="num">${c.slot ? fmtBytes(c.slot.flush_lag_bytes) : '–'}</td>
         <td class="num">${c.slot && c.slot.max_retained_wal_bytes ? fmtBytes(c.slot.max_retained_wal_bytes) : '–'}</td>
         <td><button type="button" data-check="${esc(c.name)}" aria-label="Check ${esc(c.name)}">Check</button><div data-check-out="${esc(c.name)}" aria-live="polite"></div></td></tr>`).join('')}
-      </tbody></table></section>`).join('')}`;
+      </tbody></table>${slotsHtml(s)}</section>`).join('')}`;
   const runCheck = async (btn) => {
     const nm = btn.dataset.check;
     const out = main.querySelector(`[data-check-out="${CSS.escape(nm)}"]`);

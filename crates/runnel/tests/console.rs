@@ -56,6 +56,11 @@ fn the_console_runs_connectors_in_a_real_browser() {
         "CREATE TABLE customers (id serial PRIMARY KEY, name text NOT NULL);
          INSERT INTO customers (name) SELECT 'customer ' || g FROM generate_series(1, 50) g;",
     );
+    // A slot no connector uses: the database page shows it too.
+    pg.psql(
+        "shop",
+        "SELECT pg_create_logical_replication_slot('forgotten', 'pgoutput')",
+    );
     let dir = tempfile::tempdir().unwrap();
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("console-screenshots");
     let port = runnel_testkit::free_port();

@@ -205,7 +205,10 @@ def phase_main(c):
     # Databases: the server, its slots, the checks.
     page.get_by_role("link", name="Databases").click()
     c.heading("Databases")
-    expect(page.locator("main table")).to_contain_text("console_shop")
+    expect(page.locator("main table").first).to_contain_text("console_shop")
+    # Every slot of the server, the forgotten one flagged.
+    forgotten = page.locator("main tr", has=page.get_by_text("forgotten", exact=True))
+    expect(forgotten).to_contain_text("if nothing will read it, drop it")
     page.get_by_role("button", name="Check shop").click()
     expect(page.locator("[data-check-out='shop']")).to_contain_text("Ready", timeout=TIMEOUT_MS)
     c.shot("databases")

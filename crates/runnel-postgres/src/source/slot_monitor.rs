@@ -5,7 +5,9 @@
 //!
 //! For each slot: WAL retained (current position − `restart_lsn`), the confirmed position's
 //! lag (current − `confirmed_flush_lsn`) and whether it is active go to the connector's
-//! metrics (and from there to `/metrics` and the console's database page). Past the connector's
+//! metrics (and from there to `/metrics` and the console). Every slot of the server, the ones
+//! no connector of this worker uses included (a forgotten one fills the disk just as well), goes
+//! to the worker's report of the server for the console's database page. Past the connector's
 //! `slot.max.retained.wal.bytes` its status carries a warning; with
 //! `slot.retained.wal.policy=drop` the worker stops the connector and the slot is dropped.
 
@@ -44,8 +46,7 @@ async fn check(watched: Vec<Watched>) -> Vec<WatchOutcome> {
     let mut outcomes = Vec::new();
     for group in servers.into_values() {
         let pg = &group[0].1;
-        let slots: Vec<String> = group.iter().map(|(_, pg)| pg.slot_name.clone()).collect();
-        let rows = match tokio::time::timeout(QUERY_TIMEOUT, query(pg, &slots)).await {
+        let rows = match tokio::time::timeout(QUERY_TIMEOUT, query(pg)).await {
             Ok(Ok(rows)) => rows,
             Ok(Err(e)) => {
                 tracing::debug!(server = %pg.host, "slot check failed: {e}");
@@ -56,10 +57,15 @@ async fn check(watched: Vec<Watched>) -> Vec<WatchOutcome> {
                 continue;
             }
         };
+        outcomes.push(WatchOutcome::Server {
+            server: format!("{}:{}", pg.host, pg.port),
+            report: server_report(&rows),
+        });
         for (w, pg) in group {
-            let Some(&(retained, lag, active)) = rows.get(&pg.slot_name) else {
+            let Some(slot) = rows.get(&pg.slot_name) else {
                 continue;
             };
+            let (retained, lag, active) = (slot.retained, slot.lag, slot.active);
             let limit = pg.slot_max_retained_wal_bytes;
             let over = limit > 0 && retained > limit;
             w.stats.set_gauge(
@@ -126,20 +132,29 @@ async fn check(watched: Vec<Watched>) -> Vec<WatchOutcome> {
     outcomes
 }
 
-/// `slot name → (retained WAL bytes, confirmed-position lag bytes, active)`.
-async fn query(
-    pg: &PostgresConfig,
-    slots: &[String],
-) -> runnel_core::Result<BTreeMap<String, (u64, u64, bool)>> {
+/// One replication slot of the server.
+struct Slot {
+    retained: u64,
+    lag: u64,
+    active: bool,
+    database: Option<String>,
+    plugin: Option<String>,
+    /// The `application_name` of the session streaming from it.
+    holder: Option<String>,
+}
+
+/// Every slot of the server, by name: one short query of the cluster-wide view.
+async fn query(pg: &PostgresConfig) -> runnel_core::Result<BTreeMap<String, Slot>> {
     let client = catalog::connect(pg, "runnel-slot-monitor").await?;
     let rows = client
         .query(
             "SELECT slot_name::text,
                     COALESCE((pg_current_wal_lsn() - restart_lsn)::int8, 0),
                     COALESCE((pg_current_wal_lsn() - confirmed_flush_lsn)::int8, 0),
-                    active
-               FROM pg_replication_slots WHERE slot_name = ANY($1)",
-            &[&slots],
+                    active, database::text, plugin::text,
+                    (SELECT application_name::text FROM pg_stat_activity WHERE pid = active_pid)
+               FROM pg_replication_slots",
+            &[],
         )
         .await
         .map_err(|e| catalog::query_error("reading pg_replication_slots", &e))?;
@@ -148,12 +163,36 @@ async fn query(
         .map(|r| {
             let retained: i64 = r.get(1);
             let lag: i64 = r.get(2);
-            (
-                r.get(0),
-                (retained.max(0) as u64, lag.max(0) as u64, r.get(3)),
-            )
+            let slot = Slot {
+                retained: retained.max(0) as u64,
+                lag: lag.max(0) as u64,
+                active: r.get(3),
+                database: r.get(4),
+                plugin: r.get(5),
+                holder: r.get(6),
+            };
+            (r.get(0), slot)
         })
         .collect())
+}
+
+/// The server's slots as the console shows them.
+fn server_report(slots: &BTreeMap<String, Slot>) -> serde_json::Value {
+    let list: Vec<serde_json::Value> = slots
+        .iter()
+        .map(|(name, s)| {
+            serde_json::json!({
+                "slot": name,
+                "database": s.database,
+                "plugin": s.plugin,
+                "active": s.active,
+                "held_by": s.holder,
+                "retained_wal_bytes": s.retained,
+                "flush_lag_bytes": s.lag,
+            })
+        })
+        .collect();
+    serde_json::json!({"slots": list})
 }
 
 /// Drops a slot (after its connector stopped).

@@ -239,18 +239,27 @@ pub(crate) async fn check(
     })))
 }
 
-/// The server a source connector reads: `host:port` of its `database.*` keys.
-fn server_of(config: &std::collections::BTreeMap<String, String>) -> Option<String> {
+/// The server a source connector reads: `host:port` of its `database.*` keys (the class's
+/// default port when the config has none), as the watches name servers.
+fn server_of(
+    config: &std::collections::BTreeMap<String, String>,
+    class: Option<&runnel_runtime::registry::ConnectorClass>,
+) -> Option<String> {
     let host = config.get("database.hostname")?;
     let port = config
         .get("database.port")
-        .cloned()
-        .unwrap_or_else(|| "default port".into());
+        .map(String::as_str)
+        .or_else(|| {
+            class
+                .and_then(|c| c.spec.find("database.port"))
+                .and_then(|k| k.default)
+        })
+        .unwrap_or("default port");
     Some(format!("{host}:{port}"))
 }
 
-/// `GET /ui/api/databases`: the source connectors grouped by database server, each with its
-/// state and (PostgreSQL) its slot.
+/// `GET /ui/api/databases`: each database server the source connectors read, with the
+/// connectors (state, slot) and what the watches last saw there (PostgreSQL: every slot).
 pub(crate) async fn databases(State(app): State<AppState>) -> ApiResult<Json<Value>> {
     let registry = app.worker.registry();
     let mut servers: std::collections::BTreeMap<String, Vec<Value>> = Default::default();
@@ -258,10 +267,10 @@ pub(crate) async fn databases(State(app): State<AppState>) -> ApiResult<Json<Val
         let Ok(info) = app.worker.info(&o.status.name).await else {
             continue;
         };
-        let Some(server) = server_of(&info.config) else {
+        let class = registry.class(&o.class);
+        let Some(server) = server_of(&info.config, class.as_ref()) else {
             continue;
         };
-        let class = registry.class(&o.class);
         let limit_default = class
             .as_ref()
             .and_then(|c| c.spec.find("slot.max.retained.wal.bytes"))
@@ -285,9 +294,14 @@ pub(crate) async fn databases(State(app): State<AppState>) -> ApiResult<Json<Val
             "slot": slot,
         }));
     }
+    let mut seen = app.worker.servers();
     let list: Vec<Value> = servers
         .into_iter()
-        .map(|(server, connectors)| json!({"server": server, "connectors": connectors}))
+        .map(|(server, connectors)| {
+            let (seen_ms, report) = seen.remove(&server).unwrap_or((0, Value::Null));
+            json!({"server": server, "connectors": connectors, "seen_ms": nonzero(seen_ms),
+                   "report": report})
+        })
         .collect();
     Ok(Json(json!({"servers": list})))
 }
