@@ -73,6 +73,8 @@ echo
 echo "    console: http://127.0.0.1:$API_PORT/ui/   (open it now: the connector, its events/s,"
 echo "             its slot and the database update live; DEMO_SECONDS=300 gives you longer)"
 echo
+# On a desktop, open it.
+if [ -n "${DISPLAY:-}" ] && command -v xdg-open >/dev/null; then xdg-open "http://127.0.0.1:$API_PORT/ui/" >/dev/null 2>&1 || true; fi
 sleep 2
 for i in $(seq 1 "$SECONDS_TO_RUN"); do
   "${PSQL[@]}" -d shop -c "INSERT INTO orders (customer_id, total) VALUES ($(( (i % 2) + 1 )), $i.50)" >/dev/null

@@ -157,6 +157,7 @@ function loginPage() {
       ? `Basic ${btoa(`${document.getElementById('login-user').value}:${document.getElementById('login-password').value}`)}`
       : `Bearer ${document.getElementById('login-token').value}`;
     sessionStorage.setItem('runnel.auth', auth.header);
+    api('GET', '/ui/api/overview').then((d) => setWorker(d.worker)).catch(() => {});
     route();
   });
 }
@@ -239,7 +240,9 @@ async function overviewPage() {
     view.sort = key;
     render();
   });
-  view.data = await api('GET', '/ui/api/overview');
+  // The first page shown reuses the overview read at start (the worker's description).
+  view.data = await (firstOverview || api('GET', '/ui/api/overview'));
+  firstOverview = null;
   setWorker(view.data.worker);
   render();
   return openStream('/ui/api/stream', (event, data) => {
@@ -773,5 +776,6 @@ document.querySelector('.skip').addEventListener('click', (e) => {
   e.preventDefault();
   main.focus();
 });
-api('GET', '/ui/api/overview').then((d) => setWorker(d.worker)).catch(() => {});
+let firstOverview = api('GET', '/ui/api/overview');
+firstOverview.then((d) => setWorker(d.worker)).catch(() => { firstOverview = null; });
 route();
