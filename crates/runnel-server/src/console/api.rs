@@ -2,6 +2,7 @@
 //! through the REST API itself, so auth, `--read-only` and Kafka Connect's semantics apply to
 //! the console exactly as to curl.
 
+use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
@@ -12,7 +13,8 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::stream::Stream;
 use runnel_core::SourceStats;
 use runnel_runtime::metrics::ConnectorMetrics;
-use runnel_runtime::worker::Overview;
+use runnel_runtime::registry::ConnectorClass;
+use runnel_runtime::worker::{ConnectorStatus, Overview};
 use serde_json::{Map, Value, json};
 
 use super::secrets;
@@ -62,14 +64,7 @@ fn row(o: &Overview) -> Value {
     r.insert("type".into(), json!(kind(status.kind)));
     r.insert("class".into(), json!(o.class));
     r.insert("state".into(), json!(status.connector.state.as_str()));
-    r.insert(
-        "tasks".into(),
-        status
-            .tasks
-            .iter()
-            .map(|(id, t)| json!({"id": id, "state": t.state.as_str()}))
-            .collect(),
-    );
+    r.insert("tasks".into(), tasks_json(status));
     r.insert("worker_id".into(), json!(status.connector.worker_id));
     r.insert(
         "records_per_s".into(),
@@ -131,24 +126,39 @@ fn gauge(m: &ConnectorMetrics, name: &str) -> Value {
         .map_or(Value::Null, |g| json!(g.value))
 }
 
-/// A PostgreSQL connector's replication slot as the worker's slot watch last saw it.
+/// A PostgreSQL connector's replication slot as the worker's slot watch last saw it; null for
+/// a connector whose class has no slot.
 fn slot_json(
-    config: &Map<String, Value>,
-    limit_default: Option<&str>,
+    class: Option<&ConnectorClass>,
+    config: &BTreeMap<String, String>,
     m: &ConnectorMetrics,
 ) -> Value {
-    let limit = config
-        .get("slot.max.retained.wal.bytes")
-        .and_then(Value::as_str)
-        .or(limit_default)
-        .and_then(|v| v.parse::<u64>().ok());
+    let Some(spec) = class.map(|c| &c.spec) else {
+        return Value::Null;
+    };
+    let Some(limit_key) = spec.find("slot.max.retained.wal.bytes") else {
+        return Value::Null;
+    };
+    let value_of =
+        |key: &str, default: Option<&'static str>| config.get(key).map(String::as_str).or(default);
+    let limit = value_of(limit_key.name, limit_key.default).and_then(|v| v.parse::<u64>().ok());
+    let name = value_of("slot.name", spec.find("slot.name").and_then(|k| k.default));
     json!({
-        "name": config.get("slot.name").cloned().unwrap_or_else(|| json!("debezium")),
+        "name": name,
         "active": gauge(m, "slot_active").as_f64().map(|v| v > 0.0),
         "retained_wal_bytes": gauge(m, "slot_retained_wal_bytes"),
         "flush_lag_bytes": gauge(m, "slot_flush_lag_bytes"),
         "max_retained_wal_bytes": limit,
     })
+}
+
+/// `[{"id", "state"}]` of a status's tasks.
+fn tasks_json(status: &ConnectorStatus) -> Value {
+    status
+        .tasks
+        .iter()
+        .map(|(id, t)| json!({"id": id, "state": t.state.as_str()}))
+        .collect()
 }
 
 async fn overview_of(app: &AppState, name: &str) -> ApiResult<Overview> {
@@ -183,15 +193,7 @@ pub(crate) async fn connector(
         ),
         Err(e) => json!({"error": e.to_string()}),
     };
-    let limit_default = class
-        .as_ref()
-        .and_then(|c| c.spec.find("slot.max.retained.wal.bytes"))
-        .and_then(|k| k.default);
-    let slot = if limit_default.is_some() || config.contains_key("slot.name") {
-        slot_json(&config, limit_default, &o.metrics)
-    } else {
-        Value::Null
-    };
+    let slot = slot_json(class.as_ref(), &info.config, &o.metrics);
     let mut out = metrics_json(&o.metrics);
     out.insert("name".into(), json!(name));
     out.insert("type".into(), json!(kind(o.status.kind)));
@@ -241,10 +243,7 @@ pub(crate) async fn check(
 
 /// The server a source connector reads: `host:port` of its `database.*` keys (the class's
 /// default port when the config has none), as the watches name servers.
-fn server_of(
-    config: &std::collections::BTreeMap<String, String>,
-    class: Option<&runnel_runtime::registry::ConnectorClass>,
-) -> Option<String> {
+fn server_of(config: &BTreeMap<String, String>, class: Option<&ConnectorClass>) -> Option<String> {
     let host = config.get("database.hostname")?;
     let port = config
         .get("database.port")
@@ -262,7 +261,7 @@ fn server_of(
 /// connectors (state, slot) and what the watches last saw there (PostgreSQL: every slot).
 pub(crate) async fn databases(State(app): State<AppState>) -> ApiResult<Json<Value>> {
     let registry = app.worker.registry();
-    let mut servers: std::collections::BTreeMap<String, Vec<Value>> = Default::default();
+    let mut servers: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     for o in app.worker.overview().await {
         let Ok(info) = app.worker.info(&o.status.name).await else {
             continue;
@@ -271,25 +270,12 @@ pub(crate) async fn databases(State(app): State<AppState>) -> ApiResult<Json<Val
         let Some(server) = server_of(&info.config, class.as_ref()) else {
             continue;
         };
-        let limit_default = class
-            .as_ref()
-            .and_then(|c| c.spec.find("slot.max.retained.wal.bytes"))
-            .and_then(|k| k.default);
-        let config: Map<String, Value> = info
-            .config
-            .iter()
-            .map(|(k, v)| (k.clone(), json!(v)))
-            .collect();
-        let slot = limit_default
-            .is_some()
-            .then(|| slot_json(&config, limit_default, &o.metrics));
+        let slot = slot_json(class.as_ref(), &info.config, &o.metrics);
         servers.entry(server).or_default().push(json!({
             "name": o.status.name,
             "class": o.class,
             "state": o.status.connector.state.as_str(),
-            "tasks": o.status.tasks.iter()
-                .map(|(id, t)| json!({"id": id, "state": t.state.as_str()}))
-                .collect::<Vec<_>>(),
+            "tasks": tasks_json(&o.status),
             "database": info.config.get("database.dbname"),
             "slot": slot,
         }));
