@@ -39,7 +39,6 @@ const USED: &[&str] = &[
 
 /// Kafka Connect worker keys (and prefixes) that do not apply to runnel: accepted, logged.
 const IGNORED: &[&str] = &[
-    "group.id",
     "key.converter",
     "value.converter",
     "internal.",
@@ -117,6 +116,17 @@ fn read_config(path: &PathBuf) -> Result<BTreeMap<String, String>, Error> {
         })?
         .into_iter()
         .collect();
+    // A distributed worker's config must not quietly start a standalone worker: two of those
+    // on one cluster's configs would each run every connector (two walsenders fighting for
+    // each slot).
+    if let Some(group) = props.get("group.id") {
+        return Err(Error::config(format!(
+            "{}: group.id={group} makes this a distributed worker config (connect-distributed.properties), \
+             and runnel's distributed mode is not built yet. Remove group.id (and the *.storage.topic \
+             keys) to run one standalone worker that keeps its connectors and offsets in --state-dir",
+            path.display()
+        )));
+    }
     for key in props.keys() {
         if USED.contains(&key.as_str()) {
             continue;

@@ -180,3 +180,57 @@ fn unknown_classes_transforms_and_sink_keys_are_one_line_each() {
     assert_eq!(code, 2, "{text}");
     assert!(text.contains("did you mean \"sink.file.path\"?"), "{text}");
 }
+
+#[test]
+fn worker_properties_files_are_read_and_a_distributed_one_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = runnel_testkit::free_port();
+    // Kafka Connect's own keys that do not apply are accepted; the listener and state are used.
+    let good = dir.path().join("worker.properties");
+    std::fs::write(
+        &good,
+        format!(
+            "listeners=http://127.0.0.1:{port}\nrunnel.state.dir={}\n\
+             key.converter=org.apache.kafka.connect.json.JsonConverter\nplugin.path=/usr/share/java\n",
+            dir.path().join("state").display()
+        ),
+    )
+    .unwrap();
+    let mut worker = Command::new(env!("CARGO_BIN_EXE_runnel"))
+        .args(["worker", "--config"])
+        .arg(&good)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let up = runnel_testkit::try_wait(std::time::Duration::from_secs(30), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+    });
+    let _ = worker.kill();
+    let _ = worker.wait();
+    assert!(
+        up.is_some(),
+        "the worker did not listen on the configured port"
+    );
+    assert!(dir.path().join("state").exists());
+
+    let refused = |text: &str, want: &str| {
+        let path = dir.path().join("other.properties");
+        std::fs::write(&path, text).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_runnel"))
+            .args(["worker", "--config"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(want), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    };
+    refused("rest.prot=8083\n", "did you mean \"rest.port\"?");
+    // A connect-distributed.properties must not quietly become a standalone worker.
+    refused(
+        "group.id=connect-cluster\nbootstrap.servers=127.0.0.1:9\nconfig.storage.topic=connect-configs\n",
+        "group.id=connect-cluster makes this a distributed worker config",
+    );
+}
