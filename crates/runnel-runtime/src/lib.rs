@@ -3,6 +3,7 @@
 //! connectors, the built-in sinks, and the embedded state store.
 
 pub mod config_providers;
+pub mod connect_records;
 pub mod engine;
 pub mod history;
 pub mod job;
