@@ -215,7 +215,6 @@ fn saturate_u64(v: f64) -> u64 {
 pub struct History {
     sealed: VecDeque<Box<[u8]>>,
     current: Block,
-    last_sample: Option<Sample>,
     last_counter: Option<(u64, u64)>,
 }
 
@@ -261,12 +260,13 @@ impl History {
             }
         }
         self.current.push(&sample);
-        self.last_sample = Some(sample);
     }
 
     /// The newest sample.
     pub fn last(&self) -> Option<Sample> {
-        self.last_sample
+        // A full block is sealed only when the next sample arrives: the block being written
+        // always holds the newest.
+        self.current.prev.map(Sample::from_fields)
     }
 
     /// The last hour's samples, oldest first.

@@ -647,14 +647,21 @@ impl Worker {
     /// lock: the console's overview (cheap enough to build every few seconds for 500).
     pub async fn overview(&self) -> Vec<Overview> {
         let map = self.connectors.lock().await;
-        map.values()
-            .map(|e| Overview {
-                status: self.status_of(e),
-                class: e.config.get("connector.class").unwrap_or_default().into(),
-                metrics: e.metrics.clone(),
-                last: e.history.last(),
-            })
-            .collect()
+        map.values().map(|e| self.overview_of(e)).collect()
+    }
+
+    /// One connector's overview (its page), without the others'.
+    pub async fn overview_one(&self, name: &str) -> WorkerResult<Overview> {
+        self.with_entry(name, |e| self.overview_of(e)).await
+    }
+
+    fn overview_of(&self, e: &Entry) -> Overview {
+        Overview {
+            status: self.status_of(e),
+            class: e.config.get("connector.class").unwrap_or_default().into(),
+            metrics: e.metrics.clone(),
+            last: e.history.last(),
+        }
     }
 
     /// What the watches last saw on each server (`host:port`): when (ms since the epoch) and

@@ -421,15 +421,26 @@ async function connectorPage(name) {
         announce(r.message);
         await refresh();
       } else if (btn.id === 'run-check') {
-        btn.disabled = true;
-        const out = document.getElementById('check-result');
-        out.textContent = 'Checking…';
-        try { out.innerHTML = checkHtml(await api('GET', `/ui/api/connectors/${enc(name)}/check`)); } finally { btn.disabled = false; }
+        await runCheck(btn, document.getElementById('check-result'), name);
       }
     } catch (err) { showError(err); }
   });
   const timer = setInterval(() => { refresh().catch(() => {}); }, 5000);
   return () => clearInterval(timer);
+}
+
+// `runnel check` of one connector into `out`, its button disabled meanwhile; a failure of
+// the check itself is written where its result would be.
+async function runCheck(btn, out, name) {
+  btn.disabled = true;
+  out.textContent = 'Checking…';
+  try {
+    out.innerHTML = checkHtml(await api('GET', `/ui/api/connectors/${enc(name)}/check`));
+  } catch (e) {
+    out.textContent = e.message;
+  } finally {
+    btn.disabled = false;
+  }
 }
 
 function checkHtml(r) {
@@ -636,16 +647,11 @@ async function databasesPage() {
         <td class="num">${c.slot && c.slot.max_retained_wal_bytes ? fmtBytes(c.slot.max_retained_wal_bytes) : '–'}</td>
         <td><button type="button" data-check="${esc(c.name)}" aria-label="Check ${esc(c.name)}">Check</button><div data-check-out="${esc(c.name)}" aria-live="polite"></div></td></tr>`).join('')}
       </tbody></table>${slotsHtml(s)}</section>`).join('')}`;
-  const runCheck = async (btn) => {
-    const nm = btn.dataset.check;
-    const out = main.querySelector(`[data-check-out="${CSS.escape(nm)}"]`);
-    btn.disabled = true; out.textContent = 'Checking…';
-    try { out.innerHTML = checkHtml(await api('GET', `/ui/api/connectors/${enc(nm)}/check`)); } catch (e) { out.textContent = e.message; } finally { btn.disabled = false; }
-  };
+  const checkRow = (btn) => runCheck(btn, main.querySelector(`[data-check-out="${CSS.escape(btn.dataset.check)}"]`), btn.dataset.check);
   main.addEventListener('click', (e) => {
     const btn = e.target.closest('button');
     if (!btn) return;
-    if (btn.id === 'check-all') { for (const b of main.querySelectorAll('[data-check]')) runCheck(b); } else if (btn.dataset.check) runCheck(btn);
+    if (btn.id === 'check-all') { for (const b of main.querySelectorAll('[data-check]')) checkRow(b); } else if (btn.dataset.check) checkRow(btn);
   });
 }
 

@@ -129,7 +129,7 @@ async fn run_checks(client: &Client, cfg: &PostgresConfig, r: &mut CheckReport) 
     let max_slots: String = one(client, "SHOW max_replication_slots").await?;
     let used_slots: i64 = one(client, "SELECT count(*) FROM pg_replication_slots").await?;
     let max_slots: i64 = max_slots.parse().unwrap_or(0);
-    let own = format!("runnel-{}", cfg.name);
+    let own = cfg.application_name();
     match &slot {
         // Streaming to a connector of this name: this one, when the worker checks it running.
         Some(s) if s.active && s.holder.as_deref() == Some(own.as_str()) => r.warnings.push(format!(

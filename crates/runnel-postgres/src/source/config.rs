@@ -666,6 +666,12 @@ pub struct PostgresConfig {
 }
 
 impl PostgresConfig {
+    /// The `application_name` of the connector's sessions (the replication one included): how
+    /// `pg_stat_activity` and the checks tell its sessions from others'.
+    pub fn application_name(&self) -> String {
+        format!("runnel-{}", self.name)
+    }
+
     /// Validates `config` (every problem, one line each) and builds the typed config.
     pub fn from_connector(config: &ConnectorConfig) -> Result<Self> {
         let spec = spec();

@@ -62,7 +62,7 @@ impl PostgresSource {
         for key in &cfg.not_implemented {
             tracing::warn!(connector = %cfg.name, "config key \"{key}\" is accepted for compatibility but runnel does not act on it yet");
         }
-        let client = catalog::connect(cfg, &format!("runnel-{}", cfg.name)).await?;
+        let client = catalog::connect(cfg, &cfg.application_name()).await?;
         check::require_logical(&client).await?;
         let types = catalog::load_types(&client).await?;
         let mut tables = catalog::ensure_publication(&client, cfg).await?;
@@ -222,7 +222,7 @@ impl PostgresSource {
         .with_status_interval(Duration::from_millis(cfg.status_interval_ms.min(1000)))
         .with_wakeup_interval(Duration::from_secs(1))
         .with_options(catalog::SESSION_OPTIONS)
-        .with_application_name(format!("runnel-{}", cfg.name))
+        .with_application_name(cfg.application_name())
     }
 
     /// Creates the slot on the replication session; with `export`, keeps its snapshot for the

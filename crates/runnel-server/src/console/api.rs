@@ -161,15 +161,6 @@ fn tasks_json(status: &ConnectorStatus) -> Value {
         .collect()
 }
 
-async fn overview_of(app: &AppState, name: &str) -> ApiResult<Overview> {
-    app.worker
-        .overview()
-        .await
-        .into_iter()
-        .find(|o| o.status.name == name)
-        .ok_or_else(|| ApiError::not_found(format!("Connector {name} not found")))
-}
-
 /// `GET /ui/api/connectors/{name}`: config (secrets masked), status, figures, history,
 /// offsets, topics and (PostgreSQL) the slot.
 pub(crate) async fn connector(
@@ -177,7 +168,7 @@ pub(crate) async fn connector(
     Path(name): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let info = app.worker.info(&name).await?;
-    let o = overview_of(&app, &name).await?;
+    let o = app.worker.overview_one(&name).await?;
     let registry = app.worker.registry();
     let class = registry.class(&o.class);
     let config: Map<String, Value> = info
