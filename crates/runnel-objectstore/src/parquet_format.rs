@@ -48,8 +48,18 @@ impl Owned {
     }
 }
 
+/// Which Arrow types the columns take: Parquet files keep times and local timestamps as
+/// such; a Delta table has neither (Delta's `timestamp` is UTC, and it has no time type).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    Parquet,
+    /// Times as microseconds (Debezium's MicroTime value, a `long`), every timestamp as UTC
+    /// microseconds.
+    Delta,
+}
+
 /// The Arrow type of a Connect encoding.
-fn data_type(enc: &Encoding) -> Result<DataType> {
+pub fn data_type(enc: &Encoding, flavor: Flavor) -> Result<DataType> {
     Ok(match enc {
         Encoding::Boolean => DataType::Boolean,
         Encoding::Int8 => DataType::Int8,
@@ -65,25 +75,29 @@ fn data_type(enc: &Encoding) -> Result<DataType> {
         } if *p <= 38 && *scale <= *p => DataType::Decimal128(*p as u8, *scale as i8),
         Encoding::Decimal { scale, .. } if *scale <= 38 => DataType::Decimal128(38, *scale as i8),
         Encoding::Date | Encoding::ConnectDate => DataType::Date32,
-        Encoding::MilliTime | Encoding::MicroTime | Encoding::ConnectTime => {
-            DataType::Time64(TimeUnit::Microsecond)
-        }
+        Encoding::MilliTime | Encoding::MicroTime | Encoding::ConnectTime => match flavor {
+            Flavor::Parquet => DataType::Time64(TimeUnit::Microsecond),
+            Flavor::Delta => DataType::Int64,
+        },
         Encoding::MilliTimestamp | Encoding::MicroTimestamp | Encoding::ConnectTimestamp => {
-            DataType::Timestamp(TimeUnit::Microsecond, None)
+            match flavor {
+                Flavor::Parquet => DataType::Timestamp(TimeUnit::Microsecond, None),
+                Flavor::Delta => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            }
         }
         Encoding::ZonedTimestamp { .. } => {
             DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
         }
-        Encoding::Struct(fields) => DataType::Struct(arrow_fields(fields)?),
+        Encoding::Struct(fields) => DataType::Struct(arrow_fields(fields, flavor)?),
         Encoding::Array(items) => DataType::List(Arc::new(Field::new(
             "element",
-            data_type(&items.encoding)?,
+            data_type(&items.encoding, flavor)?,
             true,
         ))),
         Encoding::Map { .. } => {
             return Err(Error::config(
-                "a map field cannot be written to Parquet yet: flatten it with a transform, or \
-                 write JSON",
+                "a map field cannot be written to Parquet or Delta yet: flatten it with a \
+                 transform, or write JSON",
             ));
         }
         // Strings and every type sent as text (UUID, JSON, XML, enums, variable-scale and
@@ -92,10 +106,17 @@ fn data_type(enc: &Encoding) -> Result<DataType> {
     })
 }
 
-fn arrow_fields(columns: &[Column]) -> Result<Fields> {
+/// Every field nullable: a row can lack any of them (a dropped column, a delete's key-only row).
+pub fn arrow_fields(columns: &[Column], flavor: Flavor) -> Result<Fields> {
     columns
         .iter()
-        .map(|c| Ok(Field::new(c.name.as_ref(), data_type(&c.encoding)?, true)))
+        .map(|c| {
+            Ok(Field::new(
+                c.name.as_ref(),
+                data_type(&c.encoding, flavor)?,
+                true,
+            ))
+        })
         .collect::<Result<Vec<_>>>()
         .map(Fields::from)
 }
@@ -108,21 +129,8 @@ pub fn write(schema: &Schema, rows: &[Owned], compression: Compression) -> Resul
              envelope (ExtractNewRecordState) and keep value.converter.schemas.enable=true",
         )
     })?;
-    let fields = arrow_fields(columns)?;
-    let mut arrays = Vec::with_capacity(columns.len());
-    for (i, c) in columns.iter().enumerate() {
-        let values: Vec<&Owned> = rows
-            .iter()
-            .map(|r| match r {
-                Owned::Struct(v) => v.get(i).unwrap_or(&NULL),
-                _ => &NULL,
-            })
-            .collect();
-        arrays.push(build(&c.encoding, &c.name, &values)?);
-    }
-    let arrow_schema = Arc::new(arrow_schema::Schema::new(fields));
-    let batch = RecordBatch::try_new(arrow_schema.clone(), arrays)
-        .map_err(|e| Error::internal(format!("building a Parquet record batch: {e}")))?;
+    let batch = record_batch(columns, rows, Flavor::Parquet)?;
+    let arrow_schema = batch.schema();
     let props = WriterProperties::builder()
         .set_compression(compression)
         .build();
@@ -134,6 +142,24 @@ pub fn write(schema: &Schema, rows: &[Owned], compression: Compression) -> Resul
     writer
         .into_inner()
         .map_err(|e| Error::internal(format!("closing a Parquet file: {e}")))
+}
+
+/// `rows` (structs of `columns`' values) as one Arrow record batch.
+pub fn record_batch(columns: &[Column], rows: &[Owned], flavor: Flavor) -> Result<RecordBatch> {
+    let fields = arrow_fields(columns, flavor)?;
+    let mut arrays = Vec::with_capacity(columns.len());
+    for (i, c) in columns.iter().enumerate() {
+        let values: Vec<&Owned> = rows
+            .iter()
+            .map(|r| match r {
+                Owned::Struct(v) => v.get(i).unwrap_or(&NULL),
+                _ => &NULL,
+            })
+            .collect();
+        arrays.push(build(&c.encoding, &c.name, &values, flavor)?);
+    }
+    RecordBatch::try_new(Arc::new(arrow_schema::Schema::new(fields)), arrays)
+        .map_err(|e| Error::internal(format!("building an Arrow record batch: {e}")))
 }
 
 /// Rows in an existing Parquet object (from its footer).
@@ -221,7 +247,7 @@ fn text_of(d: &Datum) -> Option<String> {
 }
 
 /// One column of values of `enc`.
-fn build(enc: &Encoding, name: &str, values: &[&Owned]) -> Result<ArrayRef> {
+fn build(enc: &Encoding, name: &str, values: &[&Owned], flavor: Flavor) -> Result<ArrayRef> {
     macro_rules! primitive {
         ($builder:ty, $get:expr) => {{
             let mut b = <$builder>::with_capacity(values.len());
@@ -241,7 +267,7 @@ fn build(enc: &Encoding, name: &str, values: &[&Owned]) -> Result<ArrayRef> {
         Datum::Int(v) => Some(*v),
         _ => None,
     };
-    Ok(match data_type(enc)? {
+    Ok(match data_type(enc, flavor)? {
         DataType::Boolean => primitive!(BooleanBuilder, |d: &Datum| match d {
             Datum::Bool(b) => Some(*b),
             _ => None,
@@ -250,7 +276,7 @@ fn build(enc: &Encoding, name: &str, values: &[&Owned]) -> Result<ArrayRef> {
         DataType::Int16 => primitive!(Int16Builder, |d: &Datum| int(d).map(|v| v as i16)),
         DataType::Int32 => primitive!(Int32Builder, |d: &Datum| int(d).map(|v| v as i32)),
         DataType::Int64 => primitive!(Int64Builder, |d: &Datum| match d {
-            Datum::Int(v) => Some(*v),
+            Datum::Int(v) | Datum::Time(v) => Some(*v),
             Datum::Interval {
                 months,
                 days,
@@ -355,7 +381,7 @@ fn build(enc: &Encoding, name: &str, values: &[&Owned]) -> Result<ArrayRef> {
                         _ => &NULL,
                     })
                     .collect();
-                children.push(build(&c.encoding, &c.name, &child)?);
+                children.push(build(&c.encoding, &c.name, &child, flavor)?);
             }
             let nulls: Vec<bool> = values.iter().map(|v| !v.is_null()).collect();
             Arc::new(
@@ -384,7 +410,7 @@ fn build(enc: &Encoding, name: &str, values: &[&Owned]) -> Result<ArrayRef> {
                 }
                 offsets.push(flat.len() as i32);
             }
-            let child = build(&items.encoding, name, &flat)?;
+            let child = build(&items.encoding, name, &flat, flavor)?;
             Arc::new(
                 ListArray::try_new(
                     field,

@@ -76,8 +76,24 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     use tracing_subscriber::prelude::*;
     let root_level = std::env::var("RUNNEL_LOG").unwrap_or_else(|_| "info".into());
-    let filter = tracing_subscriber::EnvFilter::try_new(&root_level)
+    let mut filter = tracing_subscriber::EnvFilter::try_new(&root_level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // The Delta sink's libraries narrate every table load at info, and the Delta kernel logs
+    // as an error what it returns as one (a table not created yet, refused credentials), which
+    // the sink then reports itself: only their warnings, none of the kernel's, unless
+    // RUNNEL_LOG names them.
+    for (quiet, level) in [
+        ("buoyant_kernel", "off"),
+        ("deltalake_core", "warn"),
+        ("deltalake_aws", "warn"),
+        ("datafusion", "warn"),
+    ] {
+        if !root_level.contains(quiet)
+            && let Ok(d) = format!("{quiet}={level}").parse()
+        {
+            filter = filter.add_directive(d);
+        }
+    }
     // Reloadable, so the worker's /admin/loggers can change levels at run time.
     let (filter, reload) = tracing_subscriber::reload::Layer::new(filter);
     tracing_subscriber::registry()

@@ -24,6 +24,8 @@ pub(crate) fn registry() -> Registry {
         r.sink(runnel_objectstore::sink_plugin());
         r.sink(runnel_objectstore::files_plugin());
     }
+    #[cfg(feature = "delta")]
+    r.sink(runnel_delta::sink_plugin());
     for t in runnel_transforms::transforms() {
         r.transform(t);
     }

@@ -6,6 +6,8 @@ mod support;
 mod cli;
 mod conformance;
 mod console;
+#[cfg(feature = "delta")]
+mod delta;
 mod kafka;
 mod mongodb;
 mod mysql;

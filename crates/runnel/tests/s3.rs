@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use crate::support::*;
 
-fn s3_client(s3: &S3Server, args: &[&str]) -> String {
+pub(crate) fn s3_client(s3: &S3Server, args: &[&str]) -> String {
     let out = Command::new("python3")
         .arg(fixture("../s3_client.py"))
         .arg(s3.endpoint())
