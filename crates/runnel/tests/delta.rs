@@ -483,7 +483,8 @@ fn wrong_credentials_a_missing_bucket_and_a_type_change_are_clear_errors() {
 }
 
 /// runnel's Delta sink connector reading Debezium's topics from Kafka (envelopes and the
-/// tombstones after deletes), as a Kafka Connect sink connector: the table converges to the
+/// tombstones after deletes), as a Kafka Connect sink connector, the table partitioned by a
+/// column (`delta.partition.by`) whose value some updates change: the table converges to the
 /// source.
 #[test]
 fn the_delta_sink_connector_reads_debezium_topics_from_kafka() {
@@ -492,11 +493,11 @@ fn the_delta_sink_connector_reads_debezium_topics_from_kafka() {
     pg.create_database("k");
     pg.psql(
         "k",
-        "CREATE TABLE items (id int PRIMARY KEY, name text, qty int)",
+        "CREATE TABLE items (id int PRIMARY KEY, name text, qty int, kind text)",
     );
     pg.psql(
         "k",
-        "INSERT INTO items SELECT g, 'n' || g, g FROM generate_series(1, 200) g",
+        "INSERT INTO items SELECT g, 'n' || g, g, 'k' || (g % 3) FROM generate_series(1, 200) g",
     );
     let mut to_kafka = pg_connector(
         &pg,
@@ -522,6 +523,7 @@ fn the_delta_sink_connector_reads_debezium_topics_from_kafka() {
         "topics": "k.public.items",
         "delta.uri": lake.path().display().to_string(),
         "flush.interval.ms": "200",
+        "delta.partition.by": "kind",
         "consumer.override.partition.assignment.strategy": "range",
         "consumer.override.max.poll.interval.ms": "10000",
         "consumer.override.session.timeout.ms": "6000",
@@ -534,10 +536,17 @@ fn the_delta_sink_connector_reads_debezium_topics_from_kafka() {
     pg.psql(
         "k",
         "UPDATE items SET qty = qty * 10 WHERE id % 3 = 0; DELETE FROM items WHERE id % 7 = 0; \
-         INSERT INTO items VALUES (500, 'late', 1)",
+         UPDATE items SET kind = 'k9' WHERE id % 11 = 0; INSERT INTO items VALUES (500, 'late', 1, 'k0')",
     );
     let expected = source_rows(&pg, "k", "items");
     let uri = format!("{}/k.public.items", lake.path().display());
     wait_rows(&uri, None, &mut runnel, Duration::from_secs(120), &expected);
     runnel.stop();
+    // Partitioned by kind: a directory per value, rows that changed kind moved.
+    for kind in ["k0", "k1", "k2", "k9"] {
+        assert!(
+            std::path::Path::new(&format!("{uri}/kind={kind}")).is_dir(),
+            "no partition kind={kind}"
+        );
+    }
 }
