@@ -22,8 +22,11 @@ LAT_SECS=${LAT_SECS:-20}
 LAT_FLUSH_MS=${LAT_FLUSH_MS:-1000}
 ROOT=$PWD
 RUNNEL_WITH_S3=1 RUNNEL_WITH_DELTA=1 source scripts/install-deps.sh
-cargo build --release --locked -p runnel --features delta >/dev/null 2>&1 || cargo build --release --locked -p runnel --features delta
-RUNNEL="$ROOT/target/release/runnel"
+# RUNNEL_BIN: a runnel built with the delta feature already (a smoke run of this script).
+if [ -z "${RUNNEL_BIN:-}" ]; then
+  cargo build --release --locked -p runnel --features delta >/dev/null 2>&1 || cargo build --release --locked -p runnel --features delta
+fi
+RUNNEL=${RUNNEL_BIN:-$ROOT/target/release/runnel}
 SLOTS="raw delta_local json_local delta_s3 json_s3 lat"
 source bench/common.sh
 bench_backlog
@@ -41,7 +44,8 @@ done
 weed mini -dir="$WORK/s3" -ip=127.0.0.1 -ip.bind=127.0.0.1 -s3.port="$SPORT" $ports \
   -s3.port.iceberg=0 -s3.port.lance=0 -master.telemetry=false > "$WORK/s3.log" 2>&1 &
 SPID=$!
-PG_CLEANUP_HOOK="kill $SPID 2>/dev/null || true"
+# BENCH_KEEP_LOGS=DIR keeps runnel's logs of each run there.
+PG_CLEANUP_HOOK="kill $SPID 2>/dev/null || true; [ -n \"${BENCH_KEEP_LOGS:-}\" ] && cp $WORK/log.* \"${BENCH_KEEP_LOGS:-}\" 2>/dev/null; true"
 ENDPOINT="http://127.0.0.1:$SPORT"
 for b in lake json; do python3 crates/runnel/tests/s3_client.py "$ENDPOINT" mkbucket "$b"; done
 
@@ -84,15 +88,15 @@ pg_recvlogical -h 127.0.0.1 -p "$PORT" -U postgres -d rig --slot raw --start \
   -o proto_version=1 -o publication_names=dbz_publication --endpos="$END" -f /dev/null
 RAW_SECS=$(echo "$(date +%s.%N) - $t0" | bc -l)
 
-run_runnel delta_local delta_local "\"sink.type\": \"delta\", \"sink.delta.uri\": \"$WORK/lake\", \"sink.delta.flush.size\": \"$FLUSH\""
+run_runnel delta_local delta_local "\"sink.type\": \"delta\", \"sink.delta.uri\": \"$WORK/lake\", \"sink.delta.flush.size\": \"$FLUSH\", \"sink.delta.flush.interval.ms\": \"1000\""
 ROWS=$(result_row "PostgreSQL → Delta, local directory" "runnel, sink.type=delta, MERGE every $FLUSH changes")
-run_runnel json_local json_local "\"sink.type\": \"files\", \"sink.files.path\": \"$WORK/json\", \"sink.files.flush.size\": \"$FLUSH\""
+run_runnel json_local json_local "\"sink.type\": \"files\", \"sink.files.path\": \"$WORK/json\", \"sink.files.flush.size\": \"$FLUSH\", \"sink.files.rotate.schedule.interval.ms\": \"1000\""
 ROWS="$ROWS
 $(result_row "PostgreSQL → JSON lines, local directory" "runnel, sink.type=files, $FLUSH records per object")"
-run_runnel delta_s3 delta_s3 "\"sink.type\": \"delta\", \"sink.delta.uri\": \"s3://lake/current\", \"sink.delta.flush.size\": \"$FLUSH\", $(sed 's/"\([a-z.]*\)": /"sink.delta.\1": /g' <<< "$S3_KEYS")"
+run_runnel delta_s3 delta_s3 "\"sink.type\": \"delta\", \"sink.delta.uri\": \"s3://lake/current\", \"sink.delta.flush.size\": \"$FLUSH\", \"sink.delta.flush.interval.ms\": \"1000\", $(sed 's/"\([a-z.]*\)": /"sink.delta.\1": /g' <<< "$S3_KEYS")"
 ROWS="$ROWS
 $(result_row "PostgreSQL → Delta on S3 (SeaweedFS)" "runnel, sink.type=delta, MERGE every $FLUSH changes")"
-run_runnel json_s3 json_s3 "\"sink.type\": \"s3\", \"sink.s3.s3.bucket.name\": \"json\", \"sink.s3.s3.region\": \"us-east-1\", \"sink.s3.flush.size\": \"$FLUSH\", $(sed 's/"\([a-z.]*\)": /"sink.s3.\1": /g' <<< "$S3_KEYS")"
+run_runnel json_s3 json_s3 "\"sink.type\": \"s3\", \"sink.s3.s3.bucket.name\": \"json\", \"sink.s3.s3.region\": \"us-east-1\", \"sink.s3.flush.size\": \"$FLUSH\", \"sink.s3.rotate.schedule.interval.ms\": \"1000\", $(sed 's/"\([a-z.]*\)": /"sink.s3.\1": /g' <<< "$S3_KEYS")"
 ROWS="$ROWS
 $(result_row "PostgreSQL → JSON lines on S3 (SeaweedFS)" "runnel, sink.type=s3, $FLUSH records per object")"
 

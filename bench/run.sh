@@ -16,6 +16,9 @@
 #             (bench/pgsink.sh, appended to the results);
 #   s3        PostgreSQL → S3 (SeaweedFS): runnel's object storage sink, JSON and Parquet, beside
 #             boto3 uploading the same bytes in objects of the same sizes (bench/s3.sh, appended);
+#   delta     PostgreSQL → Delta Lake: runnel's Delta sink (MERGE by key) beside its JSON-lines
+#             object sink, local and on S3 (SeaweedFS); DuckDB reading the current state from
+#             each; delay at 1,000 commits/s (bench/delta.sh, appended);
 #   mysql     MariaDB → JSON lines: runnel's MySQL/MariaDB source beside mariadb-binlog (raw and
 #             decoded) and Debezium's MySQL connector, binlog drain and snapshot of $MYSQL_N rows
 #             (bench/mysql.sh, appended).
@@ -30,7 +33,7 @@ N=${N:-1000000}
 SNAP_N=${SNAP_N:-1000000}
 LAT_RATE=${LAT_RATE:-1000}
 LAT_SECS=${LAT_SECS:-60}
-WORKLOADS=${WORKLOADS:-drain snapshot latency pgsink s3 mysql}
+WORKLOADS=${WORKLOADS:-drain snapshot latency pgsink s3 delta mysql}
 want() { [[ " $WORKLOADS " == *" $1 "* ]]; }
 PGSINK_N=${PGSINK_N:-$N}
 want drain || N=0
@@ -295,6 +298,10 @@ fi
 if want s3; then
   echo "==> PostgreSQL → S3 (bench/s3.sh)"
   { echo; echo "## PostgreSQL → S3"; echo; N=${S3_N:-1000000} bash bench/s3.sh | sed -n '/^| workload/,$p'; } >> "$RESULTS"
+fi
+if want delta; then
+  echo "==> PostgreSQL → Delta Lake (bench/delta.sh)"
+  { echo; echo "## PostgreSQL → Delta Lake"; echo; N=${DELTA_N:-1000000} bash bench/delta.sh | sed -n '/^| workload/,$p'; } >> "$RESULTS"
 fi
 if want mysql; then
   echo "==> MariaDB source (bench/mysql.sh)"

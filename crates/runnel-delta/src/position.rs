@@ -53,7 +53,7 @@ pub struct FlushMark {
 }
 
 impl FlushMark {
-    pub fn commit_properties(&self, operation_tables: usize) -> CommitProperties {
+    pub fn commit_properties(&self) -> CommitProperties {
         let meta = json!({
             "connector": self.connector,
             "app_id": self.app_id,
@@ -61,7 +61,6 @@ impl FlushMark {
             "offset": self.offset.as_ref().map(|o| Value::Object(o.0.clone())),
             "previous_offset": self.previous.as_ref().map(|o| Value::Object(o.0.clone())),
             "tables": self.tables,
-            "flush_tables": operation_tables,
         });
         CommitProperties::default()
             .with_application_transaction(Transaction::new(&self.app_id, self.version))

@@ -106,8 +106,6 @@ pub fn add(
                     buffer.truncated = true;
                 }
                 Op::Delete | Op::Truncate => return Ok(false),
-                #[allow(unreachable_patterns)]
-                _ => return Ok(false),
             }
             Ok(true)
         }

@@ -76,8 +76,11 @@ impl DeltaSink {
                 .is_some_and(|t| t.elapsed() >= self.cfg.flush_interval)
     }
 
-    /// Commits every buffered table; then every batch submitted so far is durable.
-    fn flush(&mut self) -> Result<()> {
+    /// Commits every buffered table. `whole`: the stream is at a complete position, and every
+    /// batch submitted so far is durable with it. Otherwise (a snapshot, or a transaction larger
+    /// than `flush.size`, whose rows would not fit in memory) the commits keep the last complete
+    /// position: a restart replays from there and merges the same rows again, by key.
+    fn flush(&mut self, whole: bool) -> Result<()> {
         let names: Vec<String> = self
             .buffers
             .iter()
@@ -85,14 +88,19 @@ impl DeltaSink {
             .map(|(n, _)| n.clone())
             .collect();
         if !names.is_empty() {
-            let version = position::next_version(self.version, self.offset.as_ref());
+            let offset = if whole {
+                self.offset.clone()
+            } else {
+                self.flushed_offset.clone()
+            };
+            let version = position::next_version(self.version, offset.as_ref().filter(|_| whole));
             let mark = FlushMark {
                 app_id: self
                     .app_id
                     .clone()
                     .unwrap_or_else(|| format!("runnel-{}", self.cfg.connector)),
                 version,
-                offset: self.offset.clone(),
+                offset,
                 previous: self.flushed_offset.clone(),
                 tables: names.clone(),
                 connector: self.cfg.connector.clone(),
@@ -104,7 +112,7 @@ impl DeltaSink {
                     Some(t) => t,
                     None => self.rt.block_on(table::open(&self.cfg, name))?,
                 };
-                let props = mark.commit_properties(names.len());
+                let props = mark.commit_properties();
                 let (handle, written) = self
                     .rt
                     .block_on(table::write(&self.cfg, name, handle, buffer, props))?;
@@ -123,8 +131,10 @@ impl DeltaSink {
         self.buffers.clear();
         self.rows = 0;
         self.first_row_at = None;
-        self.flushed_offset = self.offset.clone();
-        self.durable += std::mem::take(&mut self.unflushed);
+        if whole {
+            self.flushed_offset = self.offset.clone();
+            self.durable += std::mem::take(&mut self.unflushed);
+        }
         let tables = &mut self.tables;
         self.upkeep.run(&self.cfg, &self.rt, tables)?;
         Ok(())
@@ -226,15 +236,21 @@ impl Sink for DeltaSink {
             }
             self.at_position = offset.is_some();
         }
-        if self.at_position && self.rows >= self.cfg.flush_size {
-            self.flush()?;
+        if self.rows >= self.cfg.flush_size {
+            if self.at_position {
+                self.flush(true)?;
+            } else if self.buffers.values().all(|b| !b.key.is_empty()) {
+                // Rows without a key would be appended twice by the replay: those wait for
+                // the position.
+                self.flush(false)?;
+            }
         }
         Ok(())
     }
 
     fn settle(&mut self, wait: Duration) -> Result<usize> {
         if self.at_position && self.unflushed > 0 && (self.rows == 0 || self.flush_due()) {
-            self.flush()?;
+            self.flush(true)?;
         }
         let durable = std::mem::take(&mut self.durable);
         if durable == 0 && !wait.is_zero() {
@@ -349,6 +365,46 @@ mod tests {
             out.sort();
             out
         })
+    }
+
+    /// A snapshot (no position until it ends) larger than `flush.size` is merged as it comes,
+    /// so it never waits in memory whole; its batches become durable only with the position.
+    #[test]
+    fn rows_without_a_position_are_merged_past_flush_size_but_not_acknowledged() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().display().to_string();
+        let mut sink = DeltaSink::new(sink_config(&root, &[("flush.size", "3")])).unwrap();
+        sink.resume("g").unwrap();
+        let t = table(
+            vec![
+                Column::new("id", Encoding::Int32, false),
+                Column::new("v", Encoding::String, true),
+            ],
+            1,
+        );
+        let encoded = EncodedBatch::default();
+        for chunk in [1..=2, 3..=4, 5..=6] {
+            let mut batch = Batch::default();
+            for id in chunk {
+                change(
+                    &mut batch,
+                    &t,
+                    Op::Read,
+                    vec![Datum::Int(id), Datum::text("s")],
+                );
+            }
+            sink.submit(&batch, &encoded, None).unwrap();
+            assert_eq!(sink.settle(Duration::ZERO).unwrap(), 0);
+        }
+        assert_eq!(read(&sink.rt, &root).len(), 4, "merged past flush.size");
+        let end = SourceOffset::new().set("lsn", 42u64);
+        sink.submit(&Batch::default(), &encoded, Some(&end))
+            .unwrap();
+        sink.first_row_at = Some(Instant::now() - Duration::from_secs(60));
+        assert_eq!(sink.settle(Duration::ZERO).unwrap(), 4);
+        assert_eq!(read(&sink.rt, &root).len(), 6);
+        let mut again = DeltaSink::new(sink_config(&root, &[])).unwrap();
+        assert_eq!(again.resume("g").unwrap(), Some(end));
     }
 
     /// Upserts, a delete, an added column and a resume: the table holds the last change per
