@@ -78,13 +78,13 @@ fn main() -> ExitCode {
     let root_level = std::env::var("RUNNEL_LOG").unwrap_or_else(|_| "info".into());
     let mut filter = tracing_subscriber::EnvFilter::try_new(&root_level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // The Delta sink's libraries narrate every table load at info, and the Delta kernel logs
-    // as an error what it returns as one (a table not created yet, refused credentials), which
-    // the sink then reports itself: only their warnings, none of the kernel's, unless
-    // RUNNEL_LOG names them.
+    // The Delta sink's libraries narrate every table load at info, deltalake warns on every
+    // MERGE about a metric it lacks, and the Delta kernel logs as an error what it returns as
+    // one (a table not created yet, refused credentials), which the sink then reports itself:
+    // quiet by default, unless RUNNEL_LOG names them.
     for (quiet, level) in [
         ("buoyant_kernel", "off"),
-        ("deltalake_core", "warn"),
+        ("deltalake_core", "error"),
         ("deltalake_aws", "warn"),
         ("datafusion", "warn"),
     ] {
