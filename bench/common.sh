@@ -45,3 +45,24 @@ while True:
     time.sleep(0.02)
 PY
 }
+
+# Starts a private SeaweedFS S3 server (every inner port free, on loopback) in $WORK/s3 with the
+# bench credentials and creates the buckets named; sets $SPID and $ENDPOINT and stops the server
+# with PostgreSQL (PG_CLEANUP_HOOK).
+bench_s3_start() {
+  export AWS_ACCESS_KEY_ID=bench-key AWS_SECRET_ACCESS_KEY=bench-secret
+  local port ports="" flag b
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  mkdir -p "$WORK/s3"
+  for flag in master.port master.port.grpc volume.port volume.port.grpc filer.port filer.port.grpc \
+              s3.port.grpc admin.port admin.port.grpc webdav.port debug.port s3.debug.port; do
+    ports="$ports -$flag=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+  done
+  # shellcheck disable=SC2086
+  weed mini -dir="$WORK/s3" -ip=127.0.0.1 -ip.bind=127.0.0.1 -s3.port="$port" $ports \
+    -s3.port.iceberg=0 -s3.port.lance=0 -master.telemetry=false > "$WORK/s3.log" 2>&1 &
+  SPID=$!
+  PG_CLEANUP_HOOK="kill $SPID 2>/dev/null || true"
+  ENDPOINT="http://127.0.0.1:$port"
+  for b in "$@"; do python3 crates/runnel/tests/s3_client.py "$ENDPOINT" mkbucket "$b"; done
+}

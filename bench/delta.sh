@@ -31,23 +31,9 @@ SLOTS="raw delta_local json_local delta_s3 json_s3 lat"
 source bench/common.sh
 bench_backlog
 
-export AWS_ACCESS_KEY_ID=bench-key AWS_SECRET_ACCESS_KEY=bench-secret
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-SPORT=$(free_port)
-mkdir -p "$WORK/s3"
-ports=""
-for flag in master.port master.port.grpc volume.port volume.port.grpc filer.port filer.port.grpc \
-            s3.port.grpc admin.port admin.port.grpc webdav.port debug.port s3.debug.port; do
-  ports="$ports -$flag=$(free_port)"
-done
-# shellcheck disable=SC2086
-weed mini -dir="$WORK/s3" -ip=127.0.0.1 -ip.bind=127.0.0.1 -s3.port="$SPORT" $ports \
-  -s3.port.iceberg=0 -s3.port.lance=0 -master.telemetry=false > "$WORK/s3.log" 2>&1 &
-SPID=$!
+bench_s3_start lake json
 # BENCH_KEEP_LOGS=DIR keeps runnel's logs of each run there.
-PG_CLEANUP_HOOK="kill $SPID 2>/dev/null || true; [ -n \"${BENCH_KEEP_LOGS:-}\" ] && cp $WORK/log.* \"${BENCH_KEEP_LOGS:-}\" 2>/dev/null; true"
-ENDPOINT="http://127.0.0.1:$SPORT"
-for b in lake json; do python3 crates/runnel/tests/s3_client.py "$ENDPOINT" mkbucket "$b"; done
+PG_CLEANUP_HOOK="$PG_CLEANUP_HOOK; [ -n \"${BENCH_KEEP_LOGS:-}\" ] && cp $WORK/log.* \"${BENCH_KEEP_LOGS:-}\" 2>/dev/null; true"
 
 S3_KEYS="\"store.url\": \"$ENDPOINT\", \"aws.access.key.id\": \"$AWS_ACCESS_KEY_ID\", \"aws.secret.access.key\": \"$AWS_SECRET_ACCESS_KEY\""
 

@@ -21,22 +21,7 @@ SLOTS="raw runnel_json runnel_parquet"
 source bench/common.sh
 bench_backlog
 
-export AWS_ACCESS_KEY_ID=bench-key AWS_SECRET_ACCESS_KEY=bench-secret
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-SPORT=$(free_port)
-mkdir -p "$WORK/s3"
-ports=""
-for flag in master.port master.port.grpc volume.port volume.port.grpc filer.port filer.port.grpc \
-            s3.port.grpc admin.port admin.port.grpc webdav.port debug.port s3.debug.port; do
-  ports="$ports -$flag=$(free_port)"
-done
-# shellcheck disable=SC2086
-weed mini -dir="$WORK/s3" -ip=127.0.0.1 -ip.bind=127.0.0.1 -s3.port="$SPORT" $ports \
-  -s3.port.iceberg=0 -s3.port.lance=0 -master.telemetry=false > "$WORK/s3.log" 2>&1 &
-SPID=$!
-PG_CLEANUP_HOOK="kill $SPID 2>/dev/null || true"
-ENDPOINT="http://127.0.0.1:$SPORT"
-for b in json parquet plain; do python3 crates/runnel/tests/s3_client.py "$ENDPOINT" mkbucket "$b"; done
+bench_s3_start json parquet plain
 
 # CPU seconds of a process (and its threads) so far.
 proc_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$1/stat"; }
