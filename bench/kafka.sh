@@ -12,7 +12,7 @@ SLOTS=runnel
 source bench/common.sh
 cargo build --release --locked -p runnel >/dev/null 2>&1 || cargo build --release --locked -p runnel
 RUNNEL="$PWD/target/release/runnel"
-TANSU=${RUNNEL_TANSU:-$HOME/.cache/runnel/tansu/bin/tansu}
+TANSU=${RUNNEL_TANSU:-$HOME/.cache/runnel/tansu-0.6.0-fetchfix/bin/tansu}
 bench_backlog
 KPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$TANSU" broker --listener-url "tcp://127.0.0.1:$KPORT" --advertised-listener-url "tcp://127.0.0.1:$KPORT" \

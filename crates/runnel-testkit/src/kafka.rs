@@ -1,6 +1,8 @@
 //! A private Kafka-protocol broker: `tansu` (crates.io) on a free loopback port, with in-memory
-//! storage, or SQLite storage in its temp dir when a test stops and restarts it. The test command builds it once into `~/.cache/runnel/tansu` (17 minutes
-//! cold here); `RUNNEL_TANSU` points at another binary.
+//! storage, or SQLite storage in its temp dir when a test stops and restarts it. The test
+//! command builds it once, with its fetch fixed (`scripts/lib/build-tansu.sh`), into
+//! `~/.cache/runnel/tansu-0.6.0-fetchfix` (17 minutes cold here); `RUNNEL_TANSU` points at
+//! another binary.
 
 use std::net::TcpStream;
 use std::path::PathBuf;
@@ -24,7 +26,7 @@ pub fn tansu_binary() -> PathBuf {
         return p.into();
     }
     let cached = std::env::var("HOME")
-        .map(|h| PathBuf::from(h).join(".cache/runnel/tansu/bin/tansu"))
+        .map(|h| PathBuf::from(h).join(".cache/runnel/tansu-0.6.0-fetchfix/bin/tansu"))
         .ok()
         .filter(|p| p.exists());
     cached.unwrap_or_else(|| "tansu".into())
@@ -106,7 +108,7 @@ impl KafkaBroker {
             .unwrap_or_else(|e| {
                 panic!(
                     "cannot start the Kafka broker {}: {e}; the test command installs it \
-                     (cargo install --locked tansu --features dynostore,libsql)",
+                     (bash scripts/lib/build-tansu.sh ~/.cache/runnel/tansu-0.6.0-fetchfix)",
                     tansu_binary().display()
                 )
             });

@@ -516,15 +516,6 @@ fn through_kafka_with_the_jdbc_sink_connector_config_upserts_converge() {
         "topic.creation.default.replication.factor".into(),
         json!("1"),
     );
-    // One record per produce batch: tansu 0.6 answers a fetch from an offset inside a batch
-    // with the batches after it (the rest of that batch is skipped; measured with the Python
-    // client: 16 records in one batch, a fetch from offset 5 returns nothing, and after more
-    // records only those). Kafka returns the whole batch and the client drops what precedes
-    // the offset. After the kill below the sink consumers resume from their committed offsets,
-    // which may fall inside a batch: with batches of several records this test lost the tail
-    // of a partition about one run in eight, on the broker's side (the deletes were in the
-    // topic, never delivered).
-    c.insert("producer.override.batch.num.messages".into(), json!("1"));
     // Debezium's JDBC sink connector config, as users have it.
     let from_kafka = json!({"name": "jdbc-sink", "config": {
         "connector.class": "io.debezium.connector.jdbc.JdbcSinkConnector",
