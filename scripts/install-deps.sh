@@ -99,6 +99,21 @@ if [ "${RUNNEL_WITH_DELTA:-0}" = 1 ] && ! python3 -c 'import deltalake, duckdb, 
     || python3 -m pip install -q --break-system-packages deltalake==1.6.6 duckdb==1.5.5 duckdb-extension-delta==1.5.5 pytz
 fi
 
+# The Kubernetes manifests' test (RUNNEL_WITH_KUBE=1, set by scripts/test.sh): `kubectl
+# kustomize` renders deploy/kubernetes (no cluster needed; Debian's kubernetes-client when no
+# kubectl is installed) and PyYAML reads what it renders.
+if [ "${RUNNEL_WITH_KUBE:-0}" = 1 ]; then
+  if ! command -v kubectl >/dev/null; then
+    echo "==> installing kubectl (apt-get install kubernetes-client)"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends kubernetes-client >/dev/null
+  fi
+  if ! python3 -c 'import yaml' 2>/dev/null; then
+    echo "==> installing PyYAML"
+    python3 -m pip install -q pyyaml 2>/dev/null || python3 -m pip install -q --break-system-packages pyyaml
+  fi
+fi
+
 # The web console's browser tests (RUNNEL_WITH_BROWSER=1, set by scripts/test.sh): Debian's
 # Chromium driven by Playwright for Python (launched with the installed browser: Playwright
 # downloads none), and axe-core from npm for the accessibility check, kept in the cache.

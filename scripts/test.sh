@@ -3,7 +3,7 @@
 # PostgreSQL instances and Kafka brokers (temp dirs, free loopback ports) and stop them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-RUNNEL_WITH_KAFKA=1 RUNNEL_WITH_MONGO=1 RUNNEL_WITH_S3=1 RUNNEL_WITH_MARIADB=1 RUNNEL_WITH_CHECKS=1 RUNNEL_WITH_BROWSER=1 RUNNEL_WITH_DELTA=1 source scripts/install-deps.sh
+RUNNEL_WITH_KAFKA=1 RUNNEL_WITH_MONGO=1 RUNNEL_WITH_S3=1 RUNNEL_WITH_MARIADB=1 RUNNEL_WITH_CHECKS=1 RUNNEL_WITH_BROWSER=1 RUNNEL_WITH_DELTA=1 RUNNEL_WITH_KUBE=1 source scripts/install-deps.sh
 [ -d "$HOME/.cargo/bin" ] && export PATH="$HOME/.cargo/bin:$PATH"
 echo "==> checking for unused dependencies (cargo machete)"
 cargo machete

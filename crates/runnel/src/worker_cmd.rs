@@ -2,7 +2,8 @@
 //!
 //! Its config file is a Kafka Connect worker properties file (`connect-standalone.properties`
 //! style), so an existing one mostly works: `listeners`, `bootstrap.servers` and
-//! `config.providers` are used; Kafka Connect keys that have no meaning for runnel (converters
+//! `config.providers` (with each alias's `.class`, Strimzi's Kubernetes providers included) are
+//! used; Kafka Connect keys that have no meaning for runnel (converters
 //! are per connector here, storage is embedded) are accepted and logged; anything else is an
 //! error with a suggestion. runnel's own keys start with `runnel.`. Flags and environment
 //! variables override the file.
@@ -53,7 +54,6 @@ const IGNORED: &[&str] = &[
     "producer.",
     "consumer.",
     "admin.",
-    "config.providers.",
     "topic.creation.enable",
     "exactly.once.source.support",
     "client.id",
@@ -104,10 +104,11 @@ struct Settings {
     tls: Option<(PathBuf, PathBuf)>,
 }
 
-fn read_config(path: &PathBuf) -> Result<BTreeMap<String, String>, Error> {
+/// A Kafka Connect worker properties file, read as Java reads it.
+pub(crate) fn read_properties(path: &PathBuf) -> Result<BTreeMap<String, String>, Error> {
     let file = std::fs::File::open(path)
         .map_err(|e| Error::config(format!("cannot read {}: {e}", path.display())))?;
-    let props: BTreeMap<String, String> = java_properties::read(std::io::BufReader::new(file))
+    Ok(java_properties::read(std::io::BufReader::new(file))
         .map_err(|e| {
             Error::config(format!(
                 "{}: not a worker properties file: {e}",
@@ -115,7 +116,11 @@ fn read_config(path: &PathBuf) -> Result<BTreeMap<String, String>, Error> {
             ))
         })?
         .into_iter()
-        .collect();
+        .collect())
+}
+
+fn read_config(path: &PathBuf) -> Result<BTreeMap<String, String>, Error> {
+    let props = read_properties(path)?;
     // A distributed worker's config must not quietly start a standalone worker: two of those
     // on one cluster's configs would each run every connector (two walsenders fighting for
     // each slot).
@@ -128,7 +133,15 @@ fn read_config(path: &PathBuf) -> Result<BTreeMap<String, String>, Error> {
         )));
     }
     for key in props.keys() {
-        if USED.contains(&key.as_str()) {
+        // `config.providers.<alias>.class` is read with the list; a provider's own settings
+        // (`config.providers.<alias>.param.*`) have nothing to set here.
+        if USED.contains(&key.as_str())
+            || (key.starts_with("config.providers.") && key.ends_with(".class"))
+        {
+            continue;
+        }
+        if key.starts_with("config.providers.") {
+            tracing::info!("worker config: {key} does not apply to runnel; ignored");
             continue;
         }
         if IGNORED
@@ -188,7 +201,9 @@ fn settings(args: WorkerArgs) -> Result<Settings, Error> {
         .or(from_file_listen)
         .unwrap_or_else(|| "127.0.0.1:8083".into());
     let providers = match file.get("config.providers") {
-        Some(list) => ConfigProviders::from_list(list)?,
+        Some(list) => {
+            ConfigProviders::from_worker_config(list, |k| file.get(k).map(String::as_str))?
+        }
         None => ConfigProviders::default(),
     };
     let basic = match (

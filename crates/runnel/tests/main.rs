@@ -8,6 +8,7 @@ mod conformance;
 mod console;
 #[cfg(feature = "delta")]
 mod delta;
+mod deploy;
 mod kafka;
 mod mongodb;
 mod mysql;

@@ -20,6 +20,16 @@ pub(crate) struct WorkerProcess {
 
 impl WorkerProcess {
     pub(crate) fn start(dir: &Path, port: u16, args: &[&str]) -> Self {
+        Self::start_with_env(dir, port, args, &[])
+    }
+
+    /// Starts with more environment variables (a pod's, for the Kubernetes providers).
+    pub(crate) fn start_with_env(
+        dir: &Path,
+        port: u16,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
         let log = dir.join("worker.log");
         let log_file = std::fs::OpenOptions::new()
             .create(true)
@@ -34,6 +44,7 @@ impl WorkerProcess {
             .args(args)
             .env("RUNNEL_LOG", "info")
             .env("RUNNEL_TEST_SECRET", "hunter2-secret")
+            .envs(env.iter().copied())
             .env_remove("RUNNEL_AUTH_TOKEN")
             .stdout(Stdio::null())
             .stderr(log_file)
@@ -147,7 +158,78 @@ impl Drop for WorkerProcess {
     }
 }
 
-fn wait_file(path: &Path, what: &str, pred: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+/// A test CA and a server certificate it signed for 127.0.0.1 (openssl), valid for a day:
+/// (ca.pem, cert.pem, key.pem). rustls refuses a self-signed CA certificate as a server's.
+fn test_certificates(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    let (ca, ca_key) = (dir.join("ca.pem"), dir.join("ca.key"));
+    let (cert, key, csr) = (
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+        dir.join("cert.csr"),
+    );
+    let ext = dir.join("cert.ext");
+    std::fs::write(
+        &ext,
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    let openssl = |args: &[&std::ffi::OsStr]| {
+        let ok = Command::new("openssl")
+            .args(args)
+            .stderr(Stdio::null())
+            .status()
+            .expect("run openssl");
+        assert!(ok.success(), "openssl {args:?}");
+    };
+    let os = |s: &'static str| std::ffi::OsStr::new(s);
+    openssl(&[
+        os("req"),
+        os("-x509"),
+        os("-newkey"),
+        os("rsa:2048"),
+        os("-nodes"),
+        os("-days"),
+        os("1"),
+        os("-subj"),
+        os("/CN=runnel-test-ca"),
+        os("-keyout"),
+        ca_key.as_os_str(),
+        os("-out"),
+        ca.as_os_str(),
+    ]);
+    openssl(&[
+        os("req"),
+        os("-newkey"),
+        os("rsa:2048"),
+        os("-nodes"),
+        os("-subj"),
+        os("/CN=127.0.0.1"),
+        os("-keyout"),
+        key.as_os_str(),
+        os("-out"),
+        csr.as_os_str(),
+    ]);
+    openssl(&[
+        os("x509"),
+        os("-req"),
+        os("-in"),
+        csr.as_os_str(),
+        os("-CA"),
+        ca.as_os_str(),
+        os("-CAkey"),
+        ca_key.as_os_str(),
+        os("-CAcreateserial"),
+        os("-days"),
+        os("1"),
+        os("-extfile"),
+        ext.as_os_str(),
+        os("-out"),
+        cert.as_os_str(),
+    ]);
+    (ca, cert, key)
+}
+
+pub(crate) fn wait_file(path: &Path, what: &str, pred: impl Fn(&[Value]) -> bool) -> Vec<Value> {
     wait_for(what, Duration::from_secs(60), || {
         let recs = records(path);
         pred(&recs).then_some(recs)
@@ -169,7 +251,7 @@ fn wait_streaming(pg: &PgInstance, db: &str, slot: &str) {
     );
 }
 
-fn has_row(recs: &[Value], id: i64) -> bool {
+pub(crate) fn has_row(recs: &[Value], id: i64) -> bool {
     recs.iter().any(|r| r["value"]["after"]["id"] == id)
 }
 
@@ -681,25 +763,7 @@ fn the_connectors_command_drives_a_worker() {
 #[test]
 fn the_api_serves_https_with_a_pem_certificate() {
     let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-    let made = Command::new("openssl")
-        .args([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-        ])
-        .args([
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-        ])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .stderr(Stdio::null())
-        .status()
-        .expect("run openssl");
-    assert!(made.success());
+    let (ca, cert, key) = test_certificates(dir.path());
     let port = runnel_testkit::free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_runnel"))
         .arg("worker")
@@ -724,7 +788,7 @@ fn the_api_serves_https_with_a_pem_certificate() {
     let curl = |url: &str| {
         Command::new("curl")
             .args(["-s", "--max-time", "5", "--cacert"])
-            .arg(&cert)
+            .arg(&ca)
             .arg(url)
             .output()
             .map(|o| {
@@ -986,4 +1050,204 @@ fn a_task_retrying_its_connection_stays_running_then_fails_after_max_retries() {
         (s["tasks"][0]["state"] == "RUNNING" && s["tasks"][0].get("warning").is_none())
             .then_some(())
     });
+}
+
+/// A stand-in Kubernetes API server (`kubernetes_api.py`); killed and reaped on drop.
+struct FakeKubernetesApi {
+    child: Child,
+    port: u16,
+    requests: std::path::PathBuf,
+}
+
+impl FakeKubernetesApi {
+    fn start(dir: &Path, cert: &Path, key: &Path, token: &str, objects: &Value) -> Self {
+        let port = runnel_testkit::free_port();
+        let objects_path = dir.join("objects.json");
+        std::fs::write(&objects_path, objects.to_string()).unwrap();
+        let requests = dir.join("requests.log");
+        std::fs::write(&requests, "").unwrap();
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/kubernetes_api.py");
+        let child = Command::new("python3")
+            .arg(script)
+            .arg(port.to_string())
+            .arg(cert)
+            .arg(key)
+            .arg(token)
+            .arg(&objects_path)
+            .arg(&requests)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 runs the fake Kubernetes API");
+        let api = Self {
+            child,
+            port,
+            requests,
+        };
+        wait_for(
+            "the fake Kubernetes API to listen",
+            Duration::from_secs(30),
+            || std::net::TcpStream::connect(("127.0.0.1", port)).ok(),
+        );
+        api
+    }
+
+    /// The paths read so far.
+    fn requests(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.requests)
+            .unwrap_or_default()
+            .lines()
+            .map(String::from)
+            .collect()
+    }
+}
+
+impl Drop for FakeKubernetesApi {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Strimzi's config providers: `${secrets:<ns>/<secret>:<key>}` (base64 Secret data) and
+/// `${configmaps:<ns>/<map>:<key>}` read from the Kubernetes API with the pod's token when a
+/// task starts (and for validation), never stored resolved; RBAC refusals, missing keys and a
+/// rejected token are one clear message each.
+#[test]
+fn strimzi_kubernetes_secrets_resolve_when_a_task_starts_and_are_never_stored() {
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let pg = PgInstance::start();
+    pg.create_database("shop");
+    pg.psql(
+        "shop",
+        "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (1, 'one');",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = test_certificates(dir.path());
+    let api = FakeKubernetesApi::start(
+        dir.path(),
+        &cert,
+        &key,
+        "pod-token",
+        &json!({
+            "secrets/kafka/pg-credentials": {"type": "Opaque", "data": {
+                "user": b64(&pg.user), "password": b64("s3cret-pw-xyz")}},
+            "configmaps/kafka/pg-settings": {"data": {"dbname": "shop"}},
+            "secrets/kafka/not-ours": {"data": {"user": b64("x")}},
+            "forbidden": ["secrets/kafka/not-ours"],
+        }),
+    );
+    let props = dir.path().join("worker.properties");
+    std::fs::write(
+        &props,
+        "config.providers=secrets,configmaps\n\
+         config.providers.secrets.class=io.strimzi.kafka.KubernetesSecretConfigProvider\n\
+         config.providers.configmaps.class=io.strimzi.kafka.KubernetesConfigMapConfigProvider\n",
+    )
+    .unwrap();
+    let api_port = api.port.to_string();
+    let cert_path = ca.display().to_string();
+    let pod_env = |token: &'static str| {
+        [
+            ("KUBERNETES_SERVICE_HOST", "127.0.0.1"),
+            ("KUBERNETES_SERVICE_PORT", api_port.as_str()),
+            ("KUBERNETES_AUTH_TOKEN", token),
+            ("KUBERNETES_CERTS_CA_FILE", cert_path.as_str()),
+        ]
+    };
+    let port = runnel_testkit::free_port();
+    let props_arg = props.display().to_string();
+    let mut w = WorkerProcess::start_with_env(
+        dir.path(),
+        port,
+        &["--config", &props_arg],
+        &pod_env("pod-token"),
+    );
+    assert!(
+        api.requests().is_empty(),
+        "nothing is read before a connector needs it"
+    );
+
+    let out = dir.path().join("shop.jsonl");
+    let cfg = pg_connector(
+        &pg,
+        "shop",
+        "${configmaps:kafka/pg-settings:dbname}",
+        "shop",
+        &out,
+        json!({"database.user": "${secrets:kafka/pg-credentials:user}",
+               "database.password": "${secrets:kafka/pg-credentials:password}",
+               "topic.prefix": "shop", "key.converter.schemas.enable": "false",
+               "value.converter.schemas.enable": "false"}),
+    );
+    w.ok("POST", "/connectors", Some(&cfg), 201);
+    wait_file(&out, "the snapshot row", |r| has_row(r, 1));
+    let reads = api.requests();
+    assert!(
+        reads.contains(&"/api/v1/namespaces/kafka/secrets/pg-credentials".to_string())
+            && reads.contains(&"/api/v1/namespaces/kafka/configmaps/pg-settings".to_string()),
+        "{reads:?}"
+    );
+    let config = w.ok("GET", "/connectors/shop/config", None, 200);
+    assert_eq!(
+        config["database.password"],
+        "${secrets:kafka/pg-credentials:password}"
+    );
+    // The resolved secret is nowhere on disk.
+    for entry in std::fs::read_dir(dir.path().join("state")).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap_or_default();
+        assert!(
+            !bytes.windows(13).any(|w| w == b"s3cret-pw-xyz"),
+            "a resolved secret was stored"
+        );
+    }
+
+    // Refusals are one message each, answered by validation before anything is created.
+    let mut forbidden = cfg.clone();
+    forbidden["name"] = json!("other");
+    forbidden["config"]["database.user"] = json!("${secrets:kafka/not-ours:user}");
+    let e = w.ok("POST", "/connectors", Some(&forbidden), 400);
+    let msg = e["message"].as_str().unwrap_or_default();
+    assert!(
+        msg.contains("${secrets:kafka/not-ours:user}")
+            && msg.contains("may not read the Secret kafka/not-ours (403)")
+            && msg.contains("\"get\" on secrets"),
+        "{e}"
+    );
+    let mut missing = cfg.clone();
+    missing["name"] = json!("other");
+    missing["config"]["database.user"] = json!("${secrets:kafka/pg-credentials:usr}");
+    let e = w.ok("POST", "/connectors", Some(&missing), 400);
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("the Secret kafka/pg-credentials has no key \"usr\""),
+        "{e}"
+    );
+
+    // A restart reads the Secret again when the task starts: with a token the API rejects, the
+    // connector fails with the reason instead of starting on a stale value.
+    w.stop();
+    let before = api.requests().len();
+    let w = WorkerProcess::start_with_env(
+        dir.path(),
+        port,
+        &["--config", &props_arg],
+        &pod_env("expired-token"),
+    );
+    wait_for("the connector to fail", Duration::from_secs(30), || {
+        let s = w.ok("GET", "/connectors/shop/status", None, 200);
+        (s["connector"]["state"] == "FAILED").then_some(s)
+    });
+    let s = w.ok("GET", "/connectors/shop/status", None, 200);
+    assert!(
+        s["connector"]["trace"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("refused runnel's credentials"),
+        "{s}"
+    );
+    assert!(api.requests().len() > before);
 }
