@@ -9,6 +9,7 @@ pub mod partition;
 pub mod plugin;
 pub mod producer;
 pub mod topics;
+pub mod whole_topic;
 
 pub use consumer::{KafkaPosition, KafkaSource, SinkConnectorConfig};
 pub use plugin::{sink_plugin, source_plugin};

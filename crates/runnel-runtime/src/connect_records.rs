@@ -99,6 +99,19 @@ pub fn offset(connector: &str, partition: &Value, offset: Option<&Value>) -> Con
     }
 }
 
+/// Reads an offset record's key back: (connector, partition); `None` when it is not
+/// `["<connector>", {partition}]`.
+pub fn parse_offset_key(key: &[u8]) -> Option<(String, Value)> {
+    match serde_json::from_slice::<Value>(key).ok()? {
+        Value::Array(mut parts) if parts.len() == 2 => {
+            let partition = parts.pop()?;
+            let name = parts.pop()?.as_str()?.to_string();
+            Some((name, partition))
+        }
+        _ => None,
+    }
+}
+
 /// The status of a connector (`task` None) or one of its tasks, as the worker running it
 /// reports it; `generation` is the group generation it was assigned in.
 pub struct StatusRecord<'a> {
@@ -338,6 +351,11 @@ mod tests {
             ),
             expected("offsets", r#"["shop-mysql",{"server":"shop"}]"#)
         );
+        assert_eq!(
+            parse_offset_key(&want.key),
+            Some(("inventory".to_string(), json!({"server": "inv"})))
+        );
+        assert_eq!(parse_offset_key(br#"{"server":"inv"}"#), None);
         let connector = StatusRecord {
             connector: "inventory",
             task: None,

@@ -66,7 +66,20 @@ impl StateStore {
         f(&conn)
     }
 
-    pub fn save_config(&self, name: &str, config_json: &str) -> Result<()> {
+    /// Stores a connector's config as written (placeholders, not secrets), in the
+    /// `{"name", "config"}` shape of Kafka Connect's REST API.
+    pub fn save_connector(&self, config: &runnel_core::config::ConnectorConfig) -> Result<()> {
+        let mut props: serde_json::Map<String, serde_json::Value> = config
+            .props
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .collect();
+        props.insert("name".into(), config.name.clone().into());
+        let text = serde_json::json!({"name": config.name, "config": props}).to_string();
+        self.save_config(&config.name, &text)
+    }
+
+    fn save_config(&self, name: &str, config_json: &str) -> Result<()> {
         self.with(|c| {
             c.execute(
                 "INSERT INTO connectors (name, config, updated_at) VALUES (?1, ?2, ?3)

@@ -12,7 +12,7 @@ use std::time::Duration;
 use runnel_core::config::{ConfigIssue, ConnectorConfig};
 use runnel_core::plugin::{CheckReport, CheckScope, WatchOutcome, Watched, WorkerContext};
 use runnel_core::{Error, ErrorKind};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use tokio::sync::{Mutex, watch};
 use tokio::task::JoinHandle;
 
@@ -345,15 +345,7 @@ impl Worker {
     }
 
     fn save(&self, entry: &Entry) -> WorkerResult<()> {
-        let mut config: Map<String, Value> = entry
-            .config
-            .props
-            .iter()
-            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-            .collect();
-        config.insert("name".into(), Value::String(entry.config.name.clone()));
-        let text = json!({"name": entry.config.name, "config": config}).to_string();
-        self.store.save_config(&entry.config.name, &text)?;
+        self.store.save_connector(&entry.config)?;
         self.store.set_target(&entry.config.name, entry.target)?;
         Ok(())
     }

@@ -13,6 +13,8 @@ use runnel_runtime::{Registry, StateStore, WorkerSettings, supervise};
 use tokio::sync::watch;
 
 mod connectors_cmd;
+#[cfg(feature = "kafka")]
+mod import_cmd;
 mod registry;
 mod worker_cmd;
 
@@ -56,6 +58,10 @@ enum Command {
     Worker(worker_cmd::WorkerArgs),
     /// Verify a connector config and every prerequisite on its database.
     Check { connector: PathBuf },
+    /// Take over a stopped Kafka Connect cluster's connectors: their configs, target states
+    /// and source offsets from its config and offset topics, into a state directory.
+    #[cfg(feature = "kafka")]
+    ImportConnect(import_cmd::ImportArgs),
     /// Manage the connectors of a running worker through its REST API.
     Connectors {
         /// The worker's REST API.
@@ -133,6 +139,10 @@ fn main() -> ExitCode {
                     .map(|()| ExitCode::SUCCESS)
             }
             Command::Check { connector } => check(&registry::registry(), connector).await,
+            #[cfg(feature = "kafka")]
+            Command::ImportConnect(args) => import_cmd::import(args, &registry::registry())
+                .await
+                .map(|()| ExitCode::SUCCESS),
             Command::Connectors {
                 url,
                 token,
@@ -182,10 +192,6 @@ async fn run(
                 config.name
             )));
         }
-        let text = serde_json::to_string(
-            &serde_json::json!({"name": config.name, "config": config.props}),
-        )
-        .unwrap_or_default();
         // Secrets (${env:…}, ${file:…}, ${dir:…}) are resolved for the run only; the state
         // store keeps the placeholders.
         let resolved = runnel_runtime::config_providers::ConfigProviders::default()
@@ -194,11 +200,11 @@ async fn run(
         let job = registry
             .prepare(&resolved, &worker.context())
             .map_err(|e| e.context(path.display()))?;
-        prepared.push((Arc::new(job), text));
+        prepared.push((Arc::new(job), config));
     }
     let store = StateStore::open(&state_dir)?;
-    for (job, text) in &prepared {
-        store.save_config(job.name(), text)?;
+    for (_, config) in &prepared {
+        store.save_connector(config)?;
     }
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
