@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # PostgreSQL → Kafka throughput: a backlog of N mixed changes (60% insert, 30% update, 10% delete,
-# transactions of 100 rows) drained by runnel into a private tansu broker (3 partitions per
+# transactions of 100 rows) drained by runnel into a private nisshi (or tansu) broker (3 partitions per
 # topic, acks=all, idempotent, lz4, schemas off), next to the broker's own limit measured in the
 # same run with a plain producer (confluent-kafka, the same librdkafka settings, records of the
 # same average size).
@@ -12,11 +12,13 @@ SLOTS=runnel
 source bench/common.sh
 cargo build --release --locked -p runnel >/dev/null 2>&1 || cargo build --release --locked -p runnel
 RUNNEL="$PWD/target/release/runnel"
-TANSU=${RUNNEL_TANSU:-$HOME/.cache/runnel/tansu-0.6.0-fetchfix/bin/tansu}
+# The test command's broker: nisshi, or tansu where Rust 1.96 could not be installed.
+BROKER_BIN=${RUNNEL_KAFKA_BROKER:-$HOME/.cache/runnel/nisshi-0.8.1/bin/nisshi}
+[ -x "$BROKER_BIN" ] || BROKER_BIN=$HOME/.cache/runnel/tansu-0.6.0-fetchfix/bin/tansu
 bench_backlog
 KPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$TANSU" broker --listener-url "tcp://127.0.0.1:$KPORT" --advertised-listener-url "tcp://127.0.0.1:$KPORT" \
-  --storage-engine memory://tansu/ > "$WORK/broker.log" 2>&1 &
+"$BROKER_BIN" broker --listener-url "tcp://127.0.0.1:$KPORT" --advertised-listener-url "tcp://127.0.0.1:$KPORT" \
+  --storage-engine memory://broker/ > "$WORK/broker.log" 2>&1 &
 BROKER=$!
 PG_CLEANUP_HOOK="kill $BROKER 2>/dev/null || true"
 

@@ -1,8 +1,9 @@
-//! A private Kafka-protocol broker: `tansu` (crates.io) on a free loopback port, with in-memory
-//! storage, or SQLite storage in its temp dir when a test stops and restarts it. The test
-//! command builds it once, with its fetch fixed (`scripts/lib/build-tansu.sh`), into
-//! `~/.cache/runnel/tansu-0.6.0-fetchfix` (17 minutes cold here); `RUNNEL_TANSU` points at
-//! another binary.
+//! A private Kafka-protocol broker on a free loopback port, with in-memory storage, or SQLite
+//! storage in its temp dir when a test stops and restarts it: nisshi 0.8.1 (crates.io; tansu's
+//! successor), or tansu 0.6.0 with its fetch fixed where Rust 1.96 for nisshi cannot be
+//! installed. The test command builds one of them once into `~/.cache/runnel`
+//! (`scripts/install-deps.sh`); `RUNNEL_KAFKA_BROKER` points at another binary (both take the same
+//! `broker` flags).
 
 use std::net::TcpStream;
 use std::path::PathBuf;
@@ -20,16 +21,21 @@ pub struct KafkaBroker {
     dir: tempfile::TempDir,
 }
 
-/// Where the broker binary is: `RUNNEL_TANSU`, the test command's cache, or `PATH`.
-pub fn tansu_binary() -> PathBuf {
-    if let Ok(p) = std::env::var("RUNNEL_TANSU") {
+/// Where the broker binary is: `RUNNEL_KAFKA_BROKER`, the test command's cache (nisshi, else tansu),
+/// or `PATH`.
+pub fn broker_binary() -> PathBuf {
+    if let Ok(p) = std::env::var("RUNNEL_KAFKA_BROKER") {
         return p.into();
     }
-    let cached = std::env::var("HOME")
-        .map(|h| PathBuf::from(h).join(".cache/runnel/tansu-0.6.0-fetchfix/bin/tansu"))
-        .ok()
-        .filter(|p| p.exists());
-    cached.unwrap_or_else(|| "tansu".into())
+    let home = std::env::var("HOME").map(PathBuf::from).ok();
+    [
+        ".cache/runnel/nisshi-0.8.1/bin/nisshi",
+        ".cache/runnel/tansu-0.6.0-fetchfix/bin/tansu",
+    ]
+    .iter()
+    .filter_map(|rel| home.as_ref().map(|h| h.join(rel)))
+    .find(|p| p.exists())
+    .unwrap_or_else(|| "nisshi".into())
 }
 
 impl KafkaBroker {
@@ -83,13 +89,13 @@ impl KafkaBroker {
             .append(true)
             .open(&self.log)
             .expect("open broker log");
-        // tansu resolves a sqlite:// path against its working directory.
+        // The broker resolves a sqlite:// path against its working directory.
         let storage = if self.durable {
             "sqlite://tansu.db"
         } else {
             "memory://tansu/"
         };
-        let child = Command::new(tansu_binary())
+        let child = Command::new(broker_binary())
             .args([
                 "broker",
                 "--listener-url",
@@ -108,8 +114,8 @@ impl KafkaBroker {
             .unwrap_or_else(|e| {
                 panic!(
                     "cannot start the Kafka broker {}: {e}; the test command installs it \
-                     (bash scripts/lib/build-tansu.sh ~/.cache/runnel/tansu-0.6.0-fetchfix)",
-                    tansu_binary().display()
+                     (RUNNEL_WITH_KAFKA=1 bash -c 'source scripts/install-deps.sh')",
+                    broker_binary().display()
                 )
             });
         self.child = Some(child);

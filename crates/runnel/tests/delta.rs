@@ -514,9 +514,6 @@ fn the_delta_sink_connector_reads_debezium_topics_from_kafka() {
         "topic.creation.default.replication.factor".into(),
         json!("1"),
     );
-    // One record per produce batch: tansu 0.6 skips the rest of a batch fetched from inside it
-    // (see the JDBC-through-Kafka test).
-    c.insert("producer.override.batch.num.messages".into(), json!("1"));
     let lake = tempfile::tempdir().unwrap();
     let from_kafka = json!({"name": "lake-sink", "config": {
         "connector.class": "io.runnel.connect.delta.DeltaSinkConnector",

@@ -1,5 +1,5 @@
-//! PostgreSQL → Kafka and Kafka → file against a real Kafka-protocol broker (tansu), checked
-//! with an independent client (Python confluent-kafka, tests/kafka_client.py).
+//! PostgreSQL → Kafka and Kafka → file against a real Kafka-protocol broker (nisshi, or tansu),
+//! checked with an independent client (Python confluent-kafka, tests/kafka_client.py).
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -64,8 +64,9 @@ fn by_key(
     map
 }
 
-/// A Kafka → file sink connector. tansu's consumer groups hang with the default cooperative
-/// assignor (DEPENDENCIES.md): the tests use `range` and short group timeouts.
+/// A Kafka → file sink connector. tansu's consumer groups (the fallback test broker) hang with
+/// the default cooperative assignor (DEPENDENCIES.md): the tests use `range` and short group
+/// timeouts.
 fn file_sink_connector(name: &str, file: &std::path::Path, extra: Value) -> Value {
     let mut config = json!({
         "connector.class": "io.runnel.connect.file.FileSinkConnector",

@@ -22,7 +22,7 @@ def text(b):
 
 
 def read(bootstrap, pattern, want, timeout):
-    # One consumer per partition: tansu answers a multi-partition fetch with one partition's
+    # One consumer per partition: tansu (the fallback test broker) answers a multi-partition fetch with one partition's
     # records only, so a single consumer over all partitions would miss records.
     deadline = time.time() + timeout
     admin = Consumer({"bootstrap.servers": bootstrap, "group.id": "runnel-test-reader"})
