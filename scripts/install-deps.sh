@@ -56,12 +56,13 @@ command -v cargo >/dev/null || { echo "error: cargo not found; install Rust 1.95
 NISSHI_ROOT="$HOME/.cache/runnel/nisshi-0.8.1"
 TANSU_ROOT="$HOME/.cache/runnel/tansu-0.6.0-fetchfix"
 if [ "${RUNNEL_WITH_KAFKA:-0}" = 1 ] && [ -z "${RUNNEL_KAFKA_BROKER:-}" ] && [ ! -x "$NISSHI_ROOT/bin/nisshi" ]; then
-  if command -v rustup >/dev/null && rustup toolchain install 1.96.0 --profile minimal >/dev/null 2>&1; then
-    echo "==> building the nisshi Kafka broker (cargo install nisshi; ~7 min the first time)"
-    cargo +1.96.0 install --locked nisshi --version 0.8.1 --no-default-features \
-      --features dynostore,libsql --root "$NISSHI_ROOT" >/dev/null
+  echo "==> building the nisshi Kafka broker (Rust 1.96 from rustup, cargo install nisshi; ~7 min the first time)"
+  if command -v rustup >/dev/null && rustup toolchain install 1.96.0 --profile minimal >/dev/null 2>&1 \
+    && cargo +1.96.0 install --locked nisshi --version 0.8.1 --no-default-features \
+      --features dynostore,libsql --root "$NISSHI_ROOT" >/dev/null; then
+    :
   elif [ ! -x "$TANSU_ROOT/bin/tansu" ]; then
-    echo "==> Rust 1.96 cannot be installed here: building the tansu 0.6.0 Kafka broker (fetch fixed; ~17 min the first time)"
+    echo "==> nisshi could not be built here: building the tansu 0.6.0 Kafka broker instead (fetch fixed; ~17 min the first time)"
     bash "$(dirname "${BASH_SOURCE[0]}")/lib/build-tansu.sh" "$TANSU_ROOT"
   fi
 fi

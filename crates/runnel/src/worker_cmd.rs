@@ -26,6 +26,8 @@ const USED: &[&str] = &[
     "listeners",
     "rest.host.name",
     "rest.port",
+    "rest.advertised.host.name",
+    "rest.advertised.port",
     "bootstrap.servers",
     "config.providers",
     "runnel.state.dir",
@@ -48,7 +50,7 @@ const IGNORED: &[&str] = &[
     "status.storage.",
     "plugin.path",
     "plugin.discovery",
-    "rest.advertised.",
+    "rest.advertised.listener",
     "task.shutdown.graceful.timeout.ms",
     "connector.client.config.override.policy",
     "producer.",
@@ -94,6 +96,9 @@ pub(crate) struct WorkerArgs {
 
 struct Settings {
     listen: String,
+    /// `rest.advertised.host.name` / `rest.advertised.port`: the worker id statuses show.
+    advertised_host: Option<String>,
+    advertised_port: Option<u16>,
     state_dir: PathBuf,
     bootstrap_servers: Option<String>,
     providers: ConfigProviders,
@@ -164,6 +169,36 @@ fn read_config(path: &PathBuf) -> Result<BTreeMap<String, String>, Error> {
         )));
     }
     Ok(props)
+}
+
+/// The worker id of statuses, as Kafka Connect's advertised URL gives it: the advertised host
+/// and port where configured, else the listener's address — and for a listener on every
+/// interface (`0.0.0.0`, `::`), the machine's host name (a pod's name on Kubernetes).
+fn worker_id(
+    bound: std::net::SocketAddr,
+    advertised_host: Option<&str>,
+    advertised_port: Option<u16>,
+    hostname: Option<&str>,
+) -> String {
+    let port = advertised_port.unwrap_or(bound.port());
+    let host = match (advertised_host, hostname) {
+        (Some(h), _) => h.to_string(),
+        (None, Some(h)) if bound.ip().is_unspecified() => h.to_string(),
+        (None, _) => match bound.ip() {
+            std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+            ip => ip.to_string(),
+        },
+    };
+    format!("{host}:{port}")
+}
+
+/// The machine's host name (`HOSTNAME`, else the kernel's).
+fn local_hostname() -> Option<String> {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
 }
 
 /// `listeners=http://host:port` (or `https://`) → (`host:port`, is https).
@@ -264,8 +299,21 @@ fn settings(args: WorkerArgs) -> Result<Settings, Error> {
             ));
         }
     };
+    let advertised_port = match file.get("rest.advertised.port") {
+        Some(p) => Some(p.trim().parse::<u16>().map_err(|_| {
+            Error::config(format!(
+                "worker config: rest.advertised.port={p} is not a port number"
+            ))
+        })?),
+        None => None,
+    };
     Ok(Settings {
         tls,
+        advertised_host: file
+            .get("rest.advertised.host.name")
+            .filter(|h| !h.trim().is_empty())
+            .map(|h| h.trim().to_string()),
+        advertised_port,
         slot_check_interval: std::time::Duration::from_millis(slot_check_ms.max(100)),
         listen,
         state_dir: args
@@ -364,10 +412,16 @@ pub(crate) async fn run(args: WorkerArgs, logs: Arc<Loggers>) -> Result<(), Erro
     let listener = tokio::net::TcpListener::bind(&s.listen)
         .await
         .map_err(|e| Error::config(format!("cannot listen on {}: {e}", s.listen)))?;
-    let local = listener
+    let bound = listener
         .local_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_else(|_| s.listen.clone());
+        .map_err(|e| Error::config(format!("cannot listen on {}: {e}", s.listen)))?;
+    let local = bound.to_string();
+    let id = worker_id(
+        bound,
+        s.advertised_host.as_deref(),
+        s.advertised_port,
+        local_hostname().as_deref(),
+    );
     let worker = Worker::open(
         store,
         WorkerSettings {
@@ -375,7 +429,7 @@ pub(crate) async fn run(args: WorkerArgs, logs: Arc<Loggers>) -> Result<(), Erro
         },
         s.providers,
         Arc::new(crate::registry::registry()),
-        local.clone(),
+        id,
     )
     .await
     .map_err(|e| Error::state(e.to_string()))?;
@@ -444,4 +498,29 @@ fn topic_browser(bootstrap: Option<String>) -> Option<Arc<dyn runnel_server::Top
 #[cfg(not(feature = "kafka"))]
 fn topic_browser(_bootstrap: Option<String>) -> Option<Arc<dyn runnel_server::TopicBrowser>> {
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::worker_id;
+
+    #[test]
+    fn the_worker_id_is_the_advertised_address_or_the_host_for_a_wildcard_listener() {
+        let any: std::net::SocketAddr = "0.0.0.0:8083".parse().unwrap();
+        let local: std::net::SocketAddr = "127.0.0.1:9000".parse().unwrap();
+        assert_eq!(
+            worker_id(local, None, None, Some("runnel-0")),
+            "127.0.0.1:9000"
+        );
+        assert_eq!(
+            worker_id(any, None, None, Some("runnel-0")),
+            "runnel-0:8083"
+        );
+        assert_eq!(
+            worker_id(any, Some("runnel-0.runnel-headless"), Some(80), Some("x")),
+            "runnel-0.runnel-headless:80"
+        );
+        let v6: std::net::SocketAddr = "[::1]:8083".parse().unwrap();
+        assert_eq!(worker_id(v6, None, None, None), "[::1]:8083");
+    }
 }
