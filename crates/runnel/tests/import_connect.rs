@@ -2,6 +2,7 @@
 //! config and offset topics (records as Kafka Connect writes them), each resuming from its own
 //! offset — a Debezium PostgreSQL connector from its LSN on its slot, without a new snapshot.
 
+use std::path::Path;
 use std::process::Command;
 
 use runnel_testkit::{KafkaBroker, PgInstance};
@@ -17,10 +18,14 @@ fn line(key: &str, value: Option<&Value>) -> String {
     json!({"key": key, "value": value.map(|v| v.to_string())}).to_string()
 }
 
-fn import(args: &[&str]) -> std::process::Output {
+/// `runnel import-connect --config <worker config> --state-dir <state>`.
+fn import(config: &Path, state: &Path) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_runnel"))
         .arg("import-connect")
-        .args(args)
+        .arg("--config")
+        .arg(config)
+        .arg("--state-dir")
+        .arg(state)
         .output()
         .expect("run runnel import-connect")
 }
@@ -127,12 +132,7 @@ fn a_kafka_connect_clusters_connectors_resume_from_their_offsets_after_import() 
     )
     .unwrap();
     let state = b.join("state");
-    let out = import(&[
-        "--config",
-        props_file.to_str().unwrap(),
-        "--state-dir",
-        state.to_str().unwrap(),
-    ]);
+    let out = import(&props_file, &state);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
@@ -165,12 +165,7 @@ fn a_kafka_connect_clusters_connectors_resume_from_their_offsets_after_import() 
     assert_eq!(parked["connector"]["state"], "STOPPED");
 
     // Importing again is refused (nothing overwritten); a wrong topic is named.
-    let out = import(&[
-        "--config",
-        props_file.to_str().unwrap(),
-        "--state-dir",
-        state.to_str().unwrap(),
-    ]);
+    let out = import(&props_file, &state);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         !out.status.success() && stderr.contains("connector inventory is already in"),
@@ -185,12 +180,7 @@ fn a_kafka_connect_clusters_connectors_resume_from_their_offsets_after_import() 
         ),
     )
     .unwrap();
-    let out = import(&[
-        "--config",
-        wrong.to_str().unwrap(),
-        "--state-dir",
-        state.to_str().unwrap(),
-    ]);
+    let out = import(&wrong, &state);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("topic connect-configz does not exist"),

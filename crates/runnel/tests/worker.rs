@@ -229,6 +229,18 @@ fn test_certificates(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf, std
     (ca, cert, key)
 }
 
+/// A private PostgreSQL with database `shop` and its table `t (id, v)`, holding row 1 when
+/// `with_row`.
+fn shop(with_row: bool) -> PgInstance {
+    let pg = PgInstance::start();
+    pg.create_database("shop");
+    pg.psql("shop", "CREATE TABLE t (id int PRIMARY KEY, v text)");
+    if with_row {
+        pg.psql("shop", "INSERT INTO t VALUES (1, 'one')");
+    }
+    pg
+}
+
 pub(crate) fn wait_file(path: &Path, what: &str, pred: impl Fn(&[Value]) -> bool) -> Vec<Value> {
     wait_for(what, Duration::from_secs(60), || {
         let recs = records(path);
@@ -257,12 +269,7 @@ pub(crate) fn has_row(recs: &[Value], id: i64) -> bool {
 
 #[test]
 fn the_rest_api_manages_connectors_as_kafka_connect_does() {
-    let pg = PgInstance::start();
-    pg.create_database("shop");
-    pg.psql(
-        "shop",
-        "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (1, 'one');",
-    );
+    let pg = shop(true);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("shop.jsonl");
     let port = runnel_testkit::free_port();
@@ -591,9 +598,7 @@ fn the_api_can_require_a_token_and_be_read_only() {
 /// the other's slot is dropped by policy and the connector says how to start again.
 #[test]
 fn a_slot_holding_too_much_wal_warns_or_is_dropped_by_policy() {
-    let pg = PgInstance::start();
-    pg.create_database("shop");
-    pg.psql("shop", "CREATE TABLE t (id int PRIMARY KEY, v text)");
+    let pg = shop(false);
     let dir = tempfile::tempdir().unwrap();
     let port = runnel_testkit::free_port();
     let w = WorkerProcess::start(dir.path(), port, &["--slot-check-interval-ms", "300"]);
@@ -815,9 +820,7 @@ fn the_api_serves_https_with_a_pem_certificate() {
 /// `database.hostname` (so `POST` answers 400), lists its groups and creates nothing.
 #[test]
 fn the_rest_api_answers_as_kafka_connect_clients_expect() {
-    let pg = PgInstance::start();
-    pg.create_database("shop");
-    pg.psql("shop", "CREATE TABLE t (id int PRIMARY KEY, v text)");
+    let pg = shop(false);
     let dir = tempfile::tempdir().unwrap();
     let port = runnel_testkit::free_port();
     let w = WorkerProcess::start(dir.path(), port, &[]);
@@ -987,9 +990,7 @@ fn the_rest_api_answers_as_kafka_connect_clients_expect() {
 /// many retries, as Debezium does.
 #[test]
 fn a_task_retrying_its_connection_stays_running_then_fails_after_max_retries() {
-    let pg = PgInstance::start();
-    pg.create_database("shop");
-    pg.psql("shop", "CREATE TABLE t (id int PRIMARY KEY, v text)");
+    let pg = shop(false);
     let dir = tempfile::tempdir().unwrap();
     let port = runnel_testkit::free_port();
     let w = WorkerProcess::start(dir.path(), port, &[]);
@@ -1117,12 +1118,7 @@ impl Drop for FakeKubernetesApi {
 fn strimzi_kubernetes_secrets_resolve_when_a_task_starts_and_are_never_stored() {
     use base64::Engine;
     let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
-    let pg = PgInstance::start();
-    pg.create_database("shop");
-    pg.psql(
-        "shop",
-        "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (1, 'one');",
-    );
+    let pg = shop(true);
     let dir = tempfile::tempdir().unwrap();
     let (ca, cert, key) = test_certificates(dir.path());
     let api = FakeKubernetesApi::start(
