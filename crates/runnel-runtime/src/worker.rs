@@ -131,6 +131,10 @@ pub struct ValidationReport {
 struct Entry {
     /// As the user wrote it: placeholders unresolved.
     config: ConnectorConfig,
+    /// The config with its secrets, as the task last started with it (or as a watch last
+    /// needed it), kept in memory only: the watches reuse it instead of asking the config
+    /// providers (a Kubernetes API call per Secret) at every tick.
+    resolved: Option<ConnectorConfig>,
     target: TargetState,
     kind: Option<ConnectorKind>,
     task: Option<Task>,
@@ -226,6 +230,7 @@ impl Worker {
         Entry {
             kind: self.kind_of(&config),
             config,
+            resolved: None,
             target,
             task: None,
             start_error: None,
@@ -308,10 +313,11 @@ impl Worker {
     fn start_task(&self, entry: &mut Entry) {
         entry.start_error = None;
         let name = entry.config.name.clone();
-        let job = self
-            .providers
-            .resolve(&entry.config)
-            .and_then(|c| self.registry.prepare(&c, &self.settings.context()));
+        let job = self.providers.resolve(&entry.config).and_then(|c| {
+            let job = self.registry.prepare(&c, &self.settings.context());
+            entry.resolved = Some(c);
+            job
+        });
         let job = match job {
             Ok(j) => Arc::new(j),
             Err(e) => {
@@ -392,6 +398,7 @@ impl Worker {
         Self::stop_task(entry).await;
         entry.kind = self.kind_of(&config);
         entry.config = config;
+        entry.resolved = None;
         self.save(entry)?;
         if entry.target == TargetState::Started {
             self.start_task(entry);
@@ -793,13 +800,16 @@ impl Worker {
 
     /// The connectors `matches` selects, with their secrets resolved.
     async fn watched(&self, matches: impl Fn(&ConnectorConfig) -> bool) -> Vec<Watched> {
-        let map = self.connectors.lock().await;
-        map.values()
+        let mut map = self.connectors.lock().await;
+        map.values_mut()
             .filter(|e| matches(&e.config))
             .filter_map(|e| {
+                if e.resolved.is_none() {
+                    e.resolved = self.providers.resolve(&e.config).ok();
+                }
                 Some(Watched {
                     connector: e.config.name.clone(),
-                    config: self.providers.resolve(&e.config).ok()?,
+                    config: e.resolved.clone()?,
                     stats: e.metrics.source.clone(),
                 })
             })

@@ -1154,10 +1154,11 @@ fn strimzi_kubernetes_secrets_resolve_when_a_task_starts_and_are_never_stored() 
     };
     let port = runnel_testkit::free_port();
     let props_arg = props.display().to_string();
+    // Slot watches every 300 ms: they reuse the started task's resolved config.
     let mut w = WorkerProcess::start_with_env(
         dir.path(),
         port,
-        &["--config", &props_arg],
+        &["--config", &props_arg, "--slot-check-interval-ms", "300"],
         &pod_env("pod-token"),
     );
     assert!(
@@ -1184,6 +1185,12 @@ fn strimzi_kubernetes_secrets_resolve_when_a_task_starts_and_are_never_stored() 
         reads.contains(&"/api/v1/namespaces/kafka/secrets/pg-credentials".to_string())
             && reads.contains(&"/api/v1/namespaces/kafka/configmaps/pg-settings".to_string()),
         "{reads:?}"
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        api.requests().len(),
+        reads.len(),
+        "the watches asked the API again"
     );
     let config = w.ok("GET", "/connectors/shop/config", None, 200);
     assert_eq!(
