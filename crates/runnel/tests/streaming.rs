@@ -142,7 +142,9 @@ fn writes_during_the_snapshot_are_neither_lost_nor_doubled() {
         read.windows(2).all(|w| w[0] < w[1]),
         "snapshot out of heap order"
     );
-    assert!(read.len() >= 50000);
+    // Every seeded row above 20 is read; the concurrent inserts are read too only when they
+    // committed before the snapshot began (none did in one CI-loaded run).
+    assert!(read.len() >= 49_980, "{} rows read", read.len());
 }
 
 #[test]
