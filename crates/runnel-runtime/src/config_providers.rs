@@ -162,18 +162,15 @@ impl ConfigProviders {
                 return Ok(out);
             };
             let inner = &after[..end];
-            let enabled = |alias: &str| {
-                self.enabled
-                    .iter()
-                    .find(|(a, _)| a == alias)
-                    .map(|(_, p)| *p)
-            };
-            match inner.split_once(':') {
-                Some((alias, spec)) if enabled(alias).is_some() => {
-                    let provider = enabled(alias).expect("checked");
+            let placeholder = inner.split_once(':').map(|(alias, spec)| {
+                let provider = self.enabled.iter().find(|(a, _)| a == alias);
+                (alias, spec, provider.map(|(_, p)| *p))
+            });
+            match placeholder {
+                Some((alias, spec, Some(provider))) => {
                     out.push_str(&lookup(provider, alias, spec, read)?);
                 }
-                Some((provider, _))
+                Some((provider, _, None))
                     if ["env", "file", "dir", "secrets", "configmaps"].contains(&provider) =>
                 {
                     return Err(Error::config(format!(

@@ -44,9 +44,13 @@ impl Kind {
     }
 }
 
-/// The objects one resolution has read, so that a config naming one Secret in ten keys reads it
-/// once.
-pub(super) type Fetched = BTreeMap<(Kind, String), BTreeMap<String, String>>;
+/// What one resolution has read: the objects (a config naming one Secret in ten keys reads it
+/// once) and the API client (its token and CA read once per resolution, not per object).
+#[derive(Default)]
+pub(super) struct Fetched {
+    objects: BTreeMap<(Kind, String), BTreeMap<String, String>>,
+    client: Option<(ApiAccess, ureq::Agent)>,
+}
 
 /// The value of `${<alias>:<namespace>/<name>:<key>}`.
 pub(super) fn lookup(kind: Kind, alias: &str, spec: &str, fetched: &mut Fetched) -> Result<String> {
@@ -62,10 +66,11 @@ pub(super) fn lookup(kind: Kind, alias: &str, spec: &str, fetched: &mut Fetched)
         )));
     };
     let object = format!("{namespace}/{name}");
-    let data = match fetched.entry((kind, object.clone())) {
+    let Fetched { objects, client } = fetched;
+    let data = match objects.entry((kind, object.clone())) {
         std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
         std::collections::btree_map::Entry::Vacant(e) => e.insert(
-            read_object(kind, namespace, name)
+            read_object(client, kind, namespace, name)
                 .map_err(|e| Error::config(format!("{placeholder}: {}", e.message())))?,
         ),
     };
@@ -158,15 +163,24 @@ impl ApiAccess {
     }
 }
 
-/// The object's `data`, decoded.
-fn read_object(kind: Kind, namespace: &str, name: &str) -> Result<BTreeMap<String, String>> {
-    let access = ApiAccess::from_env()?;
+/// The object's `data`, decoded; `client` is made on the first read of a resolution.
+fn read_object(
+    client: &mut Option<(ApiAccess, ureq::Agent)>,
+    kind: Kind,
+    namespace: &str,
+    name: &str,
+) -> Result<BTreeMap<String, String>> {
+    if client.is_none() {
+        let access = ApiAccess::from_env()?;
+        let agent = access.agent()?;
+        *client = Some((access, agent));
+    }
+    let (access, agent) = client.as_ref().expect("made above");
     let url = format!(
         "{}/api/v1/namespaces/{namespace}/{}/{name}",
         access.base,
         kind.resource()
     );
-    let agent = access.agent()?;
     let mut request = agent.get(&url).header("Accept", "application/json");
     if let Some(token) = &access.token {
         request = request.header("Authorization", &format!("Bearer {token}"));
@@ -270,7 +284,13 @@ mod tests {
 
     #[test]
     fn a_malformed_placeholder_says_the_form() {
-        let e = lookup(Kind::Secret, "secrets", "db:password", &mut Fetched::new()).unwrap_err();
+        let e = lookup(
+            Kind::Secret,
+            "secrets",
+            "db:password",
+            &mut Fetched::default(),
+        )
+        .unwrap_err();
         assert!(
             e.message()
                 .contains("expected ${secrets:<namespace>/<secret-name>:<key>}"),
