@@ -5,9 +5,12 @@
 pub mod browse;
 pub mod client;
 pub mod consumer;
+pub mod group_member;
+pub mod log_writer;
 pub mod partition;
 pub mod plugin;
 pub mod producer;
+pub mod topic_view;
 pub mod topics;
 pub mod whole_topic;
 

@@ -127,12 +127,8 @@ pub struct StatusRecord<'a> {
 
 /// `status-connector-<name>` or `status-task-<name>-<task>`.
 pub fn status(s: &StatusRecord<'_>) -> ConnectRecord {
-    let key = match s.task {
-        None => format!("status-connector-{}", s.connector),
-        Some(t) => format!("status-task-{}-{t}", s.connector),
-    };
     record(
-        key,
+        status_key(s.connector, s.task),
         &json!({
             "state": s.state.as_str(),
             "trace": s.trace,
@@ -141,6 +137,35 @@ pub fn status(s: &StatusRecord<'_>) -> ConnectRecord {
             "version": s.version,
         }),
     )
+}
+
+/// A status record read back: state, trace, the worker that wrote it, its generation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusRead {
+    pub state: State,
+    pub trace: Option<String>,
+    pub worker_id: String,
+    pub generation: i32,
+}
+
+/// Reads a status-topic value; `None` when it is not one.
+pub fn parse_status(value: &[u8]) -> Option<StatusRead> {
+    let v: Value = serde_json::from_slice(value).ok()?;
+    Some(StatusRead {
+        state: State::parse(v.get("state")?.as_str()?)?,
+        trace: v.get("trace").and_then(Value::as_str).map(str::to_string),
+        worker_id: v.get("worker_id")?.as_str()?.to_string(),
+        generation: v.get("generation").and_then(Value::as_i64).unwrap_or(0) as i32,
+    })
+}
+
+/// The key of a connector's (`task` None) or task's status record.
+pub fn status_key(connector: &str, task: Option<u32>) -> Vec<u8> {
+    match task {
+        None => format!("status-connector-{connector}"),
+        Some(t) => format!("status-task-{connector}-{t}"),
+    }
+    .into_bytes()
 }
 
 /// What a config-topic record says, read back (by a worker replaying the topic).

@@ -2,6 +2,7 @@
 //! connector (source → transforms → sink → committer), supervision, the worker that manages many
 //! connectors, the built-in sinks, and the embedded state store.
 
+pub mod cluster;
 pub mod config_providers;
 pub mod connect_records;
 pub mod engine;

@@ -12,9 +12,14 @@ use rusqlite::{Connection, OptionalExtension, params};
 /// File name of the store inside `--state-dir`.
 pub const STATE_FILE: &str = "runnel.db";
 
+/// Told of every offset once it is durable here (a distributed worker publishes it to the
+/// offset topic, where another worker finds it when the connector moves).
+pub type OffsetListener = Box<dyn Fn(&str, &SourceOffset) + Send + Sync>;
+
 #[derive(Clone)]
 pub struct StateStore {
     conn: Arc<Mutex<Connection>>,
+    offset_listener: Arc<std::sync::OnceLock<OffsetListener>>,
 }
 
 fn db_err(what: &str) -> impl Fn(rusqlite::Error) -> Error + '_ {
@@ -55,6 +60,7 @@ impl StateStore {
         .map_err(db_err("initialising"))?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
+            offset_listener: Arc::default(),
         })
     }
 
@@ -169,8 +175,22 @@ impl StateStore {
         })
     }
 
-    /// Durably records `offset` (fsync before returning).
+    /// Sets the one listener told of every saved offset; false if one is set already.
+    pub fn set_offset_listener(&self, listener: OffsetListener) -> bool {
+        self.offset_listener.set(listener).is_ok()
+    }
+
+    /// Durably records `offset` (fsync before returning), then tells the listener.
     pub fn save_offset(&self, name: &str, offset: &SourceOffset) -> Result<()> {
+        self.save_offset_here(name, offset)?;
+        if let Some(listener) = self.offset_listener.get() {
+            listener(name, offset);
+        }
+        Ok(())
+    }
+
+    /// Records `offset` without telling the listener (an offset read from elsewhere).
+    pub fn save_offset_here(&self, name: &str, offset: &SourceOffset) -> Result<()> {
         self.with(|c| {
             c.execute(
                 "INSERT INTO offsets (name, offset, updated_at) VALUES (?1, ?2, ?3)

@@ -16,6 +16,7 @@ use serde_json::{Map, Value};
 use tokio::sync::{Mutex, watch};
 use tokio::task::JoinHandle;
 
+use crate::cluster::Cluster;
 use crate::config_providers::ConfigProviders;
 use crate::job::ConnectorKind;
 use crate::job::RunContext;
@@ -24,6 +25,9 @@ use crate::registry::{ConnectorClass, Registry};
 use crate::state::StateStore;
 use crate::status::{State, TargetState};
 use crate::supervisor::supervise;
+
+mod distributed;
+use distributed::read_offsets;
 
 /// Errors of worker operations, one per HTTP status Kafka Connect answers with.
 #[derive(Debug)]
@@ -144,6 +148,9 @@ struct Entry {
     metrics: Arc<ConnectorMetrics>,
     /// The last hour of its metrics (see `history.rs`).
     history: crate::history::History,
+    /// Distributed mode: the local store holds the offset the group's offset topic had when
+    /// this worker took the connector (false: read it from the topic before starting).
+    adopted: bool,
 }
 
 struct Task {
@@ -172,6 +179,11 @@ pub struct Worker {
     registry: Arc<Registry>,
     worker_id: String,
     connectors: Mutex<BTreeMap<String, Entry>>,
+    /// Distributed mode: the worker group (see `distributed.rs`); `None` standalone.
+    cluster: Option<Arc<dyn Cluster>>,
+    /// Target states read before their connector's config (Kafka Connect writes a new
+    /// connector's initial state first).
+    pending_targets: std::sync::Mutex<BTreeMap<String, TargetState>>,
     /// What the watches last saw on each server: when (ms since the epoch) and what.
     servers: std::sync::Mutex<BTreeMap<String, (u64, Value)>>,
 }
@@ -203,6 +215,8 @@ impl Worker {
             registry,
             worker_id,
             connectors: Mutex::new(BTreeMap::new()),
+            cluster: None,
+            pending_targets: Default::default(),
             servers: Default::default(),
         });
         let stored = worker.store.configs()?;
@@ -236,6 +250,7 @@ impl Worker {
             start_error: None,
             metrics: Arc::default(),
             history: Default::default(),
+            adopted: false,
         }
     }
 
@@ -371,6 +386,10 @@ impl Worker {
         }
         // Validation may reach the database: outside the lock, so other requests go on.
         self.require_valid(&config).await?;
+        if let Some(cluster) = &self.cluster {
+            self.publish_config(cluster, &config, Some(target)).await?;
+            return self.info(&config.name).await;
+        }
         let mut map = self.connectors.lock().await;
         if map.contains_key(&config.name) {
             return Err(WorkerError::AlreadyExists(config.name));
@@ -389,6 +408,11 @@ impl Worker {
     /// new config. Returns whether it was created, and its info.
     pub async fn put_config(&self, config: ConnectorConfig) -> WorkerResult<(bool, ConnectorInfo)> {
         self.require_valid(&config).await?;
+        if let Some(cluster) = &self.cluster {
+            let created = !self.connectors.lock().await.contains_key(&config.name);
+            self.publish_config(cluster, &config, None).await?;
+            return Ok((created, self.info(&config.name).await?));
+        }
         let mut map = self.connectors.lock().await;
         let name = config.name.clone();
         let created = !map.contains_key(&name);
@@ -456,6 +480,9 @@ impl Worker {
 
     /// `DELETE /connectors/{name}`: stops it and forgets config, offsets and status.
     pub async fn delete(&self, name: &str) -> WorkerResult<()> {
+        if let Some(cluster) = &self.cluster {
+            return self.publish_delete(cluster, name).await;
+        }
         let mut map = self.connectors.lock().await;
         let mut entry = map
             .remove(name)
@@ -467,6 +494,9 @@ impl Worker {
 
     /// Changes the target state (`pause`, `resume`, `stop`).
     pub async fn set_target(&self, name: &str, target: TargetState) -> WorkerResult<()> {
+        if let Some(cluster) = &self.cluster {
+            return self.publish_target(cluster, name, target).await;
+        }
         let mut map = self.connectors.lock().await;
         let entry = map
             .get_mut(name)
@@ -500,20 +530,42 @@ impl Worker {
         include_tasks: bool,
         only_failed: bool,
     ) -> WorkerResult<(bool, ConnectorStatus)> {
+        if let Some(cluster) = &self.cluster {
+            return self
+                .publish_restart(cluster, name, include_tasks, only_failed)
+                .await;
+        }
         let mut map = self.connectors.lock().await;
         let entry = map
             .get_mut(name)
             .ok_or_else(|| WorkerError::NotFound(name.into()))?;
+        let (restarting, plan) = self.restart_plan(entry, include_tasks, only_failed);
+        if !restarting {
+            return Ok((false, plan));
+        }
+        self.store.set_status(name, State::Restarting, None)?;
+        Self::stop_task(entry).await;
+        self.start_task(entry);
+        Ok((true, plan))
+    }
+
+    /// Whether a restart request restarts anything, and the plan it answers with.
+    fn restart_plan(
+        &self,
+        entry: &Entry,
+        include_tasks: bool,
+        only_failed: bool,
+    ) -> (bool, ConnectorStatus) {
         let mut plan = self.status_of(entry);
         if entry.target != TargetState::Started {
-            return Ok((false, plan));
+            return (false, plan);
         }
         let connector_failed = plan.connector.state == State::Failed;
         let task_failed = plan.tasks.iter().any(|(_, t)| t.state == State::Failed);
         let restart_connector = !only_failed || connector_failed || task_failed;
         let restart_task = include_tasks && (!only_failed || task_failed);
         if !restart_connector && !restart_task {
-            return Ok((false, plan));
+            return (false, plan);
         }
         if restart_connector {
             plan.connector.state = State::Restarting;
@@ -524,10 +576,7 @@ impl Worker {
                 t.trace = None;
             }
         }
-        self.store.set_status(name, State::Restarting, None)?;
-        Self::stop_task(entry).await;
-        self.start_task(entry);
-        Ok((true, plan))
+        (true, plan)
     }
 
     fn task_state(&self, entry: &Entry) -> StateInfo {
@@ -572,6 +621,11 @@ impl Worker {
     }
 
     fn status_of(&self, entry: &Entry) -> ConnectorStatus {
+        if let Some(cluster) = &self.cluster
+            && !cluster.owns(&entry.config.name)
+        {
+            return Self::remote_status(cluster.as_ref(), entry);
+        }
         let name = entry.config.name.clone();
         let connector = |state, trace, warning| StateInfo {
             state,
@@ -719,6 +773,9 @@ impl Worker {
         let Some(source) = self.registry.source_of(&config) else {
             return Ok(vec![]);
         };
+        if let Some(cluster) = &self.cluster {
+            return Ok(read_offsets(cluster.as_ref(), name).await?);
+        }
         Ok(match self.store.offset(name)? {
             Some(o) => source.offsets(&config, &o),
             None => vec![],
@@ -748,6 +805,10 @@ impl Worker {
             ))
         })?;
         let offset = source.alter_offsets(&config, items)?;
+        if let Some(cluster) = &self.cluster {
+            let items = offset.map(|o| source.offsets(&config, &o));
+            return self.publish_offsets(cluster, name, items).await;
+        }
         self.store.replace_offset(name, offset.as_ref())?;
         Ok(())
     }
@@ -764,6 +825,9 @@ impl Worker {
                  while the connector is stopped"
                     .into(),
             ));
+        }
+        if let Some(cluster) = &self.cluster {
+            return self.publish_offsets(cluster, name, None).await;
         }
         self.store.replace_offset(name, None)?;
         Ok(())
@@ -803,6 +867,8 @@ impl Worker {
         let mut map = self.connectors.lock().await;
         map.values_mut()
             .filter(|e| matches(&e.config))
+            // In a group, each worker watches what it runs.
+            .filter(|e| self.cluster.as_ref().is_none_or(|c| c.owns(&e.config.name)))
             .filter_map(|e| {
                 if e.resolved.is_none() {
                     e.resolved = self.providers.resolve(&e.config).ok();

@@ -12,6 +12,8 @@ use runnel_runtime::job::RunContext;
 use runnel_runtime::{Registry, StateStore, WorkerSettings, supervise};
 use tokio::sync::watch;
 
+#[cfg(feature = "kafka")]
+mod cluster;
 mod connectors_cmd;
 #[cfg(feature = "kafka")]
 mod import_cmd;

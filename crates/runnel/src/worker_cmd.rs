@@ -38,6 +38,23 @@ const USED: &[&str] = &[
     "runnel.slot.check.interval.ms",
     "runnel.tls.cert",
     "runnel.tls.key",
+    // Distributed mode (connect-distributed.properties).
+    "group.id",
+    "config.storage.topic",
+    "offset.storage.topic",
+    "status.storage.topic",
+    "config.storage.replication.factor",
+    "offset.storage.replication.factor",
+    "status.storage.replication.factor",
+    "offset.storage.partitions",
+    "status.storage.partitions",
+    "session.timeout.ms",
+    "heartbeat.interval.ms",
+    "exactly.once.source.support",
+    "security.protocol",
+    "runnel.work.topic",
+    "runnel.work.partitions",
+    "runnel.group.instance.id",
 ];
 
 /// Kafka Connect worker keys (and prefixes) that do not apply to runnel: accepted, logged.
@@ -57,8 +74,12 @@ const IGNORED: &[&str] = &[
     "consumer.",
     "admin.",
     "topic.creation.enable",
-    "exactly.once.source.support",
     "client.id",
+    "rebalance.timeout.ms",
+    "worker.sync.timeout.ms",
+    "worker.unsync.backoff.ms",
+    "scheduled.rebalance.max.delay.ms",
+    "connect.protocol",
 ];
 
 /// `runnel worker`'s flags (each also settable in the config file or the environment).
@@ -107,6 +128,9 @@ struct Settings {
     slot_check_interval: std::time::Duration,
     /// Certificate chain and private key (PEM) to serve HTTPS.
     tls: Option<(PathBuf, PathBuf)>,
+    /// Distributed mode: the worker group (a config with `group.id`).
+    #[cfg(feature = "kafka")]
+    group: Option<crate::cluster::GroupConfig>,
 }
 
 /// A Kafka Connect worker properties file, read as Java reads it.
@@ -126,18 +150,11 @@ pub(crate) fn read_properties(path: &PathBuf) -> Result<BTreeMap<String, String>
 
 fn read_config(path: &PathBuf) -> Result<BTreeMap<String, String>, Error> {
     let props = read_properties(path)?;
-    // A distributed worker's config must not quietly start a standalone worker: two of those
-    // on one cluster's configs would each run every connector (two walsenders fighting for
-    // each slot).
-    if let Some(group) = props.get("group.id") {
-        return Err(Error::config(format!(
-            "{}: group.id={group} makes this a distributed worker config (connect-distributed.properties), \
-             and runnel's distributed mode is not built yet. Remove group.id (and the *.storage.topic \
-             keys) to run one standalone worker that keeps its connectors and offsets in --state-dir",
-            path.display()
-        )));
-    }
     for key in props.keys() {
+        // The security settings of the worker's own Kafka clients (distributed mode).
+        if key.starts_with("sasl.") || key.starts_with("ssl.") {
+            continue;
+        }
         // `config.providers.<alias>.class` is read with the list; a provider's own settings
         // (`config.providers.<alias>.param.*`) have nothing to set here.
         if USED.contains(&key.as_str())
@@ -307,7 +324,16 @@ fn settings(args: WorkerArgs) -> Result<Settings, Error> {
         })?),
         None => None,
     };
+    #[cfg(not(feature = "kafka"))]
+    if file.contains_key("group.id") {
+        return Err(Error::config(
+            "worker config: group.id makes this a distributed worker, whose state is kept in \
+             Kafka, and this build has no Kafka (the kafka feature)",
+        ));
+    }
     Ok(Settings {
+        #[cfg(feature = "kafka")]
+        group: crate::cluster::GroupConfig::from_properties(&file)?,
         tls,
         advertised_host: file
             .get("rest.advertised.host.name")
@@ -422,17 +448,34 @@ pub(crate) async fn run(args: WorkerArgs, logs: Arc<Loggers>) -> Result<(), Erro
         s.advertised_port,
         local_hostname().as_deref(),
     );
-    let worker = Worker::open(
-        store,
-        WorkerSettings {
-            bootstrap_servers: s.bootstrap_servers,
-        },
-        s.providers,
-        Arc::new(crate::registry::registry()),
-        id,
-    )
-    .await
-    .map_err(|e| Error::state(e.to_string()))?;
+    let settings = WorkerSettings {
+        bootstrap_servers: s.bootstrap_servers,
+    };
+    let registry = Arc::new(crate::registry::registry());
+    #[cfg(feature = "kafka")]
+    let (worker, joined) = match s.group {
+        Some(group) => {
+            tracing::info!(group = %group.group_id, worker = %id, "joining the worker group");
+            let joined =
+                crate::cluster::join(group, store, settings, s.providers, registry, id).await?;
+            (joined.worker.clone(), Some(joined))
+        }
+        None => (
+            Worker::open(store, settings, s.providers, registry, id)
+                .await
+                .map_err(|e| Error::state(e.to_string()))?,
+            None,
+        ),
+    };
+    #[cfg(not(feature = "kafka"))]
+    let worker = Worker::open(store, settings, s.providers, registry, id)
+        .await
+        .map_err(|e| Error::state(e.to_string()))?;
+    #[cfg(feature = "kafka")]
+    let publisher = joined.as_ref().map(|j| {
+        j.worker
+            .spawn_status_publisher(std::time::Duration::from_millis(500))
+    });
     let monitor = worker.spawn_watches(s.slot_check_interval);
     let sampler = worker.spawn_history();
     let router = runnel_server::router(
@@ -453,6 +496,15 @@ pub(crate) async fn run(args: WorkerArgs, logs: Arc<Loggers>) -> Result<(), Erro
     tracing::info!("stopping connectors: committing what is durable");
     monitor.abort();
     sampler.abort();
+    #[cfg(feature = "kafka")]
+    if let Some(joined) = joined {
+        if let Some(p) = publisher {
+            p.abort();
+        }
+        drop(worker);
+        joined.leave().await;
+        return Ok(());
+    }
     worker.shutdown().await;
     Ok(())
 }

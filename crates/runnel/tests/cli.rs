@@ -182,7 +182,7 @@ fn unknown_classes_transforms_and_sink_keys_are_one_line_each() {
 }
 
 #[test]
-fn worker_properties_files_are_read_and_a_distributed_one_is_refused() {
+fn worker_properties_files_are_read_and_bad_ones_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let port = runnel_testkit::free_port();
     // Kafka Connect's own keys that do not apply are accepted; the listener and state are used.
@@ -228,9 +228,15 @@ fn worker_properties_files_are_read_and_a_distributed_one_is_refused() {
         assert!(!stderr.contains("panicked"), "{stderr}");
     };
     refused("rest.prot=8083\n", "did you mean \"rest.port\"?");
-    // A connect-distributed.properties must not quietly become a standalone worker.
+    // A connect-distributed.properties missing what Kafka Connect requires, or asking for
+    // what runnel's distributed mode does not do, is refused before anything starts.
     refused(
         "group.id=connect-cluster\nbootstrap.servers=127.0.0.1:9\nconfig.storage.topic=connect-configs\n",
-        "group.id=connect-cluster makes this a distributed worker config",
+        "offset.storage.topic is missing",
+    );
+    refused(
+        "group.id=connect-cluster\nbootstrap.servers=127.0.0.1:9\nconfig.storage.topic=c\n\
+         offset.storage.topic=o\nstatus.storage.topic=s\nexactly.once.source.support=enabled\n",
+        "exactly.once.source.support=enabled needs transactional producers",
     );
 }

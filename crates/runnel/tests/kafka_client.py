@@ -22,8 +22,8 @@ def text(b):
 
 
 def read(bootstrap, pattern, want, timeout):
-    # One consumer per partition: tansu (the fallback test broker) answers a multi-partition fetch with one partition's
-    # records only, so a single consumer over all partitions would miss records.
+    # One partition at a time: tansu (the fallback test broker) answers a multi-partition fetch with one partition's
+    # records only, so a consumer assigned all partitions at once would miss records.
     deadline = time.time() + timeout
     admin = Consumer({"bootstrap.servers": bootstrap, "group.id": "runnel-test-reader"})
     md = admin.list_topics(timeout=10)
@@ -31,20 +31,33 @@ def read(bootstrap, pattern, want, timeout):
     parts = sorted((t, p) for t, tm in md.topics.items() if re.fullmatch(pattern, t)
                    for p in tm.partitions)
     out = []
+    # One consumer for them all (a consumer per partition costs about a second each to create and close).
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "runnel-test-reader",
+                  "enable.auto.commit": False, "fetch.wait.max.ms": 10})
     for topic, partition in parts:
-        c = Consumer({"bootstrap.servers": bootstrap, "group.id": "runnel-test-reader",
-                      "enable.auto.commit": False})
-        c.assign([TopicPartition(topic, partition, OFFSET_BEGINNING)])
-        idle_since = time.time()
-        while time.time() < deadline and time.time() - idle_since < 2:
-            m = c.poll(0.2)
+        # From the first offset the broker reports (librdkafka resolving OFFSET_BEGINNING itself takes half a
+        # second per partition). Once at the end it reports, a short quiet is enough (tansu reports the last
+        # batch's base + 1, but the rest of that batch arrives with it); before it, wait out a longer one.
+        try:
+            start, end = c.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
+        except Exception:
+            start, end = OFFSET_BEGINNING, None
+        c.assign([TopicPartition(topic, partition, start)])
+        idle_since, last = time.time(), -1
+        while time.time() < deadline:
+            quiet = 0.1 if end is not None and last + 1 >= end else 2
+            if time.time() - idle_since >= quiet:
+                break
+            m = c.poll(0.1)
             if m is None or m.error() is not None:
                 continue
-            idle_since = time.time()
+            if (m.topic(), m.partition()) != (topic, partition):
+                continue
+            idle_since, last = time.time(), m.offset()
             out.append({"topic": m.topic(), "partition": m.partition(), "offset": m.offset(),
                         "key_raw": text(m.key()), "value_raw": text(m.value()),
                         "headers": {k: text(v) for k, v in (m.headers() or [])}})
-        c.close()
+    c.close()
     for r in out:
         print(json.dumps(r))
 

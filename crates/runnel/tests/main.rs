@@ -9,6 +9,7 @@ mod console;
 #[cfg(feature = "delta")]
 mod delta;
 mod deploy;
+mod distributed;
 mod import_connect;
 mod kafka;
 mod mongodb;
