@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Distributed mode at scale, on one private PostgreSQL and one private nisshi broker:
-# 1. one connector draining a backlog of $CHANGES mixed changes (file sink): a standalone worker,
-#    then a distributed worker (group of one: offsets published to the offset topic), same run;
+# 1. one connector draining a backlog of $CHANGES mixed changes (file sink), timed from its task
+#    RUNNING: a standalone worker, then a distributed worker (group of one: offsets published to
+#    the offset topic), same run;
 # 2. $N (default 500) PostgreSQL connectors (one database and slot each, file sinks) POSTed to
 #    a group of three workers: POST → every task RUNNING and every slot streaming, RSS per worker;
 # 3. `kill -9` of the worker running the most: time until every connector runs on the other two
@@ -9,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-500}
-CHANGES=${CHANGES:-200000}
+CHANGES=${CHANGES:-1000000}
 SESSION_MS=${SESSION_MS:-10000}
 export RUNNEL_WITH_KAFKA=1
 source scripts/install-deps.sh
@@ -51,6 +52,7 @@ heartbeat.interval.ms=1000
 EOF
 }
 start_worker() { # $1 dir, $2 port, [$3 "group"] → sets WPID
+  mkdir -p "$1"
   local args=(worker --listen "127.0.0.1:$2" --state-dir "$1/state")
   [ "${3:-}" = group ] && args+=(--config "$1/connect-distributed.properties")
   RUNNEL_LOG=warn "$RUNNEL" "${args[@]}" > "$1/worker.out" 2> "$1/worker.log" &
@@ -72,8 +74,10 @@ drain() { # $1 label, $2 slot, [$3 group]
   port=$(free_port)
   [ "${3:-}" = group ] && props "$dir" "$port" drain
   start_worker "$dir" "$port" "${3:-}"
-  t0=$(date +%s.%N)
   drain_connector "$port" "$2"
+  # Timed from the task RUNNING: a distributed worker first waits for the group's assignment.
+  until curl -sf "127.0.0.1:$port/connectors/drain-$2/status" | grep -q '"tasks":\[{[^]]*"RUNNING"'; do sleep 0.05; done
+  t0=$(date +%s.%N)
   wait_runnel_caught_up "$WPID" "$dir/state"
   t1=$(date +%s.%N)
   kill "$WPID"; wait "$WPID" 2>/dev/null || true
