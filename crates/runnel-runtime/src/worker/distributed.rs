@@ -136,13 +136,45 @@ impl Worker {
             if !cluster.owns(name) {
                 continue;
             }
-            let Some(source) = self.registry.source_of(&entry.config) else {
-                continue;
-            };
-            for (partition, value) in source.offsets(&entry.config, offset) {
-                out.push(records::offset(name, &partition, Some(&value)));
-            }
+            out.extend(self.offset_records_of(entry, offset));
         }
+        out
+    }
+
+    /// A connector's offset as the offset topic's records (one per source partition).
+    fn offset_records_of(&self, entry: &Entry, offset: &SourceOffset) -> Vec<ConnectRecord> {
+        let Some(source) = self.registry.source_of(&entry.config) else {
+            return vec![];
+        };
+        source
+            .offsets(&entry.config, offset)
+            .iter()
+            .map(|(partition, value)| records::offset(&entry.config.name, partition, Some(value)))
+            .collect()
+    }
+
+    /// A connector's status records (the connector's, and its task's when it has one) as
+    /// this worker reports them.
+    fn status_records(
+        &self,
+        name: &str,
+        connector: (State, Option<&str>),
+        task: Option<(State, Option<&str>)>,
+        generation: i32,
+    ) -> Vec<ConnectRecord> {
+        let record = |task, (state, trace)| {
+            records::status(&StatusRecord {
+                connector: name,
+                task,
+                state,
+                trace,
+                worker_id: &self.worker_id,
+                generation,
+                version: None,
+            })
+        };
+        let mut out = vec![record(None, connector)];
+        out.extend(task.map(|t| record(Some(0), t)));
         out
     }
 
@@ -258,14 +290,8 @@ impl Worker {
         if hand_over && !released.is_empty() {
             let mut out = Vec::new();
             for name in &released {
-                let (Some(entry), Ok(Some(offset))) = (map.get(name), self.store.offset(name))
-                else {
-                    continue;
-                };
-                if let Some(source) = self.registry.source_of(&entry.config) {
-                    for (partition, value) in source.offsets(&entry.config, &offset) {
-                        out.push(records::offset(name, &partition, Some(&value)));
-                    }
+                if let (Some(entry), Ok(Some(offset))) = (map.get(name), self.store.offset(name)) {
+                    out.extend(self.offset_records_of(entry, &offset));
                 }
             }
             if let Some(cluster) = &self.cluster {
@@ -276,20 +302,11 @@ impl Worker {
                 }
                 // Not running here any more, as Kafka Connect reports a released task.
                 let generation = cluster.generation();
+                let unassigned = (State::Unassigned, None);
                 let statuses = released
                     .iter()
                     .flat_map(|name| {
-                        [None, Some(0)].map(|task| {
-                            records::status(&StatusRecord {
-                                connector: name,
-                                task,
-                                state: State::Unassigned,
-                                trace: None,
-                                worker_id: &self.worker_id,
-                                generation,
-                                version: None,
-                            })
-                        })
+                        self.status_records(name, unassigned, Some(unassigned), generation)
                     })
                     .collect();
                 if let Err(e) = cluster.append(InternalTopic::Status, statuses).await {
@@ -395,25 +412,15 @@ impl Worker {
                         if said.get(name) == Some(&now) {
                             continue;
                         }
-                        let record = |task: Option<u32>, state, trace: Option<&str>| {
-                            records::status(&StatusRecord {
-                                connector: name,
-                                task,
-                                state,
-                                trace,
-                                worker_id: &w.worker_id,
+                        out.extend(
+                            w.status_records(
+                                name,
+                                (s.connector.state, s.connector.trace.as_deref()),
+                                task.as_ref()
+                                    .map(|(state, trace)| (*state, trace.as_deref())),
                                 generation,
-                                version: None,
-                            })
-                        };
-                        out.push(record(
-                            None,
-                            s.connector.state,
-                            s.connector.trace.as_deref(),
-                        ));
-                        if let Some((state, trace)) = &task {
-                            out.push(record(Some(0), *state, trace.as_deref()));
-                        }
+                            ),
+                        );
                         said.insert(name.clone(), now);
                     }
                 }
