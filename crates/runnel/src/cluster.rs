@@ -375,3 +375,72 @@ pub(crate) async fn join(
     *cluster.0.member.lock().unwrap_or_else(|p| p.into_inner()) = Some(member);
     Ok(Joined { worker, cluster })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::GroupConfig;
+    use std::collections::BTreeMap;
+
+    fn props(text: &str) -> BTreeMap<String, String> {
+        text.lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    const BASE: &str = "group.id=connect-cluster\nbootstrap.servers=k:9092\n\
+                        config.storage.topic=connect-configs\noffset.storage.topic=connect-offsets\n\
+                        status.storage.topic=connect-status";
+
+    #[test]
+    fn a_connect_distributed_properties_gives_kafka_connects_defaults() {
+        assert!(
+            GroupConfig::from_properties(&props("bootstrap.servers=k:9092"))
+                .unwrap()
+                .is_none()
+        );
+        let g = GroupConfig::from_properties(&props(&format!(
+            "{BASE}\nsasl.mechanism=PLAIN\nsecurity.protocol=SASL_SSL\nkey.converter=x"
+        )))
+        .unwrap()
+        .unwrap();
+        assert_eq!(g.group_id, "connect-cluster");
+        assert_eq!((g.offset_partitions, g.status_partitions), (25, 5));
+        assert_eq!(g.replication, [3, 3, 3]);
+        assert_eq!(g.work_topic, "connect-configs-work");
+        assert_eq!(g.work_partitions, 60);
+        assert_eq!(g.session_timeout_ms, 10_000);
+        let keys: Vec<&str> = g.client.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["bootstrap.servers", "sasl.mechanism", "security.protocol"]
+        );
+    }
+
+    #[test]
+    fn a_distributed_config_missing_or_asking_too_much_is_one_clear_error() {
+        let err = |text: &str| {
+            GroupConfig::from_properties(&props(text))
+                .err()
+                .map(|e| e.message().to_string())
+                .unwrap_or_default()
+        };
+        assert!(
+            err("group.id=g\nbootstrap.servers=k:9092\nconfig.storage.topic=c\noffset.storage.topic=o")
+                .contains("status.storage.topic is missing"),
+        );
+        assert!(
+            err("group.id=g\nconfig.storage.topic=c").contains("needs bootstrap.servers"),
+            "{}",
+            err("group.id=g\nconfig.storage.topic=c")
+        );
+        assert!(
+            err(&format!("{BASE}\nsession.timeout.ms=ten"))
+                .contains("session.timeout.ms=ten is not a number")
+        );
+        assert!(
+            err(&format!("{BASE}\nexactly.once.source.support=enabled"))
+                .contains("needs transactional producers")
+        );
+    }
+}
