@@ -1,7 +1,7 @@
 //! The worker: many connectors in one process, each its own supervised task, managed the way
 //! Kafka Connect manages them (create, reconfigure, pause, resume, stop, restart, delete, offsets)
 //! with configs, target states, offsets and status in the embedded state store, so a restarted
-//! worker picks up where it was. One connector failing, being added or being removed never
+//! worker picks up where it was — or, in a group of workers, in Kafka (`worker/distributed.rs`). One connector failing, being added or being removed never
 //! touches another. The REST layer (`runnel-server`) turns the typed answers here into Kafka
 //! Connect's JSON.
 
