@@ -165,7 +165,7 @@ function loginPage() {
 // ----- overview
 
 const COLUMNS = [
-  ['name', 'Name'], ['type', 'Type'], ['class', 'Class'], ['state', 'State'],
+  ['name', 'Name'], ['type', 'Type'], ['class', 'Class'], ['state', 'State'], ['worker_id', 'Worker'],
   ['records_per_s', 'Events/s', true], ['events', 'Events', true],
   ['ms_behind_source', 'Behind source', true], ['last_event_ms', 'Last event', true],
   ['errors', 'Errors', true], ['restarts', 'Restarts', true],
@@ -219,6 +219,7 @@ async function overviewPage() {
         <td><a href="#/connectors/${enc(c.name)}">${esc(c.name)}</a></td>
         <td>${esc(c.type)}</td><td title="${esc(c.class)}">${esc(shortClass(c.class))}</td>
         <td>${badge(c.state)} ${tasks}${warn}</td>
+        <td>${esc(c.worker_id || '–')}</td>
         <td class="num">${fmtNum(c.records_per_s, 1)}</td><td class="num" data-col="events">${fmtNum(c.events)}</td>
         <td class="num">${c.last_event_ms ? fmtDuration(c.ms_behind_source) : '–'}</td>
         <td class="num">${fmtAgo(c.last_event_ms)}</td>
