@@ -99,57 +99,94 @@ pub struct GroupMember {
 impl GroupMember {
     /// Joins the group on `topic`; `on_owned` is told every change of what this worker owns.
     pub fn join(settings: &GroupSettings<'_>, topic: &str, on_owned: OnOwned) -> Result<Self> {
-        let session = settings.session_timeout_ms.to_string();
-        let heartbeat = settings.heartbeat_interval_ms.to_string();
-        let mut all: Vec<(&str, &str)> = settings
-            .client
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        all.extend([
-            ("group.id", settings.group_id),
-            ("enable.auto.commit", "false"),
-            ("partition.assignment.strategy", "cooperative-sticky"),
-            ("session.timeout.ms", session.as_str()),
-            ("heartbeat.interval.ms", heartbeat.as_str()),
-            // The control topic carries no records; what matters is staying a member.
-            ("topic.metadata.refresh.interval.ms", "2000"),
-        ]);
+        let mut pairs: Vec<(String, String)> = settings.client.to_vec();
+        pairs.extend(
+            [
+                ("group.id", settings.group_id.to_string()),
+                ("enable.auto.commit", "false".into()),
+                ("partition.assignment.strategy", "cooperative-sticky".into()),
+                (
+                    "session.timeout.ms",
+                    settings.session_timeout_ms.to_string(),
+                ),
+                (
+                    "heartbeat.interval.ms",
+                    settings.heartbeat_interval_ms.to_string(),
+                ),
+                // The control topic carries no records; what matters is staying a member.
+                ("topic.metadata.refresh.interval.ms", "2000".into()),
+            ]
+            .map(|(k, v)| (k.to_string(), v)),
+        );
         if let Some(id) = settings.instance_id {
-            all.push(("group.instance.id", id));
+            pairs.push(("group.instance.id".into(), id.to_string()));
         }
         let generation = Arc::new(AtomicI32::new(0));
-        let context = Context {
-            topic: topic.to_string(),
-            owned: Default::default(),
-            generation: generation.clone(),
-            on_owned,
+        let group = settings.group_id.to_string();
+        let topic = topic.to_string();
+        let connect = {
+            let (generation, on_owned, group) =
+                (generation.clone(), on_owned.clone(), group.clone());
+            move || -> Result<BaseConsumer<Context>> {
+                let context = Context {
+                    topic: topic.clone(),
+                    owned: Default::default(),
+                    generation: generation.clone(),
+                    on_owned: on_owned.clone(),
+                };
+                let consumer: BaseConsumer<Context> =
+                    client_config(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?
+                        .create_with_context(context)
+                        .map_err(|e| creation_error("Kafka consumer for the worker group", e))?;
+                consumer
+                    .subscribe(&[topic.as_str()])
+                    .map_err(|e| kafka_error(&format!("joining group {group}"), e))?;
+                Ok(consumer)
+            }
         };
-        let consumer: BaseConsumer<Context> = client_config(all)?
-            .create_with_context(context)
-            .map_err(|e| creation_error("Kafka consumer for the worker group", e))?;
-        consumer
-            .subscribe(&[topic])
-            .map_err(|e| kafka_error(&format!("joining group {}", settings.group_id), e))?;
+        let mut consumer = connect()?;
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
             let stop = stop.clone();
-            let group = settings.group_id.to_string();
             std::thread::Builder::new()
                 .name("worker-group".into())
                 .spawn(move || {
-                    // Polling keeps the membership (and runs the rebalance callbacks here).
-                    while !stop.load(Ordering::Relaxed) {
+                    loop {
+                        // Polling keeps the membership (and runs the rebalance callbacks here).
                         if let Some(Err(e)) = consumer.poll(Duration::from_millis(200)) {
                             tracing::warn!(%group, "worker group: {e}");
                         }
+                        if stop.load(Ordering::Relaxed) {
+                            // Leaving: dropping the consumer closes it, which runs the
+                            // revocation callback (the work is released) and, for a static
+                            // member, sends no LeaveGroup (KIP-345): the group keeps its
+                            // partitions for it until `session.timeout.ms`, so a restart within
+                            // that moves nothing. (`unsubscribe` would leave the group and hand
+                            // the work to others.)
+                            drop(consumer);
+                            return;
+                        }
+                        // A fatal error (a static member fenced by another with its id) ends
+                        // this consumer for good: stop the work it held, then join again.
+                        if let Some((code, reason)) = consumer.client().fatal_error() {
+                            tracing::error!(%group, "worker group: {code}: {reason}; work lost, joining again");
+                            drop(consumer);
+                            on_owned(&BTreeSet::new(), true);
+                            loop {
+                                std::thread::sleep(Duration::from_secs(1));
+                                if stop.load(Ordering::Relaxed) {
+                                    return;
+                                }
+                                match connect() {
+                                    Ok(c) => {
+                                        consumer = c;
+                                        break;
+                                    }
+                                    Err(e) => tracing::warn!(%group, "joining again: {e}"),
+                                }
+                            }
+                        }
                     }
-                    // Leaving: dropping the consumer closes it, which runs the revocation
-                    // callback (the work is released) and, for a static member, sends no
-                    // LeaveGroup (KIP-345): the group keeps its partitions for it until
-                    // `session.timeout.ms`, so a restart within that moves nothing.
-                    // (`unsubscribe` would leave the group and hand the work to others.)
-                    drop(consumer);
                 })
                 .map_err(|e| Error::internal(format!("cannot start a thread: {e}")))?
         };

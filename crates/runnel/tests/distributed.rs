@@ -194,11 +194,20 @@ fn three_workers_share_thirty_connectors_and_survive_a_rolling_restart_and_a_kil
         "rolling restart: stopped in {stopped_in:?}, answering again {:?} after the stop began",
         t.elapsed()
     );
-    let after_restart = wait_for(
-        "the restarted worker's connectors RUNNING again",
-        Duration::from_secs(60),
-        || placement(&members[0].process),
-    );
+    let after_restart = runnel_testkit::try_wait(Duration::from_secs(60), || {
+        placement(&members[0].process)
+    })
+    .unwrap_or_else(|| {
+        let logs: Vec<String> = members
+            .iter()
+            .map(|m| format!("== {}\n{}", m.id(), m.process.log_text()))
+            .collect();
+        panic!(
+            "the restarted worker's connectors not RUNNING again within 60 s; status: {}\nlogs:\n{}",
+            members[0].process.ok("GET", "/connectors?expand=status", None, 200),
+            logs.join("\n")
+        )
+    });
     assert_eq!(
         after_restart,
         before,
