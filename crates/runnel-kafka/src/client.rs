@@ -27,6 +27,24 @@ const JAVA_ONLY: &[&str] = &[
     "auto.include.jmx.reporter",
 ];
 
+/// The settings a Kafka Connect worker config gives the worker's own clients (its internal
+/// topics, its group): `bootstrap.servers` and the top-level `security.*`, `sasl.*`, `ssl.*`.
+pub fn worker_client_settings(
+    props: &std::collections::BTreeMap<String, String>,
+    bootstrap: &str,
+) -> Vec<(String, String)> {
+    let mut client = vec![("bootstrap.servers".to_string(), bootstrap.to_string())];
+    client.extend(
+        props
+            .iter()
+            .filter(|(k, _)| {
+                k.starts_with("security.") || k.starts_with("sasl.") || k.starts_with("ssl.")
+            })
+            .map(|(k, v)| (k.clone(), v.clone())),
+    );
+    client
+}
+
 /// Builds a librdkafka config from Java-style `(key, value)` pairs; later pairs win.
 pub fn client_config<'a>(
     pairs: impl IntoIterator<Item = (&'a str, &'a str)>,

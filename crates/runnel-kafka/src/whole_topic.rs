@@ -44,20 +44,7 @@ pub fn read_whole_topic(
         .create()
         .map_err(|e| creation_error("Kafka consumer", e))?;
     let deadline = Instant::now() + timeout;
-    let metadata = consumer
-        .fetch_metadata(Some(topic), timeout)
-        .map_err(|e| kafka_error(&format!("reading topic {topic}'s partitions"), e))?;
-    let partitions: Vec<i32> = metadata
-        .topics()
-        .iter()
-        .filter(|t| t.name() == topic && t.error().is_none())
-        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
-        .collect();
-    if partitions.is_empty() {
-        return Err(Error::config(format!(
-            "topic {topic} does not exist on this Kafka cluster"
-        )));
-    }
+    let partitions = crate::topic_view::partitions_of(&consumer, topic, timeout)?;
     // One partition at a time, each to the end its fetch reports (the fetch's own high
     // watermark; a listed end offset can lag behind it on some brokers, and some answer a
     // fetch of many partitions with one partition's records).

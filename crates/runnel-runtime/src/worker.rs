@@ -200,6 +200,28 @@ fn invalid(issues: &[ConfigIssue]) -> WorkerError {
 }
 
 impl Worker {
+    /// A worker with no connector yet: standalone (`cluster` None) or in a group.
+    fn new(
+        store: StateStore,
+        settings: WorkerSettings,
+        providers: ConfigProviders,
+        registry: Arc<Registry>,
+        worker_id: String,
+        cluster: Option<Arc<dyn Cluster>>,
+    ) -> Self {
+        Self {
+            store,
+            settings,
+            providers,
+            registry,
+            worker_id,
+            connectors: Mutex::new(BTreeMap::new()),
+            cluster,
+            pending_targets: Default::default(),
+            servers: Default::default(),
+        }
+    }
+
     /// Opens the worker on `store` and starts every connector whose target state is STARTED.
     pub async fn open(
         store: StateStore,
@@ -208,17 +230,9 @@ impl Worker {
         registry: Arc<Registry>,
         worker_id: String,
     ) -> WorkerResult<Arc<Self>> {
-        let worker = Arc::new(Self {
-            store,
-            settings,
-            providers,
-            registry,
-            worker_id,
-            connectors: Mutex::new(BTreeMap::new()),
-            cluster: None,
-            pending_targets: Default::default(),
-            servers: Default::default(),
-        });
+        let worker = Arc::new(Self::new(
+            store, settings, providers, registry, worker_id, None,
+        ));
         let stored = worker.store.configs()?;
         let mut map = worker.connectors.lock().await;
         for (name, text) in stored {

@@ -102,15 +102,7 @@ impl GroupConfig {
                  it to disabled",
             ));
         }
-        let mut client = vec![("bootstrap.servers".to_string(), bootstrap.clone())];
-        client.extend(
-            props
-                .iter()
-                .filter(|(k, _)| {
-                    k.starts_with("security.") || k.starts_with("sasl.") || k.starts_with("ssl.")
-                })
-                .map(|(k, v)| (k.clone(), v.clone())),
-        );
+        let client = runnel_kafka::client::worker_client_settings(props, bootstrap);
         let config_topic = topic("config.storage.topic")?;
         Ok(Some(Self {
             work_topic: props

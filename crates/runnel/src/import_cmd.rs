@@ -61,16 +61,8 @@ pub(crate) async fn import(args: ImportArgs, registry: &Registry) -> Result<(), 
     let config_topic = required("config.storage.topic")?;
     let offset_topic = required("offset.storage.topic")?;
     // The worker's own clients reach the cluster with the top-level connection settings.
-    let mut client: Vec<(String, String)> =
-        vec![("bootstrap.servers".into(), required("bootstrap.servers")?)];
-    client.extend(
-        props
-            .iter()
-            .filter(|(k, _)| {
-                k.starts_with("security.") || k.starts_with("sasl.") || k.starts_with("ssl.")
-            })
-            .map(|(k, v)| (k.clone(), v.clone())),
-    );
+    let client =
+        runnel_kafka::client::worker_client_settings(&props, &required("bootstrap.servers")?);
     let read = |topic: String| {
         let client = client.clone();
         async move {

@@ -70,17 +70,14 @@ impl Worker {
         store.set_offset_listener(Box::new(move |name, offset| {
             let _ = tx.send((name.to_string(), offset.clone()));
         }));
-        let worker = Arc::new(Self {
+        let worker = Arc::new(Self::new(
             store,
             settings,
             providers,
             registry,
             worker_id,
-            connectors: Default::default(),
-            cluster: Some(cluster),
-            pending_targets: Default::default(),
-            servers: Default::default(),
-        });
+            Some(cluster),
+        ));
         worker.spawn_offset_publisher(rx);
         worker
     }
