@@ -67,6 +67,18 @@ if [ "${RUNNEL_WITH_KAFKA:-0}" = 1 ] && [ -z "${RUNNEL_KAFKA_BROKER:-}" ] && [ !
   fi
 fi
 
+# The broker of the exactly-once tests: nisshi 0.7.0, the last nisshi that serves transactional
+# producers (0.8 refuses every transactional id), built the same way (~7 min the first time).
+NISSHI_TXN_ROOT="$HOME/.cache/runnel/nisshi-0.7.0"
+if [ "${RUNNEL_WITH_KAFKA:-0}" = 1 ] && [ -z "${RUNNEL_KAFKA_TXN_BROKER:-}" ] && [ ! -x "$NISSHI_TXN_ROOT/bin/nisshi" ]; then
+  echo "==> building the nisshi 0.7.0 Kafka broker for the exactly-once tests (~7 min the first time)"
+  if command -v rustup >/dev/null && rustup toolchain install 1.96.0 --profile minimal >/dev/null 2>&1; then
+    cargo +1.96.0 install --locked nisshi --version 0.7.0 --no-default-features \
+      --features dynostore,libsql --root "$NISSHI_TXN_ROOT" >/dev/null \
+      || echo "==> nisshi 0.7.0 could not be built: the exactly-once tests will fail naming it"
+  fi
+fi
+
 # The unused-dependency check of the test command (RUNNEL_WITH_CHECKS=1): cargo-machete, built
 # once (about 2 minutes) into the same cache.
 TOOLS_ROOT="$HOME/.cache/runnel/tools"

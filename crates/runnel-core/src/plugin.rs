@@ -66,6 +66,50 @@ impl CheckReport {
 pub struct WorkerContext {
     /// The worker's Kafka cluster (`bootstrap.servers`).
     pub bootstrap_servers: Option<String>,
+    /// Set on a distributed worker with `exactly.once.source.support=enabled`.
+    pub exactly_once: Option<ExactlyOnce>,
+}
+
+/// Exactly-once delivery of a source connector's records to Kafka, Kafka Connect's KIP-618: the
+/// Kafka sink writes each transaction's records and the offset they complete (to the worker
+/// group's offset topic) in one Kafka transaction under the connector's transactional id, so a
+/// `read_committed` reader sees both or neither, and a worker that lost the connector is fenced
+/// by its next owner's producer (which bumps the id's epoch) instead of writing on.
+#[derive(Clone)]
+pub struct ExactlyOnce {
+    /// The worker group's `group.id`: a connector's transactional id is
+    /// `<group.id>-<connector>-0`, as Kafka Connect names a task's.
+    pub group_id: String,
+    /// The group's `offset.storage.topic`.
+    pub offset_topic: String,
+    /// The offset topic's records (key, value) that store `offset` for the connector, in Kafka
+    /// Connect's format (one per source partition).
+    pub offset_records: Arc<OffsetRecords>,
+    /// Whether the group still gives the connector (named) to this worker: checked before a
+    /// producer starts (and so fences every other), so that a worker that woke from a pause
+    /// and restarts a failed run before it hears it lost the connector does not fence its new
+    /// owner.
+    pub owns: Arc<dyn Fn(&str) -> bool + Send + Sync>,
+}
+
+/// See [`ExactlyOnce::offset_records`].
+pub type OffsetRecords =
+    dyn Fn(&ConnectorConfig, &SourceOffset) -> Vec<(Vec<u8>, Vec<u8>)> + Send + Sync;
+
+impl ExactlyOnce {
+    /// The transactional id of `connector`'s (only) task.
+    pub fn transactional_id(&self, connector: &str) -> String {
+        format!("{}-{connector}-0", self.group_id)
+    }
+}
+
+impl std::fmt::Debug for ExactlyOnce {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExactlyOnce")
+            .field("group_id", &self.group_id)
+            .field("offset_topic", &self.offset_topic)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A source connector class (or the Kafka source of every sink connector).

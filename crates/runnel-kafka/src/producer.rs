@@ -11,6 +11,15 @@
 //! seconds; when `message.timeout.ms` runs out a record fails, `settle` returns the error and the
 //! connector restarts from its last committed position: at-least-once, never a gap, never a
 //! reorder within a key.
+//!
+//! **Exactly once** (a distributed worker with `exactly.once.source.support=enabled`, Kafka
+//! Connect's KIP-618): the producer is transactional, its id `<group.id>-<connector>-0`. A
+//! transaction opens with the first batch after a commit; `settle` writes the newest offset the
+//! open transaction's batches complete to the group's offset topic and commits, records and
+//! offset at once, at each transaction boundary (`transaction.boundary`). Only a committed
+//! transaction's batches are reported durable. A worker that lost the connector is fenced by the
+//! next owner's producer (same id, higher epoch): its next write or commit fails, it stops the
+//! connector and writes nothing more.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -22,8 +31,8 @@ use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use runnel_core::config::ConnectorConfig;
 use runnel_core::encode::EncodedBatch;
-use runnel_core::plugin::SinkConfig;
-use runnel_core::{Batch, Error, Result, Sink, SinkInput};
+use runnel_core::plugin::{ExactlyOnce, SinkConfig};
+use runnel_core::{Batch, Error, Result, Sink, SinkInput, SourceOffset};
 
 use crate::client::{client_config, creation_error, kafka_error, sink_error};
 use crate::topics::TopicCreator;
@@ -85,7 +94,39 @@ pub struct KafkaSink {
     /// Last time a batch became durable (or nothing was in flight): for the stall warning.
     progress_at: Instant,
     warned_at: Instant,
+    /// Exactly-once mode.
+    transactions: Option<Transactions>,
 }
+
+/// How long a transaction call (init, commit, abort) may take before the connector restarts.
+const TRANSACTION_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The sink's transactions in exactly-once mode.
+struct Transactions {
+    eos: ExactlyOnce,
+    id: String,
+    connector: ConnectorConfig,
+    /// `transaction.boundary=interval`: how long a transaction may stay open while batches keep
+    /// coming (`None`: `poll`, commit at every settle).
+    interval: Option<Duration>,
+    /// Whether `init_transactions` has run (on the sink thread, before the first batch).
+    ready: bool,
+    /// When the open transaction began (`None`: none is open).
+    open_since: Option<Instant>,
+    /// The newest offset the open transaction's batches complete.
+    offset: Option<SourceOffset>,
+    /// Whether the last batch completed an offset: a commit in the middle of a source
+    /// transaction would make its first part durable without an offset to resume after it.
+    at_position: bool,
+}
+
+/// How long a transaction may wait for the end of a source transaction before it commits
+/// anyway, well inside the broker's default transaction.timeout.ms (60 s), after which it
+/// would abort it.
+const LONGEST_TRANSACTION: Duration = Duration::from_secs(30);
+
+/// Delivery opaque of a record that belongs to no batch (the offset topic's records).
+const NO_BATCH: usize = usize::MAX;
 
 /// The producer settings of a connector, lowest precedence first: runnel's defaults (those of
 /// a safe Kafka Connect worker), the worker's `bootstrap.servers`, the sink's own keys
@@ -116,23 +157,80 @@ pub fn producer_settings(sink: &SinkConfig) -> Vec<(String, String)> {
     pairs
 }
 
-/// Checks what can be checked without a broker: that there is one to write to.
+/// Checks what can be checked without a broker: that there is one to write to, and in
+/// exactly-once mode that it is the worker group's own cluster (one transaction holds the
+/// records and the offset, so both must be on one cluster).
 pub fn validate(sink: &SinkConfig) -> Result<()> {
     let pairs = producer_settings(sink);
-    if !pairs.iter().any(|(k, _)| k == "bootstrap.servers") {
+    let Some((_, bootstrap)) = pairs.iter().rev().find(|(k, _)| k == "bootstrap.servers") else {
         return Err(Error::invalid(
             "sink.type",
             "sink.type=kafka needs \"sink.kafka.bootstrap.servers\" (or the worker's bootstrap servers)",
+        ));
+    };
+    if sink.worker.exactly_once.is_some()
+        && sink.worker.bootstrap_servers.as_deref() != Some(bootstrap.as_str())
+    {
+        return Err(Error::invalid(
+            "sink.kafka.bootstrap.servers",
+            "with exactly.once.source.support=enabled a source connector writes its records \
+             and its offset in one Kafka transaction, so to the worker group's own Kafka \
+             cluster: remove sink.kafka.bootstrap.servers (and producer.override.bootstrap.servers) \
+             or set exactly.once.source.support=disabled on the workers",
         ));
     }
     Ok(())
 }
 
+/// Fences every earlier producer of `transactional_id` (a worker that ran the connector before
+/// and may still be writing): a producer with that id bumps its epoch, after which the broker
+/// refuses the older ones' writes and aborts their open transaction.
+pub fn fence(client: &[(String, String)], transactional_id: &str) -> Result<()> {
+    let cfg = client_config(
+        client
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .chain([("transactional.id", transactional_id)]),
+    )?;
+    let producer: BaseProducer = cfg
+        .create()
+        .map_err(|e| creation_error("Kafka producer settings", e))?;
+    producer
+        .init_transactions(TRANSACTION_TIMEOUT)
+        .map_err(|e| kafka_error(&format!("fencing transactional.id {transactional_id}"), e))
+}
+
 impl KafkaSink {
     pub fn new(sink: &SinkConfig) -> Result<Self> {
         validate(sink)?;
-        let pairs = producer_settings(sink);
+        let mut pairs = producer_settings(sink);
         let config: &ConnectorConfig = &sink.connector;
+        let transactions = match &sink.worker.exactly_once {
+            Some(eos) => {
+                let id = eos.transactional_id(&config.name);
+                pairs.push(("transactional.id".into(), id.clone()));
+                let interval = match config.get("transaction.boundary").unwrap_or("poll") {
+                    "interval" => Some(Duration::from_millis(
+                        config
+                            .get("transaction.boundary.interval.ms")
+                            .and_then(|v| v.trim().parse().ok())
+                            .unwrap_or(60_000),
+                    )),
+                    _ => None,
+                };
+                Some(Transactions {
+                    eos: eos.clone(),
+                    id,
+                    connector: config.clone(),
+                    interval,
+                    ready: false,
+                    open_since: None,
+                    offset: None,
+                    at_position: false,
+                })
+            }
+            None => None,
+        };
         let cfg = client_config(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
         let producer = cfg
             .create_with_context::<_, BaseProducer<Deliveries>>(Deliveries::default())
@@ -151,12 +249,88 @@ impl KafkaSink {
             topics,
             progress_at: Instant::now(),
             warned_at: Instant::now(),
+            transactions,
         })
+    }
+
+    /// Exactly-once mode: opens a transaction unless one is open (the first time, after
+    /// fencing every earlier producer of the connector's id).
+    fn begin(&mut self) -> Result<()> {
+        let Some(t) = &mut self.transactions else {
+            return Ok(());
+        };
+        if t.open_since.is_some() {
+            return Ok(());
+        }
+        if !t.ready {
+            if !(t.eos.owns)(&t.connector.name) {
+                return Err(Error::sink_permanent(format!(
+                    "the worker group no longer gives connector {} to this worker: not \
+                     starting its producer (transactional.id {}), which would fence its new owner",
+                    t.connector.name, t.id
+                )));
+            }
+            self.producer
+                .init_transactions(TRANSACTION_TIMEOUT)
+                .map_err(|e| transaction_error(&t.id, "starting the producer", e))?;
+            t.ready = true;
+        }
+        self.producer
+            .begin_transaction()
+            .map_err(|e| transaction_error(&t.id, "beginning a transaction", e))?;
+        t.open_since = Some(Instant::now());
+        Ok(())
+    }
+
+    /// Exactly-once mode: at a transaction boundary, writes the newest offset and commits;
+    /// returns how many batches that made durable (all submitted ones).
+    fn commit(&mut self, idle: bool) -> Result<usize> {
+        let Some(t) = &mut self.transactions else {
+            return Ok(0);
+        };
+        let Some(since) = t.open_since else {
+            return Ok(0);
+        };
+        let due = (t.at_position && (idle || t.interval.is_none_or(|i| since.elapsed() >= i)))
+            || since.elapsed() >= LONGEST_TRANSACTION;
+        if !due {
+            return Ok(0);
+        }
+        if let Some(offset) = t.offset.take() {
+            for (key, value) in (t.eos.offset_records)(&t.connector, &offset) {
+                let record =
+                    BaseRecord::<[u8], [u8], usize>::with_opaque_to(&t.eos.offset_topic, NO_BATCH)
+                        .key(&key)
+                        .payload(&value);
+                self.producer.send(record).map_err(|(e, _)| {
+                    transaction_error(&t.id, "writing the offset to the offset topic", e)
+                })?;
+            }
+        }
+        let committed = self.producer.commit_transaction(TRANSACTION_TIMEOUT);
+        t.open_since = None;
+        if let Err(e) = committed {
+            let error = transaction_error(&t.id, "committing a transaction", e);
+            if error.is_transient() {
+                // Abortable (or timed out): abort, so that nothing of it is ever read
+                // committed; the connector resends from its last committed offset.
+                let _ = self.producer.abort_transaction(TRANSACTION_TIMEOUT);
+            }
+            return Err(error);
+        }
+        let mut f = self.lock();
+        let done = f.remaining.len();
+        f.remaining.clear();
+        f.base += done as u64;
+        drop(f);
+        self.progress_at = Instant::now();
+        Ok(done)
     }
 
     /// Hands every record of `batch` to the producer. Blocks only while librdkafka's queue is
     /// full.
     fn send(&mut self, batch: &EncodedBatch) -> Result<()> {
+        self.begin()?;
         let (seq, was_idle) = {
             let mut f = self.lock();
             let was_idle = f.remaining.is_empty();
@@ -202,7 +376,11 @@ impl KafkaSink {
                         self.warn_if_stalled();
                     }
                     Err((e, _)) => {
-                        return Err(kafka_error(&format!("producing to {}", r.topic), e));
+                        let what = format!("producing to {}", r.topic);
+                        return Err(match &self.transactions {
+                            Some(t) => transaction_error(&t.id, &what, e),
+                            None => kafka_error(&what, e),
+                        });
                     }
                 }
             }
@@ -278,18 +456,79 @@ impl Sink for KafkaSink {
         &mut self,
         _batch: &Batch,
         encoded: &EncodedBatch,
-        _offset: Option<&runnel_core::SourceOffset>,
+        offset: Option<&SourceOffset>,
     ) -> Result<()> {
-        self.send(encoded)
+        self.send(encoded)?;
+        self.note_offset(offset);
+        Ok(())
     }
 
     fn settle(&mut self, wait: Duration) -> Result<usize> {
+        if self.transactions.is_some() {
+            // The engine waits only when nothing more is queued: commit then, whatever the
+            // interval, so that an idle or stopping source is never left uncommitted.
+            let done = self.commit(!wait.is_zero())?;
+            if done == 0 {
+                self.settle_reports(wait)?;
+            }
+            return Ok(done);
+        }
         self.settle_reports(wait)
+    }
+
+    fn wants_positions(&self) -> bool {
+        self.transactions.is_some()
+    }
+}
+
+impl KafkaSink {
+    /// Exactly-once mode: remembers the newest offset of the open transaction and whether the
+    /// transaction may end here.
+    fn note_offset(&mut self, offset: Option<&SourceOffset>) {
+        if let Some(t) = &mut self.transactions {
+            t.at_position = offset.is_some();
+            if let Some(o) = offset {
+                t.offset = Some(o.clone());
+            }
+        }
     }
 }
 
 impl Drop for KafkaSink {
     fn drop(&mut self) {
-        let _ = self.producer.flush(Duration::from_secs(5));
+        match &self.transactions {
+            // An open transaction is aborted now rather than when it times out, so that
+            // read_committed consumers are not held back until then.
+            Some(t) if t.open_since.is_some() => {
+                let _ = self.producer.abort_transaction(Duration::from_secs(5));
+            }
+            Some(_) => {}
+            None => {
+                let _ = self.producer.flush(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+/// An error of a transactional producer: a fenced one (another worker took the connector)
+/// stops the connector for good on this worker; an abortable one restarts it.
+fn transaction_error(id: &str, what: &str, e: KafkaError) -> Error {
+    use RDKafkaErrorCode as C;
+    let fatal = match &e {
+        KafkaError::Transaction(t) => t.is_fatal(),
+        _ => false,
+    };
+    let fenced = matches!(
+        e.rdkafka_error_code(),
+        Some(C::Fenced | C::ProducerFenced | C::InvalidProducerEpoch)
+    );
+    if fenced || fatal {
+        Error::sink_permanent(format!(
+            "{what}: this worker's producer (transactional.id {id}) was fenced: another worker \
+             runs the connector now (the group gave it away while this one did not answer), so \
+             this one writes nothing more ({e})"
+        ))
+    } else {
+        kafka_error(&format!("{what} (transactional.id {id})"), e)
     }
 }

@@ -115,7 +115,13 @@ impl TopicView {
                 .spawn(move || {
                     while !stop.load(Ordering::Relaxed) {
                         let message = match reader.poll(Duration::from_millis(100)) {
-                            None => continue,
+                            None => {
+                                // Caught up: the consumer's position may be past the last
+                                // record read, over a transaction's commit marker (never
+                                // delivered, but counted in the end offset).
+                                advance_to_position(&reader, &shared);
+                                continue;
+                            }
                             Some(Ok(m)) => m,
                             Some(Err(e)) => {
                                 tracing::debug!(topic = %name, "following the topic: {e}");
@@ -233,5 +239,27 @@ impl Drop for TopicView {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+    }
+}
+
+/// Moves each partition's read-up-to offset to the consumer's position where that is further.
+fn advance_to_position(reader: &BaseConsumer, shared: &Shared) {
+    let Ok(positions) = reader.position() else {
+        return;
+    };
+    let mut folded = shared.folded.lock().unwrap_or_else(|p| p.into_inner());
+    let mut moved = false;
+    for e in positions.elements() {
+        if let Offset::Offset(at) = e.offset()
+            && let Some(next) = folded.next.get_mut(&e.partition())
+            && *next < at
+        {
+            *next = at;
+            moved = true;
+        }
+    }
+    drop(folded);
+    if moved {
+        shared.read.notify_all();
     }
 }

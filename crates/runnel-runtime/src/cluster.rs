@@ -40,4 +40,8 @@ pub trait Cluster: Send + Sync {
 
     /// This worker's generation in the group, carried in its status records.
     fn generation(&self) -> i32;
+
+    /// Fences every earlier producer of `transactional_id` (exactly-once mode): from now on
+    /// the broker refuses their writes and has aborted their open transaction.
+    fn fence(&self, transactional_id: String) -> BoxFuture<Result<()>>;
 }

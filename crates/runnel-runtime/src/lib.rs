@@ -21,4 +21,4 @@ pub use registry::Registry;
 pub use state::StateStore;
 pub use status::{State, TargetState};
 pub use supervisor::supervise;
-pub use worker::{Worker, WorkerError, WorkerSettings};
+pub use worker::{ExactlyOnceSettings, Worker, WorkerError, WorkerSettings};

@@ -231,6 +231,9 @@ impl Registry {
         };
         issues.extend(class.spec.validate(config));
         let source = self.source_of(config);
+        if class.kind == ConnectorKind::Source {
+            self.check_exactly_once(config, worker, &mut issues);
+        }
         let sink = match class.kind {
             ConnectorKind::Source => self.direct_sink(config, worker, &mut issues),
             ConnectorKind::Sink => self
@@ -348,14 +351,9 @@ impl Registry {
         })
     }
 
-    /// The direct sink of a source connector: `sink.type` (Kafka when the worker has a
-    /// cluster, else stdout) and its `sink.<type>.*` keys.
-    fn direct_sink(
-        &self,
-        config: &ConnectorConfig,
-        worker: &WorkerContext,
-        issues: &mut Vec<ConfigIssue>,
-    ) -> Option<(&'static SinkPlugin, SinkConfig)> {
+    /// A source connector's `sink.type`, lower case: Kafka when the worker has a cluster, else
+    /// stdout, unless the config says.
+    fn direct_sink_type(&self, config: &ConnectorConfig, worker: &WorkerContext) -> String {
         let default = if worker.bootstrap_servers.is_some()
             && self.sinks.iter().any(|s| s.sink_type == "kafka")
         {
@@ -363,11 +361,78 @@ impl Registry {
         } else {
             "stdout"
         };
-        let kind = config
+        config
             .get(SINK_TYPE_KEY)
             .unwrap_or(default)
             .trim()
-            .to_ascii_lowercase();
+            .to_ascii_lowercase()
+    }
+
+    /// Whether `config` is a source connector whose records go to Kafka in transactions
+    /// (the worker has `exactly.once.source.support=enabled` and its sink is Kafka).
+    pub fn is_transactional(&self, config: &ConnectorConfig, worker: &WorkerContext) -> bool {
+        worker.exactly_once.is_some()
+            && config
+                .get("connector.class")
+                .and_then(|c| self.class(c))
+                .is_some_and(|c| c.kind == ConnectorKind::Source)
+            && self.direct_sink_type(config, worker) == "kafka"
+    }
+
+    /// Kafka Connect's checks of `exactly.once.support` and `transaction.boundary` for a
+    /// source connector.
+    fn check_exactly_once(
+        &self,
+        config: &ConnectorConfig,
+        worker: &WorkerContext,
+        issues: &mut Vec<ConfigIssue>,
+    ) {
+        let required = config
+            .get("exactly.once.support")
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("required"));
+        if worker.exactly_once.is_none() {
+            if required {
+                issues.push(ConfigIssue::new(
+                    "exactly.once.support",
+                    "This worker does not have exactly-once source support enabled: set \
+                     exactly.once.source.support=enabled in every worker's \
+                     connect-distributed.properties, or exactly.once.support=requested",
+                ));
+            }
+            return;
+        }
+        let sink = self.direct_sink_type(config, worker);
+        if required && sink != "kafka" {
+            issues.push(ConfigIssue::new(
+                "exactly.once.support",
+                format!(
+                    "The connector does not support exactly-once semantics with the provided \
+                     configuration: its records go to sink.type={sink}, and only records written \
+                     to Kafka are delivered in transactions; remove sink.type or set \
+                     exactly.once.support=requested"
+                ),
+            ));
+        }
+        if config
+            .get("transaction.boundary")
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("connector"))
+        {
+            issues.push(ConfigIssue::new(
+                "transaction.boundary",
+                "The connector does not support connector-defined transaction boundaries with \
+                 the given configuration: use transaction.boundary=poll (the default) or interval",
+            ));
+        }
+    }
+
+    /// The direct sink of a source connector: `sink.type` and its `sink.<type>.*` keys.
+    fn direct_sink(
+        &self,
+        config: &ConnectorConfig,
+        worker: &WorkerContext,
+        issues: &mut Vec<ConfigIssue>,
+    ) -> Option<(&'static SinkPlugin, SinkConfig)> {
+        let kind = self.direct_sink_type(config, worker);
         let Some(sink) = self.sinks.iter().copied().find(|s| s.sink_type == kind) else {
             let types: Vec<&str> = self.sinks.iter().map(|s| s.sink_type).collect();
             issues.push(ConfigIssue::new(

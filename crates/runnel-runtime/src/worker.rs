@@ -27,7 +27,7 @@ use crate::status::{State, TargetState};
 use crate::supervisor::supervise;
 
 mod distributed;
-use distributed::read_offsets;
+use distributed::{offset_records, read_offsets};
 
 /// Errors of worker operations, one per HTTP status Kafka Connect answers with.
 #[derive(Debug)]
@@ -76,12 +76,24 @@ pub struct WorkerSettings {
     /// The worker's Kafka cluster: source connectors write to it unless `sink.type` says
     /// otherwise, sink connectors read from it.
     pub bootstrap_servers: Option<String>,
+    /// A distributed worker with `exactly.once.source.support=enabled`.
+    pub exactly_once: Option<ExactlyOnceSettings>,
+}
+
+/// What exactly-once delivery needs of the worker group's config.
+#[derive(Debug, Clone)]
+pub struct ExactlyOnceSettings {
+    pub group_id: String,
+    pub offset_topic: String,
 }
 
 impl WorkerSettings {
+    /// The context connectors get, without exactly-once delivery (a worker's own adds it:
+    /// [`Worker`] knows how to write offsets).
     pub fn context(&self) -> WorkerContext {
         WorkerContext {
             bootstrap_servers: self.bootstrap_servers.clone(),
+            exactly_once: None,
         }
     }
 }
@@ -151,6 +163,9 @@ struct Entry {
     /// Distributed mode: the local store holds the offset the group's offset topic had when
     /// this worker took the connector (false: read it from the topic before starting).
     adopted: bool,
+    /// Distributed mode, exactly once: its records and offsets go to Kafka in transactions,
+    /// so its offsets are not published separately.
+    transactional: bool,
 }
 
 struct Task {
@@ -175,6 +190,8 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(15);
 pub struct Worker {
     store: StateStore,
     settings: WorkerSettings,
+    /// What every connector gets of the worker (see [`Worker::context_of`]).
+    context: WorkerContext,
     providers: ConfigProviders,
     registry: Arc<Registry>,
     worker_id: String,
@@ -209,9 +226,26 @@ impl Worker {
         worker_id: String,
         cluster: Option<Arc<dyn Cluster>>,
     ) -> Self {
+        let mut context = settings.context();
+        context.exactly_once = settings.exactly_once.as_ref().map(|e| {
+            let registry = registry.clone();
+            let cluster = cluster.clone();
+            runnel_core::plugin::ExactlyOnce {
+                owns: Arc::new(move |name| cluster.as_ref().is_some_and(|c| c.owns(name))),
+                group_id: e.group_id.clone(),
+                offset_topic: e.offset_topic.clone(),
+                offset_records: Arc::new(move |config, offset| {
+                    offset_records(&registry, config, offset)
+                        .into_iter()
+                        .map(|r| (r.key, r.value.unwrap_or_default()))
+                        .collect()
+                }),
+            }
+        });
         Self {
             store,
             settings,
+            context,
             providers,
             registry,
             worker_id,
@@ -265,6 +299,7 @@ impl Worker {
             metrics: Arc::default(),
             history: Default::default(),
             adopted: false,
+            transactional: false,
         }
     }
 
@@ -308,12 +343,12 @@ impl Worker {
                 };
             }
         };
-        let v = self.registry.validate(&resolved, &self.settings.context());
+        let v = self.registry.validate(&resolved, &self.context);
         let mut issues = v.issues;
         if issues.is_empty() {
             let report = self
                 .registry
-                .check(resolved, CheckScope::Connection, &self.settings.context())
+                .check(resolved, CheckScope::Connection, &self.context)
                 .await;
             for p in report.problems {
                 issues.push(ConfigIssue::new(
@@ -343,7 +378,7 @@ impl Worker {
         entry.start_error = None;
         let name = entry.config.name.clone();
         let job = self.providers.resolve(&entry.config).and_then(|c| {
-            let job = self.registry.prepare(&c, &self.settings.context());
+            let job = self.registry.prepare(&c, &self.context);
             entry.resolved = Some(c);
             job
         });
@@ -753,7 +788,7 @@ impl Worker {
         let resolved = self.providers.resolve(&config)?;
         Ok(self
             .registry
-            .check(resolved, CheckScope::Full, &self.settings.context())
+            .check(resolved, CheckScope::Full, &self.context)
             .await)
     }
 

@@ -3,7 +3,8 @@
 //! successor), or tansu 0.6.0 with its fetch fixed where Rust 1.96 for nisshi cannot be
 //! installed. The test command builds one of them once into `~/.cache/runnel`
 //! (`scripts/install-deps.sh`); `RUNNEL_KAFKA_BROKER` points at another binary (both take the same
-//! `broker` flags).
+//! `broker` flags). Tests of transactions start nisshi 0.7.0 instead
+//! ([`KafkaBroker::start_transactional`]).
 
 use std::net::TcpStream;
 use std::path::PathBuf;
@@ -16,6 +17,7 @@ use crate::{free_port, wait_for};
 pub struct KafkaBroker {
     pub port: u16,
     child: Option<Child>,
+    binary: PathBuf,
     durable: bool,
     log: PathBuf,
     dir: tempfile::TempDir,
@@ -38,6 +40,19 @@ pub fn broker_binary() -> PathBuf {
     .unwrap_or_else(|| "nisshi".into())
 }
 
+/// The broker for transactions: nisshi 0.7.0, the last release that serves transactional
+/// producers (0.8 answers every transactional id TRANSACTIONAL_ID_AUTHORIZATION_FAILED). It
+/// fences an older producer of an id and commits and aborts transactions; it does not filter
+/// aborted records out of a read_committed fetch. `RUNNEL_KAFKA_TXN_BROKER` points at another.
+pub fn transactional_broker_binary() -> PathBuf {
+    if let Ok(p) = std::env::var("RUNNEL_KAFKA_TXN_BROKER") {
+        return p.into();
+    }
+    std::env::var("HOME")
+        .map(|h| PathBuf::from(h).join(".cache/runnel/nisshi-0.7.0/bin/nisshi"))
+        .unwrap_or_else(|_| "nisshi".into())
+}
+
 impl KafkaBroker {
     pub fn start() -> Self {
         Self::start_on(free_port())
@@ -45,16 +60,21 @@ impl KafkaBroker {
 
     /// Starts on a given port (a test may point runnel at it before the broker exists).
     pub fn start_on(port: u16) -> Self {
-        Self::launch(port, false)
+        Self::launch(broker_binary(), port, false)
     }
 
     /// Starts with its log in SQLite, so that it can be stopped and restarted without losing
     /// what it acknowledged.
     pub fn start_durable() -> Self {
-        Self::launch(free_port(), true)
+        Self::launch(broker_binary(), free_port(), true)
     }
 
-    fn launch(port: u16, durable: bool) -> Self {
+    /// Starts a broker that serves transactional producers ([`transactional_broker_binary`]).
+    pub fn start_transactional() -> Self {
+        Self::launch(transactional_broker_binary(), free_port(), false)
+    }
+
+    fn launch(binary: PathBuf, port: u16, durable: bool) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("runnel-kafka-")
             .tempdir()
@@ -63,6 +83,7 @@ impl KafkaBroker {
         let mut broker = Self {
             port,
             child: None,
+            binary,
             durable,
             log,
             dir,
@@ -95,7 +116,7 @@ impl KafkaBroker {
         } else {
             "memory://tansu/"
         };
-        let child = Command::new(broker_binary())
+        let child = Command::new(&self.binary)
             .args([
                 "broker",
                 "--listener-url",
@@ -115,7 +136,7 @@ impl KafkaBroker {
                 panic!(
                     "cannot start the Kafka broker {}: {e}; the test command installs it \
                      (RUNNEL_WITH_KAFKA=1 bash -c 'source scripts/install-deps.sh')",
-                    broker_binary().display()
+                    self.binary.display()
                 )
             });
         self.child = Some(child);

@@ -8,7 +8,7 @@ mod postgres;
 mod process;
 mod s3;
 
-pub use kafka::{KafkaBroker, broker_binary};
+pub use kafka::{KafkaBroker, broker_binary, transactional_broker_binary};
 pub use mariadb::MariaDb;
 pub use mongo::MongoServer;
 pub use postgres::{PgInstance, PgOptions};

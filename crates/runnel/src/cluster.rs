@@ -44,6 +44,9 @@ pub(crate) struct GroupConfig {
     pub instance_id: Option<String>,
     /// bootstrap.servers and the security keys, for the worker's own clients.
     pub client: Vec<(String, String)>,
+    /// `exactly.once.source.support=enabled`: source connectors writing to Kafka do so in
+    /// transactions, records and offsets together.
+    pub exactly_once: bool,
 }
 
 fn number<T: std::str::FromStr>(
@@ -91,17 +94,22 @@ impl GroupConfig {
                  state is kept in Kafka",
             )
         })?;
-        if props
+        // Kafka Connect's `preparing` readies a cluster for a rolling upgrade to `enabled`;
+        // runnel's workers fence per connector whenever one starts, so it is `disabled` here.
+        let exactly_once = match props
             .get("exactly.once.source.support")
-            .is_some_and(|v| v.trim().eq_ignore_ascii_case("enabled"))
+            .map(|v| v.trim().to_ascii_lowercase())
+            .as_deref()
         {
-            return Err(Error::config(
-                "worker config: exactly.once.source.support=enabled needs transactional \
-                 producers, which runnel's distributed mode does not use yet (records reach Kafka \
-                 at least once; a connector's offset moves only while its worker owns it). Set \
-                 it to disabled",
-            ));
-        }
+            None | Some("disabled") | Some("preparing") => false,
+            Some("enabled") => true,
+            Some(other) => {
+                return Err(Error::config(format!(
+                    "worker config: exactly.once.source.support={other} is not one of enabled, \
+                     preparing, disabled"
+                )));
+            }
+        };
         let client = runnel_kafka::client::worker_client_settings(props, bootstrap);
         let config_topic = topic("config.storage.topic")?;
         Ok(Some(Self {
@@ -125,6 +133,7 @@ impl GroupConfig {
             instance_id: props.get("runnel.group.instance.id").cloned(),
             group_id,
             client,
+            exactly_once,
         }))
     }
 }
@@ -210,6 +219,13 @@ impl Cluster for KafkaCluster {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .contains(&p)
+    }
+
+    fn fence(&self, transactional_id: String) -> BoxFuture<Result<()>> {
+        let inner = self.0.clone();
+        Box::pin(blocking(move || {
+            runnel_kafka::producer::fence(&inner.config.client, &transactional_id)
+        }))
     }
 
     fn generation(&self) -> i32 {
@@ -431,8 +447,18 @@ mod tests {
                 .contains("session.timeout.ms=ten is not a number")
         );
         assert!(
-            err(&format!("{BASE}\nexactly.once.source.support=enabled"))
-                .contains("needs transactional producers")
+            err(&format!("{BASE}\nexactly.once.source.support=yes"))
+                .contains("is not one of enabled, preparing, disabled")
         );
+        let eos = |v: &str| {
+            GroupConfig::from_properties(&props(&format!(
+                "{BASE}\nexactly.once.source.support={v}"
+            )))
+            .unwrap()
+            .unwrap()
+            .exactly_once
+        };
+        assert!(eos("enabled") && eos("Enabled"));
+        assert!(!eos("preparing") && !eos("disabled"));
     }
 }

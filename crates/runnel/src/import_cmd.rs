@@ -156,6 +156,7 @@ pub(crate) async fn import(args: ImportArgs, registry: &Registry) -> Result<(), 
     }
     let worker = WorkerSettings {
         bootstrap_servers: props.get("bootstrap.servers").cloned(),
+        exactly_once: None,
     };
     for (name, props) in selected {
         let mut props = props.clone();

@@ -131,7 +131,10 @@ fn main() -> ExitCode {
                 state_dir,
                 bootstrap_servers,
             } => {
-                let worker = WorkerSettings { bootstrap_servers };
+                let worker = WorkerSettings {
+                    bootstrap_servers,
+                    exactly_once: None,
+                };
                 run(connectors, state_dir, worker).await
             }
             Command::Worker(args) => {

@@ -448,8 +448,20 @@ pub(crate) async fn run(args: WorkerArgs, logs: Arc<Loggers>) -> Result<(), Erro
         s.advertised_port,
         local_hostname().as_deref(),
     );
+    #[cfg(feature = "kafka")]
+    let exactly_once =
+        s.group
+            .as_ref()
+            .filter(|g| g.exactly_once)
+            .map(|g| runnel_runtime::ExactlyOnceSettings {
+                group_id: g.group_id.clone(),
+                offset_topic: g.offset_topic.clone(),
+            });
+    #[cfg(not(feature = "kafka"))]
+    let exactly_once = None;
     let settings = WorkerSettings {
         bootstrap_servers: s.bootstrap_servers,
+        exactly_once,
     };
     let registry = Arc::new(crate::registry::registry());
     #[cfg(feature = "kafka")]

@@ -228,15 +228,15 @@ fn worker_properties_files_are_read_and_bad_ones_are_refused() {
         assert!(!stderr.contains("panicked"), "{stderr}");
     };
     refused("rest.prot=8083\n", "did you mean \"rest.port\"?");
-    // A connect-distributed.properties missing what Kafka Connect requires, or asking for
-    // what runnel's distributed mode does not do, is refused before anything starts.
+    // A connect-distributed.properties missing what Kafka Connect requires, or with a value it
+    // would not take, is refused before anything starts.
     refused(
         "group.id=connect-cluster\nbootstrap.servers=127.0.0.1:9\nconfig.storage.topic=connect-configs\n",
         "offset.storage.topic is missing",
     );
     refused(
         "group.id=connect-cluster\nbootstrap.servers=127.0.0.1:9\nconfig.storage.topic=c\n\
-         offset.storage.topic=o\nstatus.storage.topic=s\nexactly.once.source.support=enabled\n",
-        "exactly.once.source.support=enabled needs transactional producers",
+         offset.storage.topic=o\nstatus.storage.topic=s\nexactly.once.source.support=on\n",
+        "exactly.once.source.support=on is not one of enabled, preparing, disabled",
     );
 }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use runnel_testkit::{KafkaBroker, PgInstance, PgOptions, free_port};
 use serde_json::{Value, json};
 
-use crate::kafka::kafka_records;
+use crate::kafka::{kafka_client, kafka_records};
 use crate::support::*;
 use crate::worker::WorkerProcess;
 
@@ -21,8 +21,9 @@ const CONNECTORS: usize = 30;
 // Kafka Connect's default; a rolling restart must be back within it, even on a loaded CI machine.
 const SESSION_TIMEOUT_MS: u64 = 10_000;
 
-/// A distributed worker's properties file, as a Kafka Connect user writes it.
-fn worker_properties(dir: &Path, bootstrap: &str, port: u16) -> std::path::PathBuf {
+/// A distributed worker's properties file, as a Kafka Connect user writes it, with `extra`
+/// lines.
+fn worker_properties(dir: &Path, bootstrap: &str, port: u16, extra: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(dir).unwrap();
     let path = dir.join("connect-distributed.properties");
     std::fs::write(
@@ -42,7 +43,8 @@ fn worker_properties(dir: &Path, bootstrap: &str, port: u16) -> std::path::PathB
              rest.advertised.host.name=127.0.0.1\n\
              rest.advertised.port={port}\n\
              session.timeout.ms={SESSION_TIMEOUT_MS}\n\
-             heartbeat.interval.ms=1000\n"
+             heartbeat.interval.ms=1000\n\
+             {extra}"
         ),
     )
     .unwrap();
@@ -57,7 +59,7 @@ struct Member {
 impl Member {
     fn start(root: &Path, n: usize, bootstrap: &str, port: u16) -> Self {
         let dir = root.join(format!("worker-{n}"));
-        let props = worker_properties(&dir, bootstrap, port);
+        let props = worker_properties(&dir, bootstrap, port, "");
         let process = WorkerProcess::start(&dir, port, &["--config", props.to_str().unwrap()]);
         Self { port, process }
     }
@@ -491,4 +493,194 @@ fn value_of(record: &Value) -> Value {
         .as_str()
         .and_then(|s| serde_json::from_str(s).ok())
         .unwrap_or(Value::Null)
+}
+
+/// Exactly once (`exactly.once.source.support=enabled`, KIP-618) on a broker that serves
+/// transactions: a connector's records and its offset commit together; a producer that took the
+/// connector's transactional id (as its next owner's does) fences the worker, which then writes
+/// nothing more; started again, the worker fences that one and resumes from the offset it
+/// committed, every change once.
+#[test]
+fn exactly_once_commits_offsets_with_records_and_a_fenced_worker_writes_nothing_more() {
+    let broker = KafkaBroker::start_transactional();
+    let bootstrap = broker.bootstrap();
+    // A paused worker's walsender ends after wal_sender_timeout, freeing the slot.
+    let pg = PgInstance::start_with(PgOptions {
+        settings: vec![("wal_sender_timeout".into(), "5s".into())],
+        ..PgOptions::default()
+    });
+    pg.create_database("shop");
+    pg.psql(
+        "shop",
+        "CREATE TABLE t0 (id int PRIMARY KEY, v int NOT NULL); INSERT INTO t0 VALUES (1, 0);",
+    );
+    let root = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let dir = root.path().join("worker-0");
+    let props = worker_properties(
+        &dir,
+        &bootstrap,
+        port,
+        "exactly.once.source.support=enabled\n",
+    );
+    let w = WorkerProcess::start(&dir, port, &["--config", props.to_str().unwrap()]);
+
+    // Kafka Connect's preflight checks of a connector that requires exactly once.
+    let mut to_file = connector(&pg, 9);
+    to_file["config"]["exactly.once.support"] = json!("required");
+    to_file["config"]["sink.type"] = json!("file");
+    to_file["config"]["sink.file.path"] = json!(dir.join("out.jsonl").to_str().unwrap());
+    let refused = w.ok("POST", "/connectors", Some(&to_file), 400);
+    assert!(
+        refused["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("does not support exactly-once semantics")),
+        "{refused}"
+    );
+
+    let mut c = connector(&pg, 0);
+    c["config"]["exactly.once.support"] = json!("required");
+    w.ok("POST", "/connectors", Some(&c), 201);
+    wait_for("the connector RUNNING", Duration::from_secs(60), || {
+        placement_of(&w, 1, &[])
+    });
+    pg.psql("shop", "INSERT INTO t0 VALUES (2, 0);");
+    // The ids of the rows on Kafka, sorted (each key has its own partition's order).
+    let rows = |records: &[Value]| -> Vec<i64> {
+        let mut ids: Vec<i64> = records
+            .iter()
+            .filter_map(|r| value_of(r)["after"]["id"].as_i64())
+            .collect();
+        ids.sort_unstable();
+        ids
+    };
+    wait_for("rows 1 and 2 on Kafka", Duration::from_secs(60), || {
+        let got = rows(&kafka_records(&broker, r"c0\.public\.t0", 0));
+        got.contains(&2).then_some(())
+    });
+    // The offset went to the offset topic in the records' transaction (the worker's separate
+    // offset publisher leaves transactional connectors alone).
+    let offsets = wait_for(
+        "the offset on the offset topic",
+        Duration::from_secs(30),
+        || {
+            let o = kafka_records(&broker, "connect-offsets", 0);
+            o.iter()
+                .any(|r| {
+                    r["key_raw"]
+                        .as_str()
+                        .is_some_and(|k| k.starts_with("[\"c0\","))
+                })
+                .then_some(o)
+        },
+    );
+    assert!(
+        offsets.iter().all(|r| r["value_raw"]
+            .as_str()
+            .is_some_and(|v| v.contains("\"lsn\""))),
+        "{offsets:?}"
+    );
+
+    // Another producer takes the connector's transactional id, as its next owner would: the
+    // worker's next write is refused, the connector stops, and the change is not on Kafka.
+    kafka_client(&["fence", &bootstrap, "connect-cluster-c0-0"], "");
+    pg.psql("shop", "INSERT INTO t0 VALUES (3, 0);");
+    let trace = wait_for(
+        "the fenced connector to stop",
+        Duration::from_secs(60),
+        || {
+            let s = w.ok("GET", "/connectors/c0/status", None, 200);
+            (s["tasks"][0]["state"] == "FAILED").then(|| s["tasks"][0]["trace"].to_string())
+        },
+    );
+    assert!(trace.contains("was fenced"), "{trace}");
+    std::thread::sleep(Duration::from_secs(2));
+    let got = rows(&kafka_records(&broker, r"c0\.public\.t0", 0));
+    assert!(!got.contains(&3), "a fenced worker wrote: {got:?}");
+
+    // Started again (as on its next owner), it fences the other producer and resumes from the
+    // offset it committed: every row once.
+    w.ok(
+        "POST",
+        "/connectors/c0/restart?includeTasks=true",
+        None,
+        202,
+    );
+    let got = wait_for("row 3 on Kafka", Duration::from_secs(60), || {
+        let got = rows(&kafka_records(&broker, r"c0\.public\.t0", 0));
+        got.contains(&3).then_some(got)
+    });
+    assert_eq!(got, vec![1, 2, 3], "every change once");
+
+    // A second worker joins; `kill -STOP` of the one running the connector: the other fences
+    // it, reads the committed offset and runs it; woken by `kill -CONT`, the paused one finds
+    // its work lost and writes nothing more. Every change once.
+    let port2 = free_port();
+    let dir2 = root.path().join("worker-1");
+    let props2 = worker_properties(
+        &dir2,
+        &bootstrap,
+        port2,
+        "exactly.once.source.support=enabled\n",
+    );
+    let w2 = WorkerProcess::start(&dir2, port2, &["--config", props2.to_str().unwrap()]);
+    let runner = wait_for(
+        "the connector RUNNING, seen by both",
+        Duration::from_secs(60),
+        || {
+            let a = placement_of(&w, 1, &[])?;
+            (placement_of(&w2, 1, &[]).as_ref() == Some(&a)).then(|| a["c0"].clone())
+        },
+    );
+    let (busy, other, other_id) = if runner == format!("127.0.0.1:{port}") {
+        (&w, &w2, format!("127.0.0.1:{port2}"))
+    } else {
+        (&w2, &w, format!("127.0.0.1:{port}"))
+    };
+    let paused_at = Instant::now();
+    busy.signal("STOP");
+    pg.psql("shop", "INSERT INTO t0 VALUES (4, 0);");
+    wait_for(
+        "the connector RUNNING on the other worker",
+        Duration::from_secs(120),
+        || {
+            let s = other.ok("GET", "/connectors/c0/status", None, 200);
+            (s["tasks"][0]["state"] == "RUNNING" && s["tasks"][0]["worker_id"] == other_id.as_str())
+                .then_some(())
+        },
+    );
+    wait_for("row 4 on Kafka", Duration::from_secs(120), || {
+        rows(&kafka_records(&broker, r"c0\.public\.t0", 0))
+            .contains(&4)
+            .then_some(())
+    });
+    eprintln!(
+        "exactly once: the paused worker's connector wrote row 4 from the other {:?} after kill -STOP",
+        paused_at.elapsed()
+    );
+    busy.signal("CONT");
+    wait_for(
+        "the woken worker to find its work lost",
+        Duration::from_secs(60),
+        || busy.log_text().contains("work lost").then_some(()),
+    );
+    pg.psql("shop", "INSERT INTO t0 VALUES (5, 0);");
+    let got = wait_for("row 5 on Kafka", Duration::from_secs(60), || {
+        let got = rows(&kafka_records(&broker, r"c0\.public\.t0", 0));
+        got.contains(&5).then_some(got)
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let last = rows(&kafka_records(&broker, r"c0\.public\.t0", 0));
+    assert_eq!(last, got);
+    assert_eq!(got, vec![1, 2, 3, 4, 5], "every change once");
+    // (The woken worker rejoins the group and may be given the connector back: that is a new
+    // start, which fences the other.)
+    assert!(
+        other
+            .log_text()
+            .contains("fenced the connector's earlier producers"),
+        "the new owner did not fence first:\n{}\n---\n{}",
+        other.log_text(),
+        busy.log_text()
+    );
 }

@@ -7,6 +7,8 @@
   kafka_client.py create BOOTSTRAP TOPIC PARTITIONS
   kafka_client.py produce BOOTSTRAP TOPIC < lines
       each stdin line is {"key": text|null, "value": text|null}; waits for every ack
+  kafka_client.py fence BOOTSTRAP TRANSACTIONAL_ID
+      starts a transactional producer with that id, which fences every earlier one
 """
 import json
 import re
@@ -77,6 +79,10 @@ def produce(bootstrap, topic):
         sys.exit("produce failed: " + "; ".join(errors))
 
 
+def fence(bootstrap, transactional_id):
+    Producer({"bootstrap.servers": bootstrap, "transactional.id": transactional_id}).init_transactions(30)
+
+
 def create(bootstrap, topic, partitions):
     a = AdminClient({"bootstrap.servers": bootstrap})
     for f in a.create_topics([NewTopic(topic, partitions, 1)]).values():
@@ -86,6 +92,8 @@ def create(bootstrap, topic, partitions):
 if __name__ == "__main__":
     if sys.argv[1] == "create":
         create(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    elif sys.argv[1] == "fence":
+        fence(sys.argv[2], sys.argv[3])
     elif sys.argv[1] == "read":
         read(sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5]))
     else:

@@ -938,6 +938,24 @@ fn the_rest_api_answers_as_kafka_connect_clients_expect() {
         .unwrap();
     assert_eq!(hostname["definition"]["group"], "CONNECTION");
 
+    // Exactly once required of a worker that does not have it: on its key, as Kafka Connect.
+    let mut required = cfg.clone();
+    required["config"]["exactly.once.support"] = json!("required");
+    let v = w.ok("PUT", validate, Some(&required["config"]), 200);
+    assert_eq!(v["error_count"], 1, "{v}");
+    let on_key = v["configs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["value"]["name"] == "exactly.once.support")
+        .unwrap();
+    assert!(
+        on_key["value"]["errors"][0]
+            .as_str()
+            .is_some_and(|m| m.contains("does not have exactly-once source support enabled")),
+        "{on_key}"
+    );
+
     // An unreachable database: the error is on database.hostname, and POST answers 400.
     let mut unreachable = cfg.clone();
     unreachable["config"]["database.port"] = json!(runnel_testkit::free_port().to_string());

@@ -322,9 +322,16 @@ const EXACTLY_ONCE_KEYS: &[ConfigKey] = &[
     ConfigKey::new(
         "transaction.boundary",
         ValueType::Enum(&["poll", "interval", "connector"]),
-        "Kafka Connect: transaction boundaries for exactly-once sources.",
+        "Kafka Connect: when an exactly-once source's transaction commits: poll (each group \
+         of batches the sink takes at once) or interval (transaction.boundary.interval.ms).",
     )
     .default("poll"),
+    ConfigKey::new(
+        "transaction.boundary.interval.ms",
+        ValueType::Long,
+        "Kafka Connect: with transaction.boundary=interval, how often a transaction commits.",
+    )
+    .default("60000"),
 ];
 
 const OFFSETS_TOPIC_KEYS: &[ConfigKey] = &[ConfigKey::new(

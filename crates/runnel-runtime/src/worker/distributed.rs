@@ -48,6 +48,22 @@ pub(super) async fn read_offsets(
         .collect())
 }
 
+/// A connector's offset as the offset topic's records (one per source partition).
+pub(super) fn offset_records(
+    registry: &Registry,
+    config: &ConnectorConfig,
+    offset: &SourceOffset,
+) -> Vec<ConnectRecord> {
+    let Some(source) = registry.source_of(config) else {
+        return vec![];
+    };
+    source
+        .offsets(config, offset)
+        .iter()
+        .map(|(partition, value)| records::offset(&config.name, partition, Some(value)))
+        .collect()
+}
+
 fn with_name(config: &ConnectorConfig) -> BTreeMap<String, String> {
     let mut props = config.props.clone();
     props.insert("name".into(), config.name.clone());
@@ -130,7 +146,8 @@ impl Worker {
         let mut out = Vec::new();
         for (name, offset) in offsets {
             let Some(entry) = map.get(name) else { continue };
-            if !cluster.owns(name) {
+            // A transactional connector's offsets went with its records, in its transactions.
+            if !cluster.owns(name) || entry.transactional {
                 continue;
             }
             out.extend(self.offset_records_of(entry, offset));
@@ -140,14 +157,7 @@ impl Worker {
 
     /// A connector's offset as the offset topic's records (one per source partition).
     fn offset_records_of(&self, entry: &Entry, offset: &SourceOffset) -> Vec<ConnectRecord> {
-        let Some(source) = self.registry.source_of(&entry.config) else {
-            return vec![];
-        };
-        source
-            .offsets(&entry.config, offset)
-            .iter()
-            .map(|(partition, value)| records::offset(&entry.config.name, partition, Some(value)))
-            .collect()
+        offset_records(&self.registry, &entry.config, offset)
     }
 
     /// A connector's status records (the connector's, and its task's when it has one) as
@@ -287,7 +297,9 @@ impl Worker {
         if hand_over && !released.is_empty() {
             let mut out = Vec::new();
             for name in &released {
-                if let (Some(entry), Ok(Some(offset))) = (map.get(name), self.store.offset(name)) {
+                if let (Some(entry), Ok(Some(offset))) = (map.get(name), self.store.offset(name))
+                    && !entry.transactional
+                {
                     out.extend(self.offset_records_of(entry, &offset));
                 }
             }
@@ -335,6 +347,25 @@ impl Worker {
                     return;
                 }
                 if !entry.adopted {
+                    // Exactly once: fence whoever ran it before (a worker the group gave up on
+                    // may still be writing) before reading the offset it committed last.
+                    entry.transactional =
+                        self.registry.is_transactional(&entry.config, &self.context);
+                    if let (true, Some(cluster), Some(eos)) = (
+                        entry.transactional,
+                        &self.cluster,
+                        &self.context.exactly_once,
+                    ) {
+                        let id = eos.transactional_id(&name);
+                        if let Err(e) = cluster.fence(id.clone()).await {
+                            let trace =
+                                format!("cannot fence the connector's earlier producers: {e}");
+                            tracing::error!(connector = %name, "{trace}");
+                            entry.start_error = Some(trace);
+                            return;
+                        }
+                        tracing::info!(connector = %name, transactional_id = %id, "fenced the connector's earlier producers");
+                    }
                     match self.adopt_offset(&entry.config).await {
                         Ok(()) => entry.adopted = true,
                         Err(e) => {
@@ -406,7 +437,11 @@ impl Worker {
                             task.clone(),
                             generation,
                         );
-                        if said.get(name) == Some(&now) {
+                        // Said already, unless the topic now says another worker runs it (a
+                        // worker the group gave up on, reporting late): say it again.
+                        if said.get(name) == Some(&now)
+                            && !w.reported_elsewhere(cluster.as_ref(), name)
+                        {
                             continue;
                         }
                         out.extend(
@@ -430,6 +465,14 @@ impl Worker {
                 }
             }
         })
+    }
+
+    /// Whether the status topic's latest word on `name` names another worker.
+    fn reported_elsewhere(&self, cluster: &dyn Cluster, name: &str) -> bool {
+        cluster
+            .cached(InternalTopic::Status, &records::status_key(name, None))
+            .and_then(|v| records::parse_status(&v))
+            .is_some_and(|s| s.worker_id != self.worker_id)
     }
 
     /// The status of a connector another worker runs, as the status topic last said it.
