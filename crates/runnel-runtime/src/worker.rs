@@ -190,7 +190,8 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(15);
 pub struct Worker {
     store: StateStore,
     settings: WorkerSettings,
-    /// What every connector gets of the worker (see [`Worker::context_of`]).
+    /// What every connector gets of the worker: the settings' context, with exactly-once
+    /// delivery in a group that enables it (built in `Worker::new`).
     context: WorkerContext,
     providers: ConfigProviders,
     registry: Arc<Registry>,
@@ -378,6 +379,8 @@ impl Worker {
         entry.start_error = None;
         let name = entry.config.name.clone();
         let job = self.providers.resolve(&entry.config).and_then(|c| {
+            // A config change may have moved it to or from Kafka.
+            entry.transactional = self.registry.is_transactional(&c, &self.context);
             let job = self.registry.prepare(&c, &self.context);
             entry.resolved = Some(c);
             job
