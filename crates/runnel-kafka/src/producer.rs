@@ -291,9 +291,7 @@ impl KafkaSink {
         let Some(since) = t.open_since else {
             return Ok(0);
         };
-        let due = (t.at_position && (idle || t.interval.is_none_or(|i| since.elapsed() >= i)))
-            || since.elapsed() >= LONGEST_TRANSACTION;
-        if !due {
+        if !commit_due(t.at_position, idle, t.interval, since.elapsed()) {
             return Ok(0);
         }
         if let Some(offset) = t.offset.take() {
@@ -516,6 +514,13 @@ impl Drop for KafkaSink {
     }
 }
 
+/// Whether the open transaction (open for `open`) commits now: only where the last batch
+/// completed an offset, at once with `poll` boundaries (`interval` None) or when the source is
+/// idle, else once the interval is over; and in any case before the broker's timeout aborts it.
+fn commit_due(at_position: bool, idle: bool, interval: Option<Duration>, open: Duration) -> bool {
+    (at_position && (idle || interval.is_none_or(|i| open >= i))) || open >= LONGEST_TRANSACTION
+}
+
 /// An error of a transactional producer: a fenced one (another worker took the connector)
 /// stops the connector for good on this worker; an abortable one restarts it.
 fn transaction_error(id: &str, what: &str, e: KafkaError) -> Error {
@@ -536,5 +541,28 @@ fn transaction_error(id: &str, what: &str, e: KafkaError) -> Error {
         ))
     } else {
         kafka_error(&format!("{what} (transactional.id {id})"), e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_transaction_commits_only_where_an_offset_is_complete() {
+        let ms = Duration::from_millis;
+        // poll: every settle, but never in the middle of a source transaction.
+        assert!(commit_due(true, false, None, ms(0)));
+        assert!(!commit_due(false, true, None, ms(10)));
+        // interval: not before it is over while the source keeps the sink busy; at once when
+        // the source has nothing more queued.
+        let every = Some(ms(1000));
+        assert!(!commit_due(true, false, every, ms(999)));
+        assert!(commit_due(true, false, every, ms(1000)));
+        assert!(commit_due(true, true, every, ms(1)));
+        // A source transaction that stays open 30 s is committed in part rather than aborted
+        // by the broker's transaction timeout.
+        assert!(!commit_due(false, false, every, ms(29_999)));
+        assert!(commit_due(false, false, None, LONGEST_TRANSACTION));
     }
 }
