@@ -16,7 +16,8 @@
 //! Connect's KIP-618): the producer is transactional, its id `<group.id>-<connector>-0`. A
 //! transaction opens with the first batch after a commit; `settle` writes the newest offset the
 //! open transaction's batches complete to the group's offset topic and commits, records and
-//! offset at once, at each transaction boundary (`transaction.boundary`). Only a committed
+//! offset at once, at each transaction boundary (`transaction.boundary`; see `commit_due`: only
+//! where a batch completes an offset). Only a committed
 //! transaction's batches are reported durable. A worker that lost the connector is fenced by the
 //! next owner's producer (same id, higher epoch): its next write or commit fails, it stops the
 //! connector and writes nothing more.
