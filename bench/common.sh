@@ -66,3 +66,16 @@ bench_s3_start() {
   ENDPOINT="http://127.0.0.1:$port"
   for b in "$@"; do python3 crates/runnel/tests/s3_client.py "$ENDPOINT" mkbucket "$b"; done
 }
+
+# Prints how long the worker on port $1 (pid $3, state dir $4) takes to drain the backlog with
+# connector $2, timed from its task RUNNING (a distributed worker first waits for the group's
+# assignment), then stops the worker.
+time_drain() {
+  local t0 t1
+  until curl -sf "127.0.0.1:$1/connectors/$2/status" | grep -q '"tasks":\[{[^]]*"RUNNING"'; do sleep 0.05; done
+  t0=$(date +%s.%N)
+  wait_runnel_caught_up "$3" "$4"
+  t1=$(date +%s.%N)
+  kill "$3"; wait "$3" 2>/dev/null || true
+  echo "$t1 - $t0" | bc -l
+}

@@ -70,18 +70,12 @@ drain_connector() { # $1 port, $2 slot
     \"key.converter.schemas.enable\": \"false\", \"value.converter.schemas.enable\": \"false\"}}" >/dev/null
 }
 drain() { # $1 label, $2 slot, [$3 group]
-  local dir="$WORK/drain-$2" port t0 t1
+  local dir="$WORK/drain-$2" port
   port=$(free_port)
   [ "${3:-}" = group ] && props "$dir" "$port" drain
   start_worker "$dir" "$port" "${3:-}"
   drain_connector "$port" "$2"
-  # Timed from the task RUNNING: a distributed worker first waits for the group's assignment.
-  until curl -sf "127.0.0.1:$port/connectors/drain-$2/status" | grep -q '"tasks":\[{[^]]*"RUNNING"'; do sleep 0.05; done
-  t0=$(date +%s.%N)
-  wait_runnel_caught_up "$WPID" "$dir/state"
-  t1=$(date +%s.%N)
-  kill "$WPID"; wait "$WPID" 2>/dev/null || true
-  echo "$t1 - $t0" | bc -l
+  time_drain "$port" "drain-$2" "$WPID" "$dir/state"
 }
 
 echo "==> one connector, $CHANGES changes: standalone worker"

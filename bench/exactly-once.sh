@@ -28,7 +28,7 @@ PG_CLEANUP_HOOK='kill -9 $BPID $PIDS 2>/dev/null || true'
 until python3 -c "import socket; socket.create_connection(('127.0.0.1', $KPORT), 1)" 2>/dev/null; do sleep 0.1; done
 
 drain() { # $1 slot, $2 exactly.once.source.support
-  local dir="$WORK/$1" port t0 t1
+  local dir="$WORK/$1" port
   port=$(free_port)
   mkdir -p "$dir"
   cat > "$dir/connect-distributed.properties" <<EOF
@@ -54,12 +54,7 @@ EOF
     \"database.dbname\": \"rig\", \"topic.prefix\": \"$1\", \"slot.name\": \"$1\",
     \"publication.autocreate.mode\": \"disabled\", \"snapshot.mode\": \"no_data\",
     \"key.converter.schemas.enable\": \"false\", \"value.converter.schemas.enable\": \"false\"}}" >/dev/null
-  until curl -sf "127.0.0.1:$port/connectors/drain/status" | grep -q '"tasks":\[{[^]]*"RUNNING"'; do sleep 0.05; done
-  t0=$(date +%s.%N)
-  wait_runnel_caught_up "$WPID" "$dir/state"
-  t1=$(date +%s.%N)
-  kill "$WPID"; wait "$WPID" 2>/dev/null || true
-  echo "$t1 - $t0" | bc -l
+  time_drain "$port" drain "$WPID" "$dir/state"
 }
 
 echo "==> one connector, $N changes to Kafka: exactly.once.source.support=disabled"
